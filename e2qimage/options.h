@@ -1,0 +1,58 @@
+// Options: the parsed command line.  ParseOptions() turns argv into an
+// Options value or a usage error; the modes (export_mode.cc,
+// convert_mode.cc, ...) read nothing else.
+#ifndef E2Q_E2QIMAGE_OPTIONS_H_
+#define E2Q_E2QIMAGE_OPTIONS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace e2q::cli {
+
+enum class Mode {
+  kExport,   // DEVICE -> image (or qcow2 input -> raw/qcow2: see is_qcow2)
+  kList,     // -L DEVICE
+  kRollback, // -R ID DEVICE UNDO-FILE
+  kUndo,     // -U UNDO-FILE DEVICE
+  kInfo,     // --info IMAGE-FILE
+  kVerify,   // --verify IMAGE-FILE
+  kHelp,
+  kVersion,
+};
+
+enum class OutputFormat { kNone, kRaw, kQcow2 };
+
+struct Options {
+  Mode mode = Mode::kExport;
+  OutputFormat format = OutputFormat::kNone;  // -r / -Q
+  bool all_data = false;                      // -a
+  std::optional<int> compress_level;          // -z[LEVEL]
+  bool scramble = false;                      // -s
+  bool progress = false;                      // -p
+  bool force = false;                         // -f
+  bool dry_run = false;                       // -n
+  uint64_t superblock = 0;                    // -b (0 = primary)
+  uint32_t blocksize = 0;                     // -B (0 = from superblock)
+  std::optional<uint64_t> cluster_size;       // --cluster-size
+  uint32_t qcow2_version = 3;                 // --compat=1.1 (3) / 0.10 (2)
+  std::string snapshot;                       // -l SNAPSHOT (qcow2 input)
+  std::string export_snapshot;                // -x ID or ID1..ID2
+  bool export_all_snapshots = false;          // -X
+  std::string backing;                        // --backing=FILE
+  std::string rollback_id;                    // -R ID
+  unsigned threads = 0;                       // --threads (0 = all cores)
+  std::vector<std::string> args;              // positional arguments
+};
+
+// Parses argv.  On a usage error returns nullopt and sets *error to the
+// message (printed by main with the usage text, exit 2).
+std::optional<Options> ParseOptions(int argc, char** argv, std::string* error);
+
+// The --help text.
+const char* UsageText();
+
+}  // namespace e2q::cli
+
+#endif  // E2Q_E2QIMAGE_OPTIONS_H_

@@ -1,0 +1,54 @@
+// File helpers shared by every implementation, and MemFile.
+#include "lib/file.h"
+
+#include <cerrno>
+#include <cstring>
+
+namespace e2q {
+
+Status Status::FromErrno(const std::string& object, const std::string& op,
+                         int err) {
+  Code code = Code::kIOError;
+  if (err == ENOENT) code = Code::kNotFound;
+  if (err == EINVAL) code = Code::kInvalidArgument;
+  Status s;
+  s.code_ = code;
+  s.msg_ = object + ": " + op + ": " + std::strerror(err);
+  return s;
+}
+
+Status File::ReadAt(uint64_t offset, void* buf, size_t len) {
+  auto* p = static_cast<uint8_t*>(buf);
+  while (len > 0) {
+    E2Q_ASSIGN_OR_RETURN(size_t n, ReadSome(offset, p, len));
+    if (n == 0) {
+      return Status::Corruption(name() + ": read at offset " +
+                                std::to_string(offset) +
+                                ": unexpected end of file");
+    }
+    p += n;
+    offset += n;
+    len -= n;
+  }
+  return Status::OK();
+}
+
+Result<size_t> MemFile::ReadSome(uint64_t offset, void* buf, size_t len) {
+  if (offset >= data_.size()) return size_t{0};
+  size_t n = std::min<uint64_t>(len, data_.size() - offset);
+  std::memcpy(buf, data_.data() + offset, n);
+  return n;
+}
+
+Status MemFile::WriteAt(uint64_t offset, const void* buf, size_t len) {
+  if (offset + len > data_.size()) data_.resize(offset + len);
+  std::memcpy(data_.data() + offset, buf, len);
+  return Status::OK();
+}
+
+Status MemFile::Truncate(uint64_t size) {
+  data_.resize(size);
+  return Status::OK();
+}
+
+}  // namespace e2q

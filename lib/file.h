@@ -1,0 +1,75 @@
+// File: the one I/O interface of the library.
+//
+// Every byte e2qimage reads or writes goes through a File, so that tests can
+// substitute an in-memory file (MemFile) or a fault-injecting wrapper
+// (FaultFile) for the POSIX one, as leveldb's Env and e2fsprogs' io_manager
+// do.  Offsets are absolute; implementations loop over short transfers, so a
+// caller sees either the whole transfer or an error.
+#ifndef E2Q_LIB_FILE_H_
+#define E2Q_LIB_FILE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/status.h"
+
+namespace e2q {
+
+class File {
+ public:
+  explicit File(std::string name) : name_(std::move(name)) {}
+  virtual ~File() = default;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+
+  // The name used in error messages (usually the path).
+  const std::string& name() const { return name_; }
+
+  // Reads up to `len` bytes at `offset`; returns how many were read, which is
+  // less than `len` only at end of file.
+  virtual Result<size_t> ReadSome(uint64_t offset, void* buf, size_t len) = 0;
+  // Writes all of `len` bytes at `offset`.
+  virtual Status WriteAt(uint64_t offset, const void* buf, size_t len) = 0;
+  virtual Status Sync() = 0;
+  virtual Result<uint64_t> Size() = 0;
+  // Sets the file's length (a hole when growing a regular file).
+  virtual Status Truncate(uint64_t size) = 0;
+
+  // Reads exactly `len` bytes; reaching end of file first is kCorruption
+  // ("NAME: read at offset N: unexpected end of file").
+  Status ReadAt(uint64_t offset, void* buf, size_t len);
+
+ private:
+  std::string name_;
+};
+
+// Opens `path` read-only (a regular file or a block device).
+Result<std::unique_ptr<File>> OpenFileForRead(const std::string& path);
+// Opens `path` read-write without creating or truncating it (devices, undo
+// files).  With `exclusive`, a block device is opened O_EXCL.
+Result<std::unique_ptr<File>> OpenFileForUpdate(const std::string& path,
+                                                bool exclusive);
+
+// A File over a growable byte vector, for unit tests.
+class MemFile : public File {
+ public:
+  explicit MemFile(std::string name = "mem") : File(std::move(name)) {}
+  MemFile(std::string name, std::vector<uint8_t> data)
+      : File(std::move(name)), data_(std::move(data)) {}
+  Result<size_t> ReadSome(uint64_t offset, void* buf, size_t len) override;
+  Status WriteAt(uint64_t offset, const void* buf, size_t len) override;
+  Status Sync() override { return Status::OK(); }
+  Result<uint64_t> Size() override { return uint64_t{data_.size()}; }
+  Status Truncate(uint64_t size) override;
+  std::vector<uint8_t>& data() { return data_; }
+
+ private:
+  std::vector<uint8_t> data_;
+};
+
+}  // namespace e2q
+
+#endif  // E2Q_LIB_FILE_H_

@@ -1,0 +1,103 @@
+// OutputFile: temporary file + fsync + rename, so that only complete images
+// ever carry their final name.
+#include "lib/output_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <vector>
+
+#include "lib/posix_file.h"
+
+namespace e2q {
+
+namespace {
+
+std::string DirName(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string BaseName(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<OutputFile>> OutputFile::Create(
+    const std::string& path) {
+  std::unique_ptr<OutputFile> out(new OutputFile());
+  out->path_ = path;
+  if (path == "-") {
+    out->kind_ = Kind::kStream;
+    struct stat st;
+    if (::fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) &&
+        ::lseek(STDOUT_FILENO, 0, SEEK_CUR) == 0) {
+      // A regular file on stdout can take positioned writes, holes included.
+      out->file_.reset(new PosixFile("standard output", STDOUT_FILENO, false));
+    } else {
+      out->file_.reset(new StreamFile("standard output", STDOUT_FILENO));
+    }
+    return out;
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Status::FromErrno(path, "create", EISDIR);
+    if (S_ISBLK(st.st_mode)) {
+      out->kind_ = Kind::kBlockDevice;
+      int fd = ::open(path.c_str(), O_WRONLY | O_EXCL | O_CLOEXEC);
+      if (fd < 0) return Status::FromErrno(path, "open", errno);
+      out->file_.reset(new PosixFile(path, fd, true));
+      return out;
+    }
+  }
+  std::string tmpl = DirName(path) + "/." + BaseName(path) + ".e2q-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  int fd = ::mkostemp(buf.data(), O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno(path, "create temporary file", errno);
+  ::fchmod(fd, 0644 & ~[] {
+    mode_t m = ::umask(0);
+    ::umask(m);
+    return m;
+  }());
+  out->temp_path_ = buf.data();
+  out->file_.reset(new PosixFile(path, fd, true));
+  return out;
+}
+
+OutputFile::~OutputFile() {
+  file_.reset();
+  if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+}
+
+Status OutputFile::Commit() {
+  if (committed_) return Status::OK();
+  if (kind_ == Kind::kStream) {
+    committed_ = true;
+    return Status::OK();
+  }
+  E2Q_RETURN_IF_ERROR(file_->Sync());
+  if (kind_ == Kind::kBlockDevice) {
+    committed_ = true;
+    return Status::OK();
+  }
+  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    return Status::FromErrno(path_, "rename into place", errno);
+  }
+  committed_ = true;
+  int dfd = ::open(DirName(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return Status::OK();
+}
+
+}  // namespace e2q

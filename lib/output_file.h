@@ -1,0 +1,54 @@
+// OutputFile: an image file that appears under its final name only when it
+// is complete.
+//
+// Regular-file outputs are written to a temporary file in the target's
+// directory and renamed into place by Commit() after an fsync; a failed or
+// interrupted run therefore never leaves a file at the target name.  A
+// destroyed, uncommitted OutputFile removes its temporary file.  Standard
+// output ("-") and block devices are written in place: for them there is no
+// temporary name, and a pipe only accepts writes at increasing offsets (gaps
+// are filled with zeros).
+#ifndef E2Q_LIB_OUTPUT_FILE_H_
+#define E2Q_LIB_OUTPUT_FILE_H_
+
+#include <memory>
+#include <string>
+
+#include "lib/file.h"
+#include "lib/status.h"
+
+namespace e2q {
+
+class OutputFile {
+ public:
+  enum class Kind { kRegular, kBlockDevice, kStream };
+
+  // Creates the output for `path` ("-" = standard output).  Refuses an
+  // existing directory.  The returned object owns the temporary file.
+  static Result<std::unique_ptr<OutputFile>> Create(const std::string& path);
+  ~OutputFile();
+
+  File* file() { return file_.get(); }
+  Kind kind() const { return kind_; }
+  // True when holes are free (regular files): zero runs may be skipped.
+  bool sparse() const { return kind_ == Kind::kRegular; }
+  // The temporary path ("" for streams and devices); the CLI's signal
+  // handler unlinks it when the run is interrupted.
+  const std::string& temp_path() const { return temp_path_; }
+
+  // fsyncs the data, renames the temporary file to its final name and
+  // fsyncs the directory.
+  Status Commit();
+
+ private:
+  OutputFile() = default;
+  Kind kind_ = Kind::kRegular;
+  std::string path_;
+  std::string temp_path_;
+  std::unique_ptr<File> file_;
+  bool committed_ = false;
+};
+
+}  // namespace e2q
+
+#endif  // E2Q_LIB_OUTPUT_FILE_H_

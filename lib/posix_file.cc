@@ -1,0 +1,158 @@
+// POSIX implementations of File: positioned I/O on a descriptor, and a
+// forward-only stream (standard output) that fills gaps with zeros.
+#include "lib/posix_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+
+namespace e2q {
+
+PosixFile::~PosixFile() {
+  if (fd_ >= 0 && owns_fd_) ::close(fd_);
+}
+
+Result<size_t> PosixFile::ReadSome(uint64_t offset, void* buf, size_t len) {
+  for (;;) {
+    ssize_t n = ::pread(fd_, buf, len, static_cast<off_t>(offset));
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno != EINTR) {
+      return Status::FromErrno(name(),
+                               "read at offset " + std::to_string(offset),
+                               errno);
+    }
+  }
+}
+
+Status PosixFile::WriteAt(uint64_t offset, const void* buf, size_t len) {
+  const auto* p = static_cast<const uint8_t*>(buf);
+  while (len > 0) {
+    ssize_t n = ::pwrite(fd_, p, len, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(name(),
+                               "write at offset " + std::to_string(offset),
+                               errno);
+    }
+    if (n == 0) {
+      return Status::FromErrno(
+          name(), "write at offset " + std::to_string(offset), ENOSPC);
+    }
+    p += n;
+    offset += static_cast<uint64_t>(n);
+    len -= static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+Status PosixFile::Sync() {
+  if (::fsync(fd_) != 0) return Status::FromErrno(name(), "fsync", errno);
+  return Status::OK();
+}
+
+Result<uint64_t> PosixFile::Size() {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) return Status::FromErrno(name(), "stat", errno);
+  if (S_ISBLK(st.st_mode)) {
+    off_t end = ::lseek(fd_, 0, SEEK_END);
+    if (end < 0) return Status::FromErrno(name(), "seek", errno);
+    return static_cast<uint64_t>(end);
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Status PosixFile::Truncate(uint64_t size) {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) return Status::FromErrno(name(), "stat", errno);
+  if (!S_ISREG(st.st_mode)) return Status::OK();  // devices keep their size
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+    return Status::FromErrno(name(), "set length", errno);
+  }
+  return Status::OK();
+}
+
+Result<size_t> StreamFile::ReadSome(uint64_t, void*, size_t) {
+  return Status::NotSupported(name() + ": read: not possible on a stream");
+}
+
+Status StreamFile::WriteZeros(uint64_t count) {
+  static const std::vector<uint8_t> zeros(1 << 20);
+  while (count > 0) {
+    size_t n = std::min<uint64_t>(count, zeros.size());
+    E2Q_RETURN_IF_ERROR(WriteAll(zeros.data(), n));
+    count -= n;
+  }
+  return Status::OK();
+}
+
+Status StreamFile::WriteAll(const void* buf, size_t len) {
+  const auto* p = static_cast<const uint8_t*>(buf);
+  while (len > 0) {
+    ssize_t n = ::write(fd_, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(name(), "write", errno);
+    }
+    p += n;
+    len -= static_cast<size_t>(n);
+    pos_ += static_cast<uint64_t>(n);
+  }
+  return Status::OK();
+}
+
+Status StreamFile::WriteAt(uint64_t offset, const void* buf, size_t len) {
+  if (offset < pos_) {
+    return Status::InvalidArgument(name() +
+                                   ": write: a stream cannot seek backwards");
+  }
+  E2Q_RETURN_IF_ERROR(WriteZeros(offset - pos_));
+  return WriteAll(buf, len);
+}
+
+Status StreamFile::Truncate(uint64_t size) {
+  if (size < pos_) {
+    return Status::InvalidArgument(name() + ": truncate: stream too long");
+  }
+  return WriteZeros(size - pos_);
+}
+
+namespace {
+
+Result<std::unique_ptr<File>> OpenWithFlags(const std::string& path,
+                                            int flags) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return Status::FromErrno(path, "open", errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Status::FromErrno(path, "stat", err);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return Status::FromErrno(path, "open", EISDIR);
+  }
+  return std::unique_ptr<File>(new PosixFile(path, fd, /*owns_fd=*/true));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<File>> OpenFileForRead(const std::string& path) {
+  return OpenWithFlags(path, O_RDONLY);
+}
+
+Result<std::unique_ptr<File>> OpenFileForUpdate(const std::string& path,
+                                                bool exclusive) {
+  struct stat st;
+  bool is_blk = ::stat(path.c_str(), &st) == 0 && S_ISBLK(st.st_mode);
+  return OpenWithFlags(path, O_RDWR | (exclusive && is_blk ? O_EXCL : 0));
+}
+
+}  // namespace e2q

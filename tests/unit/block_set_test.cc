@@ -1,0 +1,2 @@
+// Tests for lib/block_set; being written.
+#include <gtest/gtest.h>

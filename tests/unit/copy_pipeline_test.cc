@@ -1,0 +1,2 @@
+// Tests for lib/copy_pipeline; being written.
+#include <gtest/gtest.h>

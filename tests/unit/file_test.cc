@@ -1,0 +1,2 @@
+// Tests for lib/file; being written.
+#include <gtest/gtest.h>

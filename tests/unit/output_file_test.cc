@@ -1,0 +1,2 @@
+// Tests for lib/output_file; being written.
+#include <gtest/gtest.h>

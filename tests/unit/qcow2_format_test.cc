@@ -1,0 +1,2 @@
+// Tests for lib/qcow2_format; being written.
+#include <gtest/gtest.h>

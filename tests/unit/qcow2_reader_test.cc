@@ -1,0 +1,2 @@
+// Tests for lib/qcow2_reader; being written.
+#include <gtest/gtest.h>
