@@ -1,1 +1,51 @@
-// Placeholder; being written.
+// CopyPipeline: copies selected block runs from a source File to an
+// ImageSink in large sequential reads, on a reader thread, so that reading
+// the device and writing the image overlap.  Runs are coalesced into reads
+// of up to `max_read_bytes`; no call is made per block.
+#ifndef E2Q_LIB_COPY_PIPELINE_H_
+#define E2Q_LIB_COPY_PIPELINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lib/block_set.h"
+#include "lib/file.h"
+#include "lib/image_sink.h"
+#include "lib/status.h"
+
+namespace e2q {
+
+// Rewrites the content of blocks [first, first + count) in place before
+// they reach the sink (used by -s to scramble names).  `data` holds
+// count * block_size bytes.
+using BlockTransform =
+    std::function<Status(uint64_t first, uint64_t count, uint8_t* data)>;
+
+struct CopyOptions {
+  uint32_t block_size = 4096;
+  uint64_t max_read_bytes = 8 << 20;
+  // Size of the source; blocks at or past it read as zeros and are
+  // reported through `short_source` (a truncated device or image).
+  uint64_t source_size = UINT64_MAX;
+  BlockTransform transform;  // optional
+  // Called after each read with the number of blocks done so far.
+  std::function<void(uint64_t blocks_done)> progress;
+};
+
+struct CopyStats {
+  uint64_t blocks_read = 0;
+  uint64_t bytes_read = 0;
+  uint64_t blocks_past_source_end = 0;
+};
+
+// Copies every block in `blocks` from `source` (block b at byte b *
+// block_size) to the same guest offset in `sink`, then calls
+// sink->Finish().
+Result<CopyStats> CopyBlocks(File* source, const BlockSet& blocks,
+                             ImageSink* sink, const CopyOptions& options);
+
+}  // namespace e2q
+
+#endif  // E2Q_LIB_COPY_PIPELINE_H_

@@ -1,1 +1,47 @@
-// Placeholder; being written.
+// ImageSink: where guest content goes.  The copy pipeline hands it runs of
+// bytes at increasing guest offsets; the sink turns them into a raw sparse
+// file (RawSink) or a qcow2 image (Qcow2Sink).  Bytes never written read as
+// zeros.
+#ifndef E2Q_LIB_IMAGE_SINK_H_
+#define E2Q_LIB_IMAGE_SINK_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "lib/file.h"
+#include "lib/qcow2_writer.h"
+#include "lib/status.h"
+
+namespace e2q {
+
+class ClusterCompressor;
+
+class ImageSink {
+ public:
+  virtual ~ImageSink() = default;
+  // `offset` must be at or past the end of the previous Write.
+  virtual Status Write(uint64_t offset, const uint8_t* data, size_t len) = 0;
+  // Completes the image (size, tables).  No Write may follow.
+  virtual Status Finish() = 0;
+};
+
+// Raw image of `size` bytes.  With `sparse`, all-zero stretches of at least
+// `hole_granularity` bytes are skipped (left as holes) instead of written.
+std::unique_ptr<ImageSink> NewRawSink(File* out, uint64_t size, bool sparse,
+                                      uint32_t hole_granularity = 4096);
+
+// qcow2 image through `writer` (not owned).  Clusters that are entirely
+// zero are left unallocated.  With a non-null `compressor` (not owned), data
+// clusters are compressed in batches on its threads and stored compressed
+// when that saves space, in guest order, so the output does not depend on
+// the number of threads.
+std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::Qcow2Writer* writer,
+                                        ClusterCompressor* compressor);
+
+// True when all `len` bytes are zero.
+bool IsZero(const uint8_t* p, size_t len);
+
+}  // namespace e2q
+
+#endif  // E2Q_LIB_IMAGE_SINK_H_
