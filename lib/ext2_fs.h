@@ -1,1 +1,60 @@
-// Placeholder; being written.
+// The one header that includes <ext2fs/ext2fs.h>: a move-only owner for an
+// open ext2_filsys, opened read-only through an io_manager over an e2q::File
+// (lib/ext2_file_io.h), so that every read libext2fs makes goes through the
+// project's I/O layer (fault injection, snapshot read-through).
+#ifndef E2Q_LIB_EXT2_FS_H_
+#define E2Q_LIB_EXT2_FS_H_
+
+#include <ext2fs/ext2_fs.h>
+#include <ext2fs/ext2fs.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "lib/file.h"
+#include "lib/status.h"
+
+namespace e2q::ext4 {
+
+// errcode_t -> Status "object: operation: error_message(code)".
+Status FromErrcode(const std::string& object, const std::string& op,
+                   errcode_t err);
+
+class Filesystem {
+ public:
+  struct OpenOptions {
+    uint64_t superblock = 0;  // 0 = primary; else a backup (-b)
+    uint32_t block_size = 0;  // required with `superblock` (-B)
+  };
+
+  // Opens the filesystem on `device` (not owned; must outlive the result)
+  // read-only.  Group descriptors that fail their checksums are accepted, as
+  // e2fsck does, so that damaged filesystems can still be imaged.
+  static Result<std::unique_ptr<Filesystem>> Open(File* device,
+                                                  const OpenOptions& options);
+  ~Filesystem();
+  Filesystem(const Filesystem&) = delete;
+  Filesystem& operator=(const Filesystem&) = delete;
+
+  ext2_filsys raw() const { return fs_; }
+  File* device() const { return device_; }
+  const std::string& name() const { return device_->name(); }
+  uint32_t block_size() const { return fs_->blocksize; }
+  uint64_t blocks_count() const { return ext2fs_blocks_count(fs_->super); }
+  // Size of the filesystem in bytes (blocks_count * block_size).
+  uint64_t byte_size() const { return blocks_count() * block_size(); }
+
+ private:
+  Filesystem(ext2_filsys fs, File* device) : fs_(fs), device_(device) {}
+  ext2_filsys fs_;
+  File* device_;
+};
+
+// Refuses a DEVICE that is mounted read-write unless `force` (-f), like
+// e2image.  Regular files that are not mounted pass.
+Status CheckNotMountedReadWrite(const std::string& path, bool force);
+
+}  // namespace e2q::ext4
+
+#endif  // E2Q_LIB_EXT2_FS_H_
