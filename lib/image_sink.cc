@@ -1,1 +1,185 @@
-// Placeholder; being written.
+// RawSink and Qcow2Sink: turn runs of guest bytes into a raw sparse file or
+// a qcow2 image.
+#include "lib/image_sink.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "lib/cluster_compressor.h"
+
+namespace e2q {
+
+bool IsZero(const uint8_t* p, size_t len) {
+  // Word-at-a-time check; images are mostly scanned here.
+  while (len > 0 && (reinterpret_cast<uintptr_t>(p) & 7) != 0) {
+    if (*p++ != 0) return false;
+    --len;
+  }
+  const auto* w = reinterpret_cast<const uint64_t*>(p);
+  size_t words = len / 8;
+  for (size_t i = 0; i < words; i += 4) {
+    uint64_t acc = w[i];
+    size_t end = std::min(words, i + 4);
+    for (size_t j = i + 1; j < end; ++j) acc |= w[j];
+    if (acc != 0) return false;
+  }
+  p += words * 8;
+  for (size_t i = 0; i < len % 8; ++i) {
+    if (p[i] != 0) return false;
+  }
+  return true;
+}
+
+namespace {
+
+class RawSink : public ImageSink {
+ public:
+  RawSink(File* out, uint64_t size, bool sparse, uint32_t granularity)
+      : out_(out), size_(size), sparse_(sparse), gran_(granularity) {}
+
+  Status Write(uint64_t offset, const uint8_t* data, size_t len) override {
+    if (offset + len > size_) {
+      return Status::InvalidArgument(out_->name() +
+                                     ": write past the end of the image");
+    }
+    if (!sparse_) return out_->WriteAt(offset, data, len);
+    // Write maximal non-zero stretches; skip zero granules (holes).
+    size_t i = 0;
+    while (i < len) {
+      size_t g = std::min<size_t>(len - i, gran_ - (offset + i) % gran_);
+      if (IsZero(data + i, g)) {
+        i += g;
+        continue;
+      }
+      size_t j = i + g;
+      while (j < len) {
+        size_t h = std::min<size_t>(len - j, gran_);
+        if (IsZero(data + j, h)) break;
+        j += h;
+      }
+      E2Q_RETURN_IF_ERROR(out_->WriteAt(offset + i, data + i, j - i));
+      i = j;
+    }
+    return Status::OK();
+  }
+
+  Status Finish() override { return out_->Truncate(size_); }
+
+ private:
+  File* out_;
+  uint64_t size_;
+  bool sparse_;
+  uint32_t gran_;
+};
+
+// Clusters arrive in guest order; partial clusters are assembled in a
+// buffer.  Compressed output goes through batches so that all threads work
+// while the order of offsets stays the guest order.
+class Qcow2Sink : public ImageSink {
+ public:
+  Qcow2Sink(qcow2::Qcow2Writer* writer, ClusterCompressor* compressor)
+      : writer_(writer),
+        compressor_(compressor),
+        cs_(writer->cluster_size()),
+        bits_(writer->cluster_bits()),
+        cur_(cs_, 0) {
+    if (compressor_) batch_.reserve(kBatchClusters * cs_);
+  }
+
+  Status Write(uint64_t offset, const uint8_t* data, size_t len) override {
+    while (len > 0) {
+      uint64_t index = offset >> bits_;
+      uint64_t in = offset & (cs_ - 1);
+      if (have_cur_ && index != cur_index_) E2Q_RETURN_IF_ERROR(FlushCur());
+      if (in == 0 && len >= cs_ && !have_cur_) {
+        // Whole clusters straight from the caller's buffer.
+        size_t n = len / cs_;
+        for (size_t k = 0; k < n; ++k) {
+          E2Q_RETURN_IF_ERROR(Emit(index + k, data + k * cs_));
+        }
+        offset += n * cs_;
+        data += n * cs_;
+        len -= n * cs_;
+        continue;
+      }
+      if (!have_cur_) {
+        std::fill(cur_.begin(), cur_.end(), 0);
+        cur_index_ = index;
+        have_cur_ = true;
+      }
+      size_t n = std::min<uint64_t>(len, cs_ - in);
+      std::memcpy(cur_.data() + in, data, n);
+      offset += n;
+      data += n;
+      len -= n;
+    }
+    return Status::OK();
+  }
+
+  Status Finish() override {
+    if (have_cur_) E2Q_RETURN_IF_ERROR(FlushCur());
+    E2Q_RETURN_IF_ERROR(FlushBatch());
+    return writer_->Finish();
+  }
+
+ private:
+  static constexpr size_t kBatchClusters = 256;
+
+  Status FlushCur() {
+    have_cur_ = false;
+    return Emit(cur_index_, cur_.data());
+  }
+
+  Status Emit(uint64_t index, const uint8_t* data) {
+    if (IsZero(data, cs_)) return Status::OK();
+    if (!compressor_) return writer_->AddDataCluster(index, data);
+    batch_.insert(batch_.end(), data, data + cs_);
+    batch_index_.push_back(index);
+    if (batch_index_.size() == kBatchClusters) return FlushBatch();
+    return Status::OK();
+  }
+
+  Status FlushBatch() {
+    if (batch_index_.empty()) return Status::OK();
+    E2Q_RETURN_IF_ERROR(compressor_->CompressBatch(
+        batch_.data(), batch_index_.size(), &compressed_));
+    for (size_t k = 0; k < batch_index_.size(); ++k) {
+      const auto& c = compressed_[k];
+      if (c.empty()) {
+        E2Q_RETURN_IF_ERROR(
+            writer_->AddDataCluster(batch_index_[k], &batch_[k * cs_]));
+      } else {
+        E2Q_RETURN_IF_ERROR(
+            writer_->AddCompressedCluster(batch_index_[k], c.data(), c.size()));
+      }
+    }
+    batch_.clear();
+    batch_index_.clear();
+    return Status::OK();
+  }
+
+  qcow2::Qcow2Writer* writer_;
+  ClusterCompressor* compressor_;
+  const uint64_t cs_;
+  const uint32_t bits_;
+  std::vector<uint8_t> cur_;
+  uint64_t cur_index_ = 0;
+  bool have_cur_ = false;
+  std::vector<uint8_t> batch_;
+  std::vector<uint64_t> batch_index_;
+  std::vector<std::vector<uint8_t>> compressed_;
+};
+
+}  // namespace
+
+std::unique_ptr<ImageSink> NewRawSink(File* out, uint64_t size, bool sparse,
+                                      uint32_t hole_granularity) {
+  return std::make_unique<RawSink>(out, size, sparse, hole_granularity);
+}
+
+std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::Qcow2Writer* writer,
+                                        ClusterCompressor* compressor) {
+  return std::make_unique<Qcow2Sink>(writer, compressor);
+}
+
+}  // namespace e2q

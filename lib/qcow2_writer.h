@@ -79,6 +79,9 @@ class Qcow2Writer {
   Status Append(const uint8_t* data, size_t len);
   Status FlushBuffer();
   Status PadToCluster();
+  Status Reference(uint64_t start, uint64_t end);
+  Status FlushL2();
+  Status BuildHeader(Header* h) const;
   void SetL2(uint64_t index, uint64_t entry);
 
   File* out_;
@@ -95,9 +98,15 @@ class Qcow2Writer {
   uint64_t buf_start_ = 0;
   std::vector<uint8_t> buf_;
 
-  // Sparse L2 tables: l1 index -> entries (allocated on first use).
-  std::vector<std::unique_ptr<uint64_t[]>> l2_;
-  // Refcount of each host cluster below pos_ (data area).
+  uint64_t l1_size_ = 0;
+  std::vector<uint64_t> l1_;
+  // The L2 table being filled (entries of L1 index l2_index_); appended to
+  // the file when the guest moves past its range.
+  std::vector<uint64_t> l2_;
+  uint64_t l2_index_ = 0;
+  bool l2_dirty_ = false;
+  uint64_t l2_tables_ = 0;
+  // Refcount of each host cluster written so far.
   std::vector<uint16_t> refcounts_;
 
   uint64_t data_clusters_ = 0;
