@@ -1,1 +1,23 @@
-// Placeholder; being written.
+// Export mode: DEVICE (an ext2/3/4 filesystem) -> raw or qcow2 image.
+#ifndef E2Q_E2QIMAGE_EXPORT_MODE_H_
+#define E2Q_E2QIMAGE_EXPORT_MODE_H_
+
+#include "e2qimage/options.h"
+#include "lib/status.h"
+
+namespace e2q::cli {
+
+// Runs `e2qimage -r|-Q [...] DEVICE IMAGE-FILE`.  Warnings (what could not
+// be read on a damaged filesystem) go to stderr; errors are returned.
+Status RunExport(const Options& options);
+
+// The cluster-size rule of the command-line contract: metadata images use
+// the filesystem block size while the L1 table stays within qemu's 32 MiB,
+// else the smallest larger power of two; -a images use 64 KiB.  An explicit
+// --cluster-size wins.  Returns log2 of the size.
+Result<uint32_t> ChooseClusterBits(const Options& options,
+                                   uint64_t virtual_size, uint32_t block_size);
+
+}  // namespace e2q::cli
+
+#endif  // E2Q_E2QIMAGE_EXPORT_MODE_H_

@@ -1,1 +1,80 @@
-int main() { return 0; }
+// e2qimage: images of ext2/ext3/ext4 filesystems as qcow2 or raw files.
+// main() parses the command line, dispatches to one mode, and is the only
+// place where a Status becomes a message and an exit code.
+#include <cstdio>
+#include <string>
+
+#include "config.h"
+#include "e2qimage/convert_mode.h"
+#include "e2qimage/export_mode.h"
+#include "e2qimage/options.h"
+#include "e2qimage/signals.h"
+#include "lib/file.h"
+#include "lib/qcow2_reader.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+// qcow2 input is converted (-r/-Q of an image); anything else is a
+// filesystem to export.
+e2q::Result<bool> SourceIsQcow2(const std::string& path) {
+  if (path == "-") return false;
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<e2q::File> f,
+                       e2q::OpenFileForRead(path));
+  return e2q::qcow2::Qcow2Reader::IsQcow2(f.get());
+}
+
+e2q::Status Run(const e2q::cli::Options& o) {
+  using e2q::cli::Mode;
+  switch (o.mode) {
+    case Mode::kExport: {
+      E2Q_ASSIGN_OR_RETURN(bool qcow2_input, SourceIsQcow2(o.args[0]));
+      if (qcow2_input) return e2q::cli::RunConvert(o);
+      if (!o.snapshot.empty()) {
+        return e2q::Status::InvalidArgument(
+            o.args[0] + ": -l: not a qcow2 image, so it has no internal "
+                        "snapshots");
+      }
+      return e2q::cli::RunExport(o);
+    }
+    case Mode::kList:
+    case Mode::kRollback:
+    case Mode::kUndo:
+    case Mode::kInfo:
+    case Mode::kVerify:
+      return e2q::Status::NotSupported(
+          o.args[0] + ": this mode (-L, -R, -U, --info, --verify) is not "
+                      "implemented yet");
+    default:
+      return e2q::Status::OK();
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string error;
+  auto options = e2q::cli::ParseOptions(argc, argv, &error);
+  if (!options) {
+    fprintf(stderr, "e2qimage: %s\n%s", error.c_str(), e2q::cli::UsageText());
+    return kExitUsage;
+  }
+  if (options->mode == e2q::cli::Mode::kHelp) {
+    fputs(e2q::cli::UsageText(), stdout);
+    return kExitOk;
+  }
+  if (options->mode == e2q::cli::Mode::kVersion) {
+    printf("e2qimage %s\n", PACKAGE_VERSION);
+    return kExitOk;
+  }
+  e2q::cli::InstallSignalHandlers();
+  e2q::Status s = Run(*options);
+  if (!s.ok()) {
+    fprintf(stderr, "e2qimage: %s\n", s.message().c_str());
+    return kExitError;
+  }
+  return kExitOk;
+}

@@ -1,1 +1,297 @@
-// Placeholder; being written.
+// Command-line parsing (getopt_long) and the usage text.
+#include "e2qimage/options.h"
+
+#include <getopt.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace e2q::cli {
+
+namespace {
+
+enum LongOnly {
+  kOptClusterSize = 256,
+  kOptCompat,
+  kOptThreads,
+  kOptBacking,
+  kOptInfo,
+  kOptVerify,
+  kOptHelp,
+  kOptVersion,
+  kOptCompress,
+};
+
+const struct option kLongOptions[] = {
+    {"raw", no_argument, nullptr, 'r'},
+    {"qcow2", no_argument, nullptr, 'Q'},
+    {"all-data", no_argument, nullptr, 'a'},
+    {"compress", optional_argument, nullptr, kOptCompress},
+    {"scramble", no_argument, nullptr, 's'},
+    {"progress", no_argument, nullptr, 'p'},
+    {"force", no_argument, nullptr, 'f'},
+    {"superblock", required_argument, nullptr, 'b'},
+    {"blocksize", required_argument, nullptr, 'B'},
+    {"snapshot", required_argument, nullptr, 'l'},
+    {"export-snapshot", required_argument, nullptr, 'x'},
+    {"export-all", no_argument, nullptr, 'X'},
+    {"list", no_argument, nullptr, 'L'},
+    {"rollback", required_argument, nullptr, 'R'},
+    {"undo", no_argument, nullptr, 'U'},
+    {"dry-run", no_argument, nullptr, 'n'},
+    {"cluster-size", required_argument, nullptr, kOptClusterSize},
+    {"compat", required_argument, nullptr, kOptCompat},
+    {"threads", required_argument, nullptr, kOptThreads},
+    {"backing", required_argument, nullptr, kOptBacking},
+    {"info", no_argument, nullptr, kOptInfo},
+    {"verify", no_argument, nullptr, kOptVerify},
+    {"help", no_argument, nullptr, kOptHelp},
+    {"version", no_argument, nullptr, kOptVersion},
+    {nullptr, 0, nullptr, 0},
+};
+
+// Parses a decimal number with an optional K/M/G suffix (powers of 1024).
+bool ParseSize(const char* s, uint64_t* out) {
+  if (s == nullptr || *s == '\0' || *s == '-') return false;
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(s, &end, 10);
+  if (errno != 0 || end == s) return false;
+  uint64_t mult = 1;
+  if (*end == 'k' || *end == 'K') mult = 1 << 10, ++end;
+  else if (*end == 'm' || *end == 'M') mult = 1 << 20, ++end;
+  else if (*end == 'g' || *end == 'G') mult = 1 << 30, ++end;
+  if (*end != '\0' || v > UINT64_MAX / mult) return false;
+  *out = v * mult;
+  return true;
+}
+
+bool SetMode(Options* o, Mode m, std::string* error) {
+  if (o->mode != Mode::kExport && o->mode != m) {
+    *error = "only one of -L, -R, -U, --info, --verify may be given";
+    return false;
+  }
+  o->mode = m;
+  return true;
+}
+
+}  // namespace
+
+const char* UsageText() {
+  return
+      "Usage: e2qimage -Q|-r [-a] [-z[LEVEL]] [-s] [-p] [-f] [-b SUPERBLOCK "
+      "-B BLOCKSIZE]\n"
+      "                [--cluster-size=BYTES] [--compat=0.10|1.1] "
+      "[--threads=N] DEVICE IMAGE-FILE\n"
+      "       e2qimage -r|-Q [-l SNAPSHOT] [-z] IMAGE.qcow2 OUT-FILE\n"
+      "       e2qimage --help | --version\n"
+      "\n"
+      "Output:\n"
+      "  -r, --raw              raw sparse image ('-' writes to standard "
+      "output)\n"
+      "  -Q, --qcow2            qcow2 image (compat 1.1 unless --compat=0.10)\n"
+      "  -a, --all-data         include file data, not only metadata\n"
+      "  -z[LEVEL], --compress[=LEVEL]\n"
+      "                         compress qcow2 data clusters (deflate, level "
+      "1-9, default 6)\n"
+      "  -s, --scramble         replace directory entry names and symlink "
+      "targets\n"
+      "  -p, --progress         show progress on standard error\n"
+      "  -f, --force            image a filesystem mounted read-write\n"
+      "  -b, --superblock=N     use the backup superblock at block N\n"
+      "  -B, --blocksize=N      block size to use with -b\n"
+      "  --cluster-size=BYTES   qcow2 cluster size (512 to 2M)\n"
+      "  --compat=0.10|1.1      qcow2 version 2 or 3\n"
+      "  --threads=N            compression threads (default: all cores)\n"
+      "  -l, --snapshot=ID|NAME read internal snapshot of a qcow2 input\n"
+      "\n"
+      "next3 snapshots (not implemented yet):\n"
+      "  -L, --list DEVICE      list snapshots\n"
+      "  -x, --export-snapshot=ID[..ID2]   export a snapshot\n"
+      "  -X, --export-all       all snapshots as qcow2 internal snapshots\n"
+      "  -R, --rollback=ID      roll DEVICE back (with UNDO-FILE)\n"
+      "  -U, --undo             undo a rollback\n"
+      "  -n, --dry-run          report what a rollback would write\n"
+      "  --backing=FILE         incremental export against FILE\n"
+      "  --info IMAGE-FILE      describe an image\n"
+      "  --verify IMAGE-FILE    check an image's recorded digest\n"
+      "\n"
+      "  --help                 this text\n"
+      "  --version              version\n"
+      "\n"
+      "Exit status: 0 success, 1 error, 2 usage error.\n";
+}
+
+std::optional<Options> ParseOptions(int argc, char** argv,
+                                    std::string* error) {
+  Options o;
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":rQaz::spfb:B:l:x:XLR:Un",
+                          kLongOptions, nullptr)) != -1) {
+    switch (c) {
+      case 'r':
+      case 'Q': {
+        OutputFormat f = c == 'r' ? OutputFormat::kRaw : OutputFormat::kQcow2;
+        if (o.format != OutputFormat::kNone && o.format != f) {
+          *error = "-r and -Q are mutually exclusive";
+          return std::nullopt;
+        }
+        o.format = f;
+        break;
+      }
+      case 'a': o.all_data = true; break;
+      case 'z':
+      case kOptCompress: {
+        int level = 6;
+        if (optarg != nullptr) {
+          uint64_t v;
+          if (!ParseSize(optarg, &v) || v < 1 || v > 9) {
+            *error = std::string("invalid compression level '") + optarg +
+                     "' (1-9)";
+            return std::nullopt;
+          }
+          level = static_cast<int>(v);
+        }
+        o.compress_level = level;
+        break;
+      }
+      case 's': o.scramble = true; break;
+      case 'p': o.progress = true; break;
+      case 'f': o.force = true; break;
+      case 'n': o.dry_run = true; break;
+      case 'b':
+        if (!ParseSize(optarg, &o.superblock) || o.superblock == 0) {
+          *error = std::string("invalid superblock '") + optarg + "'";
+          return std::nullopt;
+        }
+        break;
+      case 'B': {
+        uint64_t v;
+        if (!ParseSize(optarg, &v) || v < 1024 || v > 65536 ||
+            (v & (v - 1)) != 0) {
+          *error = std::string("invalid block size '") + optarg + "'";
+          return std::nullopt;
+        }
+        o.blocksize = static_cast<uint32_t>(v);
+        break;
+      }
+      case 'l': o.snapshot = optarg; break;
+      case 'x': o.export_snapshot = optarg; break;
+      case 'X': o.export_all_snapshots = true; break;
+      case 'L':
+        if (!SetMode(&o, Mode::kList, error)) return std::nullopt;
+        break;
+      case 'R':
+        if (!SetMode(&o, Mode::kRollback, error)) return std::nullopt;
+        o.rollback_id = optarg;
+        break;
+      case 'U':
+        if (!SetMode(&o, Mode::kUndo, error)) return std::nullopt;
+        break;
+      case kOptInfo:
+        if (!SetMode(&o, Mode::kInfo, error)) return std::nullopt;
+        break;
+      case kOptVerify:
+        if (!SetMode(&o, Mode::kVerify, error)) return std::nullopt;
+        break;
+      case kOptHelp: o.mode = Mode::kHelp; return o;
+      case kOptVersion: o.mode = Mode::kVersion; return o;
+      case kOptClusterSize: {
+        uint64_t v;
+        if (!ParseSize(optarg, &v) || v < 512 || v > (2 << 20) ||
+            (v & (v - 1)) != 0) {
+          *error = std::string("invalid cluster size '") + optarg +
+                   "' (a power of two from 512 to 2M)";
+          return std::nullopt;
+        }
+        o.cluster_size = v;
+        break;
+      }
+      case kOptCompat:
+        if (std::strcmp(optarg, "0.10") == 0) {
+          o.qcow2_version = 2;
+        } else if (std::strcmp(optarg, "1.1") == 0) {
+          o.qcow2_version = 3;
+        } else {
+          *error = std::string("invalid --compat '") + optarg +
+                   "' (0.10 or 1.1)";
+          return std::nullopt;
+        }
+        break;
+      case kOptThreads: {
+        uint64_t v;
+        if (!ParseSize(optarg, &v) || v < 1 || v > 256) {
+          *error = std::string("invalid thread count '") + optarg + "'";
+          return std::nullopt;
+        }
+        o.threads = static_cast<unsigned>(v);
+        break;
+      }
+      case kOptBacking: o.backing = optarg; break;
+      case ':':
+        *error = std::string("option ") + argv[optind - 1] +
+                 " requires an argument";
+        return std::nullopt;
+      default:
+        if (optopt != 0) {
+          *error = std::string("invalid option -- '") +
+                   static_cast<char>(optopt) + "'";
+        } else {
+          *error = std::string("unrecognized option '") + argv[optind - 1] +
+                   "'";
+        }
+        return std::nullopt;
+    }
+  }
+  for (int i = optind; i < argc; ++i) o.args.emplace_back(argv[i]);
+
+  // Cross-option rules.
+  size_t want = 0;
+  switch (o.mode) {
+    case Mode::kExport:
+      want = 2;
+      if (o.format == OutputFormat::kNone) {
+        *error = "one of -r or -Q is required";
+        return std::nullopt;
+      }
+      if (o.compress_level && o.format != OutputFormat::kQcow2) {
+        *error = "-z needs -Q (only qcow2 images can be compressed)";
+        return std::nullopt;
+      }
+      if ((o.superblock != 0) != (o.blocksize != 0)) {
+        *error = "-b and -B must be given together";
+        return std::nullopt;
+      }
+      if (o.export_all_snapshots && o.format != OutputFormat::kQcow2) {
+        *error = "-X needs -Q";
+        return std::nullopt;
+      }
+      break;
+    case Mode::kList:
+    case Mode::kInfo:
+    case Mode::kVerify:
+      want = 1;
+      break;
+    case Mode::kRollback:
+    case Mode::kUndo:
+      want = 2;
+      break;
+    default:
+      break;
+  }
+  if (o.args.size() != want) {
+    *error = o.args.size() < want ? "missing operand" : "too many operands";
+    return std::nullopt;
+  }
+  if (o.mode == Mode::kExport && o.format == OutputFormat::kQcow2 &&
+      o.args[1] == "-") {
+    *error = "a qcow2 image cannot be written to standard output";
+    return std::nullopt;
+  }
+  return o;
+}
+
+}  // namespace e2q::cli

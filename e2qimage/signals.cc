@@ -1,0 +1,45 @@
+// Async-signal-safe cleanup of the temporary output file.
+#include "e2qimage/signals.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+
+namespace e2q::cli {
+
+namespace {
+
+// A fixed buffer: the handler may only read it, never allocate.
+char g_temp_path[4096];
+std::atomic<bool> g_have_temp{false};
+
+void OnSignal(int sig) {
+  if (g_have_temp.load()) unlink(g_temp_path);
+  const char* msg = "e2qimage: interrupted by a signal; no image written\n";
+  ssize_t ignored = write(STDERR_FILENO, msg, strlen(msg));
+  (void)ignored;
+  _exit(1);
+}
+
+}  // namespace
+
+void InstallSignalHandlers() {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaction(sig, &sa, nullptr);
+}
+
+void RegisterTempFile(const std::string& path) {
+  if (path.empty() || path.size() >= sizeof(g_temp_path)) return;
+  g_have_temp.store(false);
+  memcpy(g_temp_path, path.c_str(), path.size() + 1);
+  g_have_temp.store(true);
+}
+
+void UnregisterTempFile() { g_have_temp.store(false); }
+
+}  // namespace e2q::cli

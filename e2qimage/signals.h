@@ -1,0 +1,18 @@
+// Signal handling: an interrupted run (SIGINT, SIGTERM, SIGHUP, SIGPIPE)
+// removes the output's temporary file and exits with status 1, so no
+// partial file is ever left behind.
+#ifndef E2Q_E2QIMAGE_SIGNALS_H_
+#define E2Q_E2QIMAGE_SIGNALS_H_
+
+#include <string>
+
+namespace e2q::cli {
+
+void InstallSignalHandlers();
+// The temporary file to unlink if a signal arrives ("" = none).
+void RegisterTempFile(const std::string& path);
+void UnregisterTempFile();
+
+}  // namespace e2q::cli
+
+#endif  // E2Q_E2QIMAGE_SIGNALS_H_
