@@ -56,6 +56,15 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Create(
       out->file_.reset(new PosixFile(path, fd, true));
       return out;
     }
+    if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) {
+      // /dev/null, a tape, a named pipe: written forward, in place.
+      out->kind_ = Kind::kStream;
+      int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0) return Status::FromErrno(path, "open", errno);
+      out->owned_fd_ = fd;
+      out->file_.reset(new StreamFile(path, fd));
+      return out;
+    }
   }
   std::string tmpl = DirName(path) + "/." + BaseName(path) + ".e2q-XXXXXX";
   std::vector<char> buf(tmpl.begin(), tmpl.end());
@@ -74,6 +83,7 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Create(
 
 OutputFile::~OutputFile() {
   file_.reset();
+  if (owned_fd_ >= 0) ::close(owned_fd_);
   if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
 }
 

@@ -5,7 +5,8 @@
 // directory and renamed into place by Commit() after an fsync; a failed or
 // interrupted run therefore never leaves a file at the target name.  A
 // destroyed, uncommitted OutputFile removes its temporary file.  Standard
-// output ("-") and block devices are written in place: for them there is no
+// output ("-"), character devices, pipes and block devices are written in
+// place: for them there is no
 // temporary name, and a pipe only accepts writes at increasing offsets (gaps
 // are filled with zeros).
 #ifndef E2Q_LIB_OUTPUT_FILE_H_
@@ -46,6 +47,7 @@ class OutputFile {
   std::string path_;
   std::string temp_path_;
   std::unique_ptr<File> file_;
+  int owned_fd_ = -1;  // descriptor behind a StreamFile, if we opened it
   bool committed_ = false;
 };
 
