@@ -5,12 +5,12 @@ set -u
 export LC_ALL=C TZ=UTC
 export E2FSPROGS_FAKE_TIME=1700000000
 export SOURCE_DATE_EPOCH=1700000000
-export MKE2FS_CONFIG=/dev/null
 export E2FSPROGS_LIBMAGIC_SUPPRESS=1
 export PATH="/usr/sbin:/sbin:$PATH"
 
 : "${E2QIMAGE:?E2QIMAGE must name the binary under test}"
 : "${E2Q_SRCDIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export MKE2FS_CONFIG="$E2Q_SRCDIR/tests/func/mke2fs.conf"
 # The e2fsprogs regression corpus lives beside the project, never in it.
 : "${E2Q_CORPUS:=$E2Q_SRCDIR/../shared/corpus/e2fsprogs}"
 
