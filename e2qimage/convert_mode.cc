@@ -1,1 +1,214 @@
-// Placeholder; being written.
+// Convert mode: map the source's allocation, read data stretches in large
+// chunks, skip zero stretches unread, and stream everything to a sink.
+#include "e2qimage/convert_mode.h"
+
+#include <algorithm>
+#include <future>
+#include <memory>
+#include <optional>
+
+#include "e2qimage/progress.h"
+#include "e2qimage/signals.h"
+#include "lib/cluster_compressor.h"
+#include "lib/image_sink.h"
+#include "lib/output_file.h"
+#include "lib/qcow2_reader.h"
+#include "lib/qcow2_writer.h"
+
+namespace e2q::cli {
+
+namespace {
+
+// Large enough that a data stretch costs few reads and sink calls, small
+// enough to stay cheap in memory.
+constexpr size_t kChunkBytes = 8u << 20;
+constexpr uint64_t kDefaultClusterBits = 16;
+constexpr uint64_t kProgressUnit = 1u << 20;
+
+uint32_t Log2(uint64_t v) {
+  uint32_t b = 0;
+  while ((uint64_t{1} << b) < v) ++b;
+  return b;
+}
+
+// Options that only make sense for a filesystem source.
+Status CheckApplicable(const Options& o) {
+  const std::string& src = o.args[0];
+  auto refuse = [&](const char* opt) {
+    return Status::InvalidArgument(src + ": " + opt +
+                                   ": not applicable to a qcow2 source image");
+  };
+  if (o.scramble) return refuse("-s");
+  if (o.superblock != 0 || o.blocksize != 0) return refuse("-b/-B");
+  if (!o.export_snapshot.empty()) return refuse("-x");
+  if (o.export_all_snapshots) return refuse("-X");
+  if (!o.backing.empty()) return refuse("--backing");
+  return Status::OK();
+}
+
+// Hands out the source's data in chunks of at most kChunkBytes, in guest
+// order, skipping stretches that Map() reports as zero without reading
+// them.
+class ChunkSource {
+ public:
+  struct Chunk {
+    uint64_t offset = 0;
+    size_t len = 0;  // 0: end of the image
+    std::vector<uint8_t> data;
+  };
+  explicit ChunkSource(qcow2::Qcow2Reader* reader) : reader_(reader) {}
+
+  Status Next(Chunk* c) {
+    const uint64_t size = reader_->virtual_size();
+    while (data_left_ == 0) {
+      if (pos_ >= size) {
+        c->len = 0;
+        return Status::OK();
+      }
+      E2Q_ASSIGN_OR_RETURN(qcow2::Qcow2Reader::Extent e,
+                           reader_->Map(pos_, size - pos_));
+      if (e.kind == qcow2::Qcow2Reader::ExtentKind::kData) {
+        data_left_ = e.len;
+      } else {
+        pos_ += e.len;
+      }
+    }
+    c->offset = pos_;
+    c->len = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, data_left_));
+    if (c->data.size() < c->len) c->data.resize(kChunkBytes);
+    E2Q_RETURN_IF_ERROR(reader_->Read(pos_, c->data.data(), c->len));
+    pos_ += c->len;
+    data_left_ -= c->len;
+    return Status::OK();
+  }
+
+ private:
+  qcow2::Qcow2Reader* reader_;
+  uint64_t pos_ = 0;
+  uint64_t data_left_ = 0;
+};
+
+// Copies the guest content of `reader` to `sink`.  The next chunk is read
+// (and decompressed) on a helper thread while the current one is written.
+Status Copy(qcow2::Qcow2Reader* reader, ImageSink* sink, Progress* progress) {
+  ChunkSource source(reader);
+  ChunkSource::Chunk ready, spare;
+  auto fetch = [&source](ChunkSource::Chunk* c) { return source.Next(c); };
+  std::future<Status> pending = std::async(std::launch::async, fetch, &ready);
+  for (;;) {
+    E2Q_RETURN_IF_ERROR(pending.get());
+    if (ready.len == 0) break;
+    std::swap(ready, spare);
+    pending = std::async(std::launch::async, fetch, &ready);
+    // On an error here, `pending`'s destructor waits for the helper.
+    E2Q_RETURN_IF_ERROR(sink->Write(spare.offset, spare.data.data(), spare.len));
+    progress->Update((spare.offset + spare.len) / kProgressUnit);
+  }
+  progress->Update((reader->virtual_size() + kProgressUnit - 1) / kProgressUnit);
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<size_t> ResolveSnapshot(const std::vector<qcow2::SnapshotEntry>& snaps,
+                               const std::string& spec,
+                               const std::string& image) {
+  const std::string kPrefix = "snapshot.";
+  auto not_found = [&]() -> Result<size_t> {
+    return Status::NotFound(image + ": snapshot '" + spec +
+                            "': no such snapshot");
+  };
+  if (spec.compare(0, kPrefix.size(), kPrefix) != 0) {
+    int i = qcow2::FindSnapshot(snaps, spec);
+    if (i < 0) return not_found();
+    return static_cast<size_t>(i);
+  }
+  std::optional<std::string> id, name;
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    size_t comma = spec.find(',', pos);
+    if (comma == std::string::npos) comma = spec.size();
+    std::string item = spec.substr(pos, comma - pos);
+    pos = comma + 1;
+    if (item.compare(0, 12, "snapshot.id=") == 0) {
+      id = item.substr(12);
+    } else if (item.compare(0, 14, "snapshot.name=") == 0) {
+      name = item.substr(14);
+    } else {
+      return Status::InvalidArgument(image + ": -l '" + spec +
+                                     "': expected snapshot.id=ID and/or "
+                                     "snapshot.name=NAME");
+    }
+  }
+  for (size_t i = 0; i < snaps.size(); ++i) {
+    if ((!id || snaps[i].id_str == *id) && (!name || snaps[i].name == *name)) {
+      return i;
+    }
+  }
+  return not_found();
+}
+
+Status RunConvert(const Options& o) {
+  const std::string& src = o.args[0];
+  const std::string& dst = o.args[1];
+  E2Q_RETURN_IF_ERROR(CheckApplicable(o));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> file, OpenFileForRead(src));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<qcow2::Qcow2Reader> reader,
+                       qcow2::Qcow2Reader::Open(std::move(file)));
+  if (!o.snapshot.empty()) {
+    E2Q_ASSIGN_OR_RETURN(size_t index,
+                         ResolveSnapshot(reader->snapshots(), o.snapshot, src));
+    E2Q_RETURN_IF_ERROR(reader->SelectSnapshotAt(index));
+  }
+  const uint64_t size = reader->virtual_size();
+
+  // Check the output parameters before creating anything.
+  qcow2::WriterOptions wo;
+  if (o.format == OutputFormat::kQcow2) {
+    wo.version = o.qcow2_version;
+    wo.cluster_bits = o.cluster_size ? Log2(*o.cluster_size)
+                                     : static_cast<uint32_t>(kDefaultClusterBits);
+    wo.virtual_size = size;
+    const uint64_t per_l1 = uint64_t{1} << (2 * wo.cluster_bits - 3);
+    if ((size + per_l1 - 1) / per_l1 * 8 > qcow2::kMaxL1Bytes) {
+      return Status::InvalidArgument(
+          dst + ": create: cluster size " +
+          std::to_string(uint64_t{1} << wo.cluster_bits) + " too small for a " +
+          std::to_string(size) + "-byte image (L1 table over 32 MiB)");
+    }
+  }
+
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> out, OutputFile::Create(dst));
+  // On every return the signal handler forgets the temporary file; on an
+  // error the OutputFile destructor (after this guard's) removes it.
+  struct TempFileGuard {
+    explicit TempFileGuard(const std::string& path) { RegisterTempFile(path); }
+    ~TempFileGuard() { UnregisterTempFile(); }
+  } temp_guard(out->temp_path());
+  std::unique_ptr<qcow2::Qcow2Writer> writer;
+  std::unique_ptr<ClusterCompressor> compressor;
+  std::unique_ptr<ImageSink> sink;
+  if (o.format == OutputFormat::kQcow2) {
+    E2Q_ASSIGN_OR_RETURN(writer, qcow2::Qcow2Writer::Create(out->file(), wo));
+    if (o.compress_level) {
+      E2Q_ASSIGN_OR_RETURN(
+          compressor,
+          ClusterCompressor::Create(ClusterCompressor::Algorithm::kDeflate,
+                                    *o.compress_level, o.threads,
+                                    wo.cluster_bits));
+    }
+    sink = NewQcow2Sink(writer.get(), compressor.get());
+  } else {
+    sink = NewRawSink(out->file(), size, out->sparse());
+  }
+
+  Progress progress(o.progress, "Converting", "MiB",
+                    (size + kProgressUnit - 1) / kProgressUnit, kProgressUnit);
+  E2Q_RETURN_IF_ERROR(Copy(reader.get(), sink.get(), &progress));
+  E2Q_RETURN_IF_ERROR(sink->Finish());
+  E2Q_RETURN_IF_ERROR(out->Commit());
+  progress.Finish();
+  return Status::OK();
+}
+
+}  // namespace e2q::cli

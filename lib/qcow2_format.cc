@@ -155,6 +155,13 @@ Result<Header> Header::DecodeFrom(const std::string& name, const uint8_t* p,
     return Status::NotSupported(
         name + ": qcow2 header: extended L2 entries are not supported");
   }
+  // Autoclear bit 1 ("raw external data") only means something with an
+  // external data file; qemu refuses it otherwise ("data-file-raw requires
+  // a data file").
+  constexpr uint64_t kAutoclearDataFileRaw = 1u << 1;
+  if (h.autoclear_features & kAutoclearDataFileRaw) {
+    return bad("raw external data bit set without an external data file");
+  }
   if (h.crypt_method != 0) {
     return Status::NotSupported(name + ": qcow2 header: image is encrypted");
   }

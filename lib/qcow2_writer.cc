@@ -44,9 +44,6 @@ Result<std::unique_ptr<Qcow2Writer>> Qcow2Writer::Create(
         name + ": qcow2: cluster size must be a power of two from 512 B to "
                "2 MiB");
   }
-  if (options.virtual_size == 0) {
-    return Status::InvalidArgument(name + ": qcow2: empty virtual disk");
-  }
   options.virtual_size = (options.virtual_size + 511) & ~uint64_t{511};
   std::unique_ptr<Qcow2Writer> w(new Qcow2Writer(out, std::move(options)));
   const uint64_t cs = w->cluster_size();
@@ -251,9 +248,10 @@ Status Qcow2Writer::Finish() {
   const uint32_t bits = opts_.cluster_bits;
 
   // L1 table.
+  // An empty disk has an empty L1 table; qemu accepts any aligned offset.
   const uint64_t l1_offset = pos_;
   const uint64_t l1_clusters = DivRoundUp(l1_size_ * 8, cs);
-  {
+  if (l1_clusters > 0) {
     std::vector<uint8_t> table(l1_clusters * cs, 0);
     for (uint64_t i = 0; i < l1_size_; ++i) StoreBE64(&table[i * 8], l1_[i]);
     E2Q_RETURN_IF_ERROR(Append(table.data(), table.size()));

@@ -68,6 +68,15 @@ TEST(Qcow2WriterTest, EmptyImageIsValid) {
   if (HaveQemuImg()) EXPECT_EQ(QemuCheck(f.data()), 0);
 }
 
+TEST(Qcow2WriterTest, ZeroSizedDiskIsValid) {
+  MemFile f;
+  WriterOptions o;
+  o.virtual_size = 0;
+  ASSERT_OK_AND_ASSIGN(auto w, Qcow2Writer::Create(&f, o));
+  ASSERT_OK(w->Finish());
+  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(f.data()), 0);
+}
+
 TEST(Qcow2WriterTest, DataRoundTripsAcrossClusterSizes) {
   for (uint32_t bits : {9u, 10u, 12u, 16u, 21u}) {
     SCOPED_TRACE(bits);

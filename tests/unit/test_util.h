@@ -8,12 +8,12 @@
 
 #define ASSERT_OK(expr)                                 \
   do {                                                  \
-    const ::e2q::Status& s_ = (expr);                   \
+    const ::e2q::Status s_ = (expr);                   \
     ASSERT_TRUE(s_.ok()) << #expr << ": " << s_.ToString(); \
   } while (0)
 #define EXPECT_OK(expr)                                 \
   do {                                                  \
-    const ::e2q::Status& s_ = (expr);                   \
+    const ::e2q::Status s_ = (expr);                   \
     EXPECT_TRUE(s_.ok()) << #expr << ": " << s_.ToString(); \
   } while (0)
 
