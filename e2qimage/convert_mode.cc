@@ -9,6 +9,7 @@
 
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
+#include "e2qimage/export_mode.h"
 #include "lib/cluster_compressor.h"
 #include "lib/image_sink.h"
 #include "lib/output_file.h"
@@ -191,11 +192,8 @@ Status RunConvert(const Options& o) {
   if (o.format == OutputFormat::kQcow2) {
     E2Q_ASSIGN_OR_RETURN(writer, qcow2::Qcow2Writer::Create(out->file(), wo));
     if (o.compress_level) {
-      E2Q_ASSIGN_OR_RETURN(
-          compressor,
-          ClusterCompressor::Create(ClusterCompressor::Algorithm::kDeflate,
-                                    *o.compress_level, o.threads,
-                                    wo.cluster_bits));
+      E2Q_ASSIGN_OR_RETURN(compressor,
+                           NewCompressor(o, wo.cluster_bits, writer.get()));
     }
     sink = NewQcow2Sink(writer.get(), compressor.get());
   } else {

@@ -33,6 +33,21 @@ bool L1Fits(uint64_t virtual_size, uint32_t bits) {
 
 }  // namespace
 
+Result<std::unique_ptr<ClusterCompressor>> NewCompressor(
+    const Options& o, uint32_t cluster_bits, qcow2::Qcow2Writer* writer) {
+  auto algo = ClusterCompressor::Algorithm::kDeflate;
+  if (o.compress_zstd) {
+    if (!ZstdAvailable()) {
+      return Status::NotSupported(
+          "--compress=zstd: this e2qimage was built without libzstd");
+    }
+    algo = ClusterCompressor::Algorithm::kZstd;
+    E2Q_RETURN_IF_ERROR(writer->SetCompressionType(qcow2::kCompressionZstd));
+  }
+  return ClusterCompressor::Create(algo, *o.compress_level, o.threads,
+                                   cluster_bits);
+}
+
 Result<uint32_t> ChooseClusterBits(const Options& o, uint64_t virtual_size,
                                    uint32_t block_size) {
   if (o.cluster_size) {
@@ -82,6 +97,10 @@ Status RunExport(const Options& o) {
   std::unique_ptr<ext4::Scrambler> scrambler;
   if (o.scramble) {
     E2Q_ASSIGN_OR_RETURN(scrambler, ext4::Scrambler::Create(*fs));
+    for (const auto& w : scrambler->warnings()) {
+      fprintf(stderr, "e2qimage: %s: warning: -s: %s\n", device_path.c_str(),
+              w.c_str());
+    }
   }
 
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> out,
@@ -102,10 +121,7 @@ Status RunExport(const Options& o) {
     E2Q_ASSIGN_OR_RETURN(writer,
                          qcow2::Qcow2Writer::Create(out->file(), wo));
     if (o.compress_level) {
-      E2Q_ASSIGN_OR_RETURN(
-          compressor,
-          ClusterCompressor::Create(ClusterCompressor::Algorithm::kDeflate,
-                                    *o.compress_level, o.threads, bits));
+      E2Q_ASSIGN_OR_RETURN(compressor, NewCompressor(o, bits, writer.get()));
     }
     sink = NewQcow2Sink(writer.get(), compressor.get());
   } else {

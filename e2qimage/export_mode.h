@@ -2,7 +2,11 @@
 #ifndef E2Q_E2QIMAGE_EXPORT_MODE_H_
 #define E2Q_E2QIMAGE_EXPORT_MODE_H_
 
+#include <memory>
+
 #include "e2qimage/options.h"
+#include "lib/cluster_compressor.h"
+#include "lib/qcow2_writer.h"
 #include "lib/status.h"
 
 namespace e2q::cli {
@@ -10,6 +14,11 @@ namespace e2q::cli {
 // Runs `e2qimage -r|-Q [...] DEVICE IMAGE-FILE`.  Warnings (what could not
 // be read on a damaged filesystem) go to stderr; errors are returned.
 Status RunExport(const Options& options);
+
+// The compressor for -z / --compress=zstd (which also sets the writer's
+// compression type); shared by export and qcow2 re-packing.
+Result<std::unique_ptr<ClusterCompressor>> NewCompressor(
+    const Options& options, uint32_t cluster_bits, qcow2::Qcow2Writer* writer);
 
 // The cluster-size rule of the command-line contract: metadata images use
 // the filesystem block size while the L1 table stays within qemu's 32 MiB,

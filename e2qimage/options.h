@@ -29,6 +29,7 @@ struct Options {
   OutputFormat format = OutputFormat::kNone;  // -r / -Q
   bool all_data = false;                      // -a
   std::optional<int> compress_level;          // -z[LEVEL]
+  bool compress_zstd = false;                 // --compress=zstd[:LEVEL]
   bool scramble = false;                      // -s
   bool progress = false;                      // -p
   bool force = false;                         // -f
