@@ -23,6 +23,9 @@
 // Two threads run at 1.9-2x one thread.
 #include "lib/cluster_compressor.h"
 
+#include "lib/qcow2_decompress.h"
+#include "lib/qcow2_format.h"
+
 #include <libdeflate.h>
 #include <zlib.h>
 
@@ -320,85 +323,18 @@ Status ClusterCompressor::CompressBatch(
   return pool_->Run(in, n, out);
 }
 
-namespace {
-
-// Inflates as qemu's qcow2_zlib_decompress does: one inflate(Z_FINISH) call
-// into the whole cluster; the cluster must come out full, and input left
-// over (sector padding, the next cluster's bytes) is ignored.
-Status InflateCluster(const uint8_t* in, size_t len, uint8_t* out,
-                      size_t cluster_size) {
-  if (len > UINT_MAX || cluster_size > UINT_MAX) {
-    return Status::InvalidArgument("compressed cluster: inflate: too large");
-  }
-  z_stream strm{};
-  if (inflateInit2(&strm, kQemuWindowBits) != Z_OK) {
-    return Status::IOError("compressed cluster: inflateInit2: out of memory");
-  }
-  strm.next_in = const_cast<Bytef*>(in);
-  strm.avail_in = static_cast<uInt>(len);
-  strm.next_out = out;
-  strm.avail_out = static_cast<uInt>(cluster_size);
-  int rc = inflate(&strm, Z_FINISH);
-  const bool full = strm.avail_out == 0;
-  std::string why = strm.msg != nullptr ? strm.msg : "invalid deflate data";
-  inflateEnd(&strm);
-  if ((rc == Z_STREAM_END || rc == Z_BUF_ERROR) && full) return Status::OK();
-  if (rc == Z_STREAM_END || rc == Z_BUF_ERROR) {
-    return Status::Corruption(
-        "compressed cluster: inflate: data ends before the cluster is full");
-  }
-  return Status::Corruption("compressed cluster: inflate: " + why);
-}
-
-#ifdef HAVE_ZSTD
-// As qemu's qcow2_zstd_decompress: frames until the cluster is full, and
-// the last frame must end there.
-Status UnzstdCluster(const uint8_t* in, size_t len, uint8_t* out,
-                     size_t cluster_size) {
-  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(),
-                                                          ZSTD_freeDCtx);
-  if (!dctx) {
-    return Status::IOError(
-        "compressed cluster: ZSTD_createDCtx: "
-        "out of memory");
-  }
-  ZSTD_inBuffer src = {in, len, 0};
-  ZSTD_outBuffer dst = {out, cluster_size, 0};
-  size_t rc = 0;
-  while (dst.pos < dst.size) {
-    const size_t in_pos = src.pos, out_pos = dst.pos;
-    rc = ZSTD_decompressStream(dctx.get(), &dst, &src);
-    if (ZSTD_isError(rc)) {
-      return Status::Corruption(std::string("compressed cluster: zstd: ") +
-                                ZSTD_getErrorName(rc));
-    }
-    // No progress means the input ran out (or is junk): stop, not spin.
-    if (src.pos == in_pos && dst.pos == out_pos) {
-      return Status::Corruption(
-          "compressed cluster: zstd: data ends before the cluster is full");
-    }
-  }
-  if (rc != 0) {
-    return Status::Corruption(
-        "compressed cluster: zstd: frame continues past the cluster");
-  }
-  return Status::OK();
-}
-#endif  // HAVE_ZSTD
-
-}  // namespace
-
 Status DecompressCluster(ClusterCompressor::Algorithm algo, const uint8_t* in,
                          size_t len, uint8_t* out, size_t cluster_size) {
-  if (algo == ClusterCompressor::Algorithm::kDeflate) {
-    return InflateCluster(in, len, out, cluster_size);
-  }
-#ifdef HAVE_ZSTD
-  return UnzstdCluster(in, len, out, cluster_size);
-#else
-  return Status::NotSupported(
-      "compressed cluster: zstd: this build has no libzstd");
-#endif
+  // One decoder for the whole project: the qcow2 reader's, which accepts
+  // exactly what qemu accepts.
+  E2Q_ASSIGN_OR_RETURN(
+      std::unique_ptr<qcow2::ClusterDecompressor> d,
+      qcow2::ClusterDecompressor::Create(
+          algo == ClusterCompressor::Algorithm::kDeflate
+              ? qcow2::kCompressionDeflate
+              : qcow2::kCompressionZstd));
+  return d->Decompress(in, len, out, cluster_size).WithContext(
+      "compressed cluster");
 }
 
 bool ZstdAvailable() {
