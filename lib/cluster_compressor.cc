@@ -27,7 +27,6 @@
 #include "lib/qcow2_format.h"
 
 #include <libdeflate.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -61,10 +60,6 @@ constexpr unsigned kMaxThreads = 1024;
 // zlib-like scale there.
 constexpr int kLibdeflateLevel[ClusterCompressor::kMaxLevel + 1] = {
     0, 1, 2, 3, 4, 4, 5, 6, 9, 12};
-
-// qemu's raw deflate window (windowBits -12), used to read clusters exactly
-// as qemu does.
-constexpr int kQemuWindowBits = -12;
 
 // One thread's compressor.  Compress() writes at most `cap` bytes to `out`
 // and returns their number, or 0 when the result would not fit.
