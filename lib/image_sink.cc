@@ -92,10 +92,20 @@ class Qcow2Sink : public ImageSink {
       uint64_t in = offset & (cs_ - 1);
       if (have_cur_ && index != cur_index_) E2Q_RETURN_IF_ERROR(FlushCur());
       if (in == 0 && len >= cs_ && !have_cur_) {
-        // Whole clusters straight from the caller's buffer.
+        // Whole clusters straight from the caller's buffer; runs of
+        // non-zero clusters go to the writer in one call when uncompressed.
         size_t n = len / cs_;
-        for (size_t k = 0; k < n; ++k) {
-          E2Q_RETURN_IF_ERROR(Emit(index + k, data + k * cs_));
+        for (size_t k = 0; k < n;) {
+          if (compressor_ || IsZero(data + k * cs_, cs_)) {
+            E2Q_RETURN_IF_ERROR(Emit(index + k, data + k * cs_));
+            ++k;
+            continue;
+          }
+          size_t run = 1;
+          while (k + run < n && !IsZero(data + (k + run) * cs_, cs_)) ++run;
+          E2Q_RETURN_IF_ERROR(
+              writer_->AddDataClusters(index + k, data + k * cs_, run));
+          k += run;
         }
         offset += n * cs_;
         data += n * cs_;

@@ -158,13 +158,43 @@ Status Qcow2Writer::Reference(uint64_t start, uint64_t end) {
 }
 
 Status Qcow2Writer::AddDataCluster(uint64_t index, const uint8_t* data) {
-  E2Q_RETURN_IF_ERROR(CheckIndex(index));
-  E2Q_RETURN_IF_ERROR(PadToCluster());
-  uint64_t host = pos_;
-  E2Q_RETURN_IF_ERROR(Append(data, cluster_size()));
-  E2Q_RETURN_IF_ERROR(Reference(host, pos_));
-  SetL2(index, host | kOflagCopied);
-  ++data_clusters_;
+  return AddDataClusters(index, data, 1);
+}
+
+Status Qcow2Writer::AddDataClusters(uint64_t index, const uint8_t* data,
+                                    uint64_t n) {
+  const uint64_t cs = cluster_size();
+  while (n > 0) {
+    // A run is split where an L2 table's range ends, so that CheckIndex can
+    // append the finished table between the pieces.
+    uint64_t span = std::min(n, l2_entries_ - index % l2_entries_);
+    if (index + span > guest_clusters_) {
+      return Status::InvalidArgument(out_->name() +
+                                     ": qcow2: guest clusters past the end "
+                                     "of the disk");
+    }
+    E2Q_RETURN_IF_ERROR(CheckIndex(index));
+    E2Q_RETURN_IF_ERROR(PadToCluster());
+    const uint64_t host = pos_;
+    const uint64_t bytes = span * cs;
+    if (bytes >= kWriteBuffer / 4) {
+      E2Q_RETURN_IF_ERROR(FlushBuffer());
+      E2Q_RETURN_IF_ERROR(out_->WriteAt(pos_, data, bytes));
+      pos_ += bytes;
+      buf_start_ = pos_;
+    } else {
+      E2Q_RETURN_IF_ERROR(Append(data, bytes));
+    }
+    E2Q_RETURN_IF_ERROR(Reference(host, pos_));
+    for (uint64_t k = 0; k < span; ++k) {
+      SetL2(index + k, (host + k * cs) | kOflagCopied);
+    }
+    last_index_ = index + span - 1;
+    data_clusters_ += span;
+    index += span;
+    data += bytes;
+    n -= span;
+  }
   return Status::OK();
 }
 

@@ -52,6 +52,10 @@ class Qcow2Writer {
   //
   // Stores `data` (cluster_size() bytes) as a normal cluster.
   Status AddDataCluster(uint64_t index, const uint8_t* data);
+  // Stores `n` consecutive clusters starting at guest cluster `index`
+  // (n * cluster_size() bytes at `data`).  Large runs are written straight
+  // from `data`, without a copy through the write buffer.
+  Status AddDataClusters(uint64_t index, const uint8_t* data, uint64_t n);
   // Stores `len` bytes (0 < len < cluster_size()) of raw deflate (or zstd,
   // see SetCompressionType) as a compressed cluster, packed at byte
   // granularity after the previous compressed cluster.

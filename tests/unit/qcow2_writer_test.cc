@@ -103,6 +103,38 @@ TEST(Qcow2WriterTest, DataRoundTripsAcrossClusterSizes) {
   }
 }
 
+TEST(Qcow2WriterTest, ClusterRunsCrossL2TablesAndMatchSingleAdds) {
+  const uint64_t cs = 4096;  // 512 entries per L2 table
+  auto data = Pattern(cs * 1500, 42);
+  MemFile runs, singles;
+  for (MemFile* f : {&runs, &singles}) {
+    WriterOptions o;
+    o.cluster_bits = 12;
+    o.virtual_size = cs * 4000;
+    ASSERT_OK_AND_ASSIGN(auto w, Qcow2Writer::Create(f, o));
+    if (f == &runs) {
+      ASSERT_OK(w->AddDataClusters(2, data.data(), 3));  // small: buffered
+      ASSERT_OK(w->AddDataClusters(300, data.data(), 1500));  // direct
+    } else {
+      for (uint64_t k = 0; k < 3; ++k) {
+        ASSERT_OK(w->AddDataCluster(2 + k, data.data() + k * cs));
+      }
+      for (uint64_t k = 0; k < 1500; ++k) {
+        ASSERT_OK(w->AddDataCluster(300 + k, data.data() + k * cs));
+      }
+    }
+    EXPECT_FALSE(w->AddDataClusters(3990, data.data(), 20).ok());
+    ASSERT_OK(w->Finish());
+  }
+  EXPECT_EQ(runs.data(), singles.data());
+  for (uint64_t k : {0u, 211u, 212u, 723u, 1499u}) {
+    std::vector<uint8_t> want(data.begin() + k * cs,
+                              data.begin() + (k + 1) * cs);
+    EXPECT_EQ(ReadCluster(runs.data(), 300 + k), want) << k;
+  }
+  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(runs.data()), 0);
+}
+
 TEST(Qcow2WriterTest, RejectsOutOfOrderAndOutOfRange) {
   MemFile f;
   WriterOptions o;
