@@ -25,7 +25,13 @@ class Filesystem {
  public:
   struct OpenOptions {
     uint64_t superblock = 0;  // 0 = primary; else a backup (-b)
-    uint32_t block_size = 0;  // required with `superblock` (-B)
+    uint32_t block_size = 0;  // with `superblock` (-B); 0 = try each size
+    // With superblock 0: when the primary superblock is unusable (bad
+    // magic, corrupt), open through the first backup as e2fsck does, or
+    // failing that the primary ignoring its inconsistencies (e2fsck's
+    // "trying to load superblock despite errors"), instead of failing.
+    // open_note() then says so.
+    bool fall_back_to_backup = true;
   };
 
   // Opens the filesystem on `device` (not owned; must outlive the result)
@@ -44,11 +50,19 @@ class Filesystem {
   uint64_t blocks_count() const { return ext2fs_blocks_count(fs_->super); }
   // Size of the filesystem in bytes (blocks_count * block_size).
   uint64_t byte_size() const { return blocks_count() * block_size(); }
+  // The block (in block_size() units) of the superblock in use: 0 for the
+  // primary, else the backup given or fallen back to.
+  uint64_t superblock() const { return superblock_; }
+  // Non-empty when the primary superblock could not be used as is: what was
+  // wrong and what was done instead.
+  const std::string& open_note() const { return open_note_; }
 
  private:
   Filesystem(ext2_filsys fs, File* device) : fs_(fs), device_(device) {}
   ext2_filsys fs_;
   File* device_;
+  uint64_t superblock_ = 0;
+  std::string open_note_;
 };
 
 // Refuses a DEVICE that is mounted read-write unless `force` (-f), like

@@ -1,2 +1,510 @@
-// Tests for lib/ext4_select; being written.
-#include <gtest/gtest.h>
+// Tests for lib/ext4_select, lib/ext4_inode_walk, lib/ext4_dir_refs,
+// lib/ext2_fs and lib/ext2_file_io on small filesystems that mke2fs -d
+// builds at test time.  The oracle for "which blocks belong to a file" is
+// libext2fs' own ext2fs_block_iterate3 on a separately opened filesystem.
+#include "lib/ext4_select.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lib/endian.h"
+#include "lib/ext2_file_io.h"
+#include "lib/ext2_fs.h"
+#include "lib/ext4_dir_refs.h"
+#include "tests/unit/test_util.h"
+
+namespace e2q::ext4 {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+const char kEnv[] =
+    "export MKE2FS_CONFIG=/dev/null E2FSPROGS_FAKE_TIME=1700000000 LC_ALL=C "
+    "TZ=UTC PATH=/usr/sbin:/sbin:$PATH; ";
+const char kExt4[] =
+    "-I 256 -O has_journal,extent,flex_bg,metadata_csum,64bit,dir_nlink,"
+    "extra_isize,huge_file";
+
+int Sh(const std::string& cmd) {
+  int rc = std::system((kEnv + cmd).c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+std::vector<uint8_t> ReadAll(const std::string& path) {
+  std::ifstream is(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(is), {});
+}
+
+void Patch(const std::string& path, uint64_t offset, const void* data,
+           size_t len) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(static_cast<const char*>(data), static_cast<std::streamsize>(len));
+}
+
+// One block of a file, as libext2fs reports it: blockcnt < 0 for mapping
+// blocks (extent tree nodes, indirect blocks).
+struct FileBlock {
+  blk64_t block;
+  e2_blkcnt_t blockcnt;
+};
+
+// A separately opened filesystem (unix_io) used as the oracle.
+class Oracle {
+ public:
+  explicit Oracle(const std::string& path) {
+    if (ext2fs_open(path.c_str(), EXT2_FLAG_64BITS, 0, 0, unix_io_manager,
+                    &fs_)) {
+      fs_ = nullptr;
+    }
+  }
+  ~Oracle() {
+    if (fs_) ext2fs_close_free(&fs_);
+  }
+  ext2_filsys fs() const { return fs_; }
+  ext2_ino_t Lookup(const std::string& path) const {
+    ext2_ino_t ino = 0;
+    if (ext2fs_namei(fs_, EXT2_ROOT_INO, EXT2_ROOT_INO, path.c_str(), &ino)) {
+      return 0;
+    }
+    return ino;
+  }
+  std::vector<FileBlock> Blocks(ext2_ino_t ino) const {
+    std::vector<FileBlock> out;
+    ext2fs_block_iterate3(
+        fs_, ino, BLOCK_FLAG_READ_ONLY, nullptr,
+        [](ext2_filsys, blk64_t* b, e2_blkcnt_t c, blk64_t, int, void* p) {
+          static_cast<std::vector<FileBlock>*>(p)->push_back({*b, c});
+          return 0;
+        },
+        &out);
+    return out;
+  }
+
+ private:
+  ext2_filsys fs_ = nullptr;
+};
+
+// Filesystems shared by the tests of this suite, built once.
+class Ext4Select : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/e2q-select-test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    const std::string t = dir_ + "/tree";
+    stdfs::create_directories(t + "/dir");
+    for (int i = 0; i < 300; ++i) {
+      std::ofstream(t + "/dir/entry-number-" + std::to_string(i)) << i;
+    }
+    {
+      std::ofstream f(t + "/small");
+      f << std::string(3000, 's');
+    }
+    {
+      // 400 one-block islands: a two-level extent tree with 1 KiB blocks.
+      std::ofstream f(t + "/frag", std::ios::binary);
+      for (int i = 0; i < 400; ++i) {
+        f.seekp(i * 4096);
+        f << std::string(1024, static_cast<char>('a' + i % 26));
+      }
+    }
+    {
+      // Reaches the double-indirect map with 1 KiB blocks.
+      std::ofstream f(t + "/sparse", std::ios::binary);
+      f << "head";
+      f.seekp(2 << 20);
+      f << "tail";
+    }
+    std::string long_target(200, 'x');
+    stdfs::create_symlink(long_target, t + "/slowlink");
+    stdfs::create_symlink("short", t + "/fastlink");
+    ext4_ = dir_ + "/ext4.img";
+    ext2_ = dir_ + "/ext2.img";
+    ASSERT_EQ(Sh("truncate -s 16M " + ext4_ + " " + ext2_), 0);
+    ASSERT_EQ(Sh("mke2fs -q -F -b 1024 " + std::string(kExt4) + " -d " + t +
+                 " " + ext4_ + " >/dev/null 2>&1"),
+              0);
+    ASSERT_EQ(
+        Sh("mke2fs -q -F -b 1024 -d " + t + " " + ext2_ + " >/dev/null 2>&1"),
+        0);
+  }
+  static void TearDownTestSuite() { stdfs::remove_all(dir_); }
+
+  // A private copy of `image` to damage.
+  std::string Copy(const std::string& image, const std::string& name) {
+    std::string path = dir_ + "/" + name;
+    stdfs::copy_file(image, path, stdfs::copy_options::overwrite_existing);
+    return path;
+  }
+
+  static Result<Selection> Select(const std::string& path, bool all_data,
+                                  unsigned threads = 1) {
+    E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> file, OpenFileForRead(path));
+    E2Q_ASSIGN_OR_RETURN(std::unique_ptr<Filesystem> fs,
+                         Filesystem::Open(file.get(), {}));
+    SelectOptions o;
+    o.all_data = all_data;
+    o.threads = threads;
+    return SelectBlocks(*fs, o);
+  }
+
+  static std::string dir_, ext4_, ext2_;
+};
+
+std::string Ext4Select::dir_, Ext4Select::ext4_, Ext4Select::ext2_;
+
+// Mapping blocks of `path` are selected; data blocks only with all_data.
+void ExpectMappingOnly(const std::string& image, const std::string& path,
+                       const Selection& meta, const Selection& full,
+                       size_t min_mapping) {
+  Oracle o(image);
+  ASSERT_NE(o.fs(), nullptr);
+  ext2_ino_t ino = o.Lookup(path);
+  ASSERT_NE(ino, 0u) << path;
+  size_t mapping = 0, data = 0;
+  for (const FileBlock& b : o.Blocks(ino)) {
+    if (b.blockcnt < 0) {
+      ++mapping;
+      EXPECT_TRUE(meta.blocks.Contains(b.block)) << path << " map " << b.block;
+    } else {
+      ++data;
+      EXPECT_FALSE(meta.blocks.Contains(b.block))
+          << path << " data " << b.block;
+    }
+    EXPECT_TRUE(full.blocks.Contains(b.block)) << path << " " << b.block;
+  }
+  EXPECT_GE(mapping, min_mapping) << path;
+  EXPECT_GT(data, 0u) << path;
+}
+
+void ExpectAllBlocks(const std::string& image, const std::string& path,
+                     const Selection& sel) {
+  Oracle o(image);
+  ext2_ino_t ino = o.Lookup(path);
+  ASSERT_NE(ino, 0u) << path;
+  std::vector<FileBlock> blocks = o.Blocks(ino);
+  EXPECT_FALSE(blocks.empty()) << path;
+  for (const FileBlock& b : blocks) {
+    EXPECT_TRUE(sel.blocks.Contains(b.block)) << path << " " << b.block;
+  }
+}
+
+TEST_F(Ext4Select, ExtentTreeBlocksInDataOut) {
+  ASSERT_OK_AND_ASSIGN(Selection meta, Select(ext4_, false));
+  ASSERT_OK_AND_ASSIGN(Selection full, Select(ext4_, true));
+  EXPECT_TRUE(meta.warnings.empty()) << meta.warnings[0];
+  // 400 extents of 84 per 1 KiB leaf: at least 5 leaves and an index node.
+  ExpectMappingOnly(ext4_, "/frag", meta, full, 6);
+  ExpectAllBlocks(ext4_, "/dir", meta);
+  ExpectAllBlocks(ext4_, "/slowlink", meta);
+  ExpectAllBlocks(ext4_, "/", meta);
+  // A depth-0 extent file contributes nothing to a metadata image.
+  Oracle o(ext4_);
+  for (const FileBlock& b : o.Blocks(o.Lookup("/small"))) {
+    EXPECT_FALSE(meta.blocks.Contains(b.block));
+    EXPECT_TRUE(full.blocks.Contains(b.block));
+  }
+}
+
+TEST_F(Ext4Select, IndirectBlocksInDataOut) {
+  ASSERT_OK_AND_ASSIGN(Selection meta, Select(ext2_, false));
+  ASSERT_OK_AND_ASSIGN(Selection full, Select(ext2_, true));
+  EXPECT_TRUE(meta.warnings.empty()) << meta.warnings[0];
+  ExpectMappingOnly(ext2_, "/frag", meta, full, 2);  // ind + dind
+  ExpectMappingOnly(ext2_, "/sparse", meta, full, 2);
+  ExpectAllBlocks(ext2_, "/dir", meta);
+  ExpectAllBlocks(ext2_, "/slowlink", meta);
+}
+
+TEST_F(Ext4Select, FixedMetadata) {
+  for (const std::string& image : {ext4_, ext2_}) {
+    ASSERT_OK_AND_ASSIGN(Selection meta, Select(image, false));
+    ASSERT_OK_AND_ASSIGN(Selection full, Select(image, true));
+    Oracle o(image);
+    ext2_filsys fs = o.fs();
+    EXPECT_FALSE(meta.blocks.Contains(0)) << "boot block of a 1 KiB fs";
+    for (const Selection* s : {&meta, &full}) {
+      EXPECT_TRUE(s->blocks.Contains(1)) << "primary superblock";
+      EXPECT_TRUE(s->blocks.Contains(2)) << "primary descriptors";
+      EXPECT_TRUE(s->blocks.Contains(ext2fs_block_bitmap_loc(fs, 0)));
+      EXPECT_TRUE(s->blocks.Contains(ext2fs_inode_bitmap_loc(fs, 0)));
+      EXPECT_TRUE(s->blocks.Contains(ext2fs_inode_table_loc(fs, 0)));
+      EXPECT_FALSE(s->blocks.Contains(ext2fs_blocks_count(fs->super)));
+    }
+    // The backup in group 1: metadata images only (-a must equal e2image).
+    EXPECT_TRUE(meta.blocks.Contains(8193));
+    EXPECT_FALSE(full.blocks.Contains(8193));
+    // Every journal block.
+    if (fs->super->s_journal_inum) {
+      for (const FileBlock& b : o.Blocks(fs->super->s_journal_inum)) {
+        ASSERT_TRUE(meta.blocks.Contains(b.block)) << b.block;
+      }
+    }
+  }
+}
+
+TEST_F(Ext4Select, ThreadsDoNotChangeTheResult) {
+  ASSERT_OK_AND_ASSIGN(Selection one, Select(ext4_, false, 1));
+  ASSERT_OK_AND_ASSIGN(Selection two, Select(ext4_, false, 2));
+  EXPECT_EQ(one.blocks.Runs(), two.blocks.Runs());
+}
+
+TEST_F(Ext4Select, ZeroLinkDirectoryStillSelected) {
+  std::string img = Copy(ext4_, "zero-link.img");
+  ASSERT_EQ(
+      Sh("debugfs -w -R 'sif /dir links_count 0' " + img + " >/dev/null 2>&1"),
+      0);
+  ASSERT_OK_AND_ASSIGN(Selection meta, Select(img, false));
+  ExpectAllBlocks(img, "/dir", meta);
+}
+
+TEST_F(Ext4Select, DamagedExtentBlockIsAWarning) {
+  std::string img = Copy(ext4_, "bad-extent.img");
+  Oracle o(img);
+  ext2_ino_t ino = o.Lookup("/frag");
+  std::vector<FileBlock> blocks = o.Blocks(ino);
+  blk64_t victim = 0;
+  for (const FileBlock& b : blocks) {
+    if (b.blockcnt < 0) victim = b.block;  // the last leaf
+  }
+  ASSERT_NE(victim, 0u);
+  const uint8_t zero[2] = {0, 0};
+  Patch(img, victim * 1024, zero, sizeof(zero));  // its magic
+
+  ASSERT_OK_AND_ASSIGN(Selection full, Select(img, true));
+  ASSERT_FALSE(full.warnings.empty());
+  bool found = false;
+  for (const std::string& w : full.warnings) {
+    found |=
+        w.find("inode " + std::to_string(ino)) != std::string::npos &&
+        w.find(std::to_string(victim) + ": bad magic") != std::string::npos;
+  }
+  EXPECT_TRUE(found) << full.warnings[0];
+  // The damaged node is still imaged, and so is everything else.
+  EXPECT_TRUE(full.blocks.Contains(victim));
+  for (const FileBlock& b : blocks) {
+    if (b.blockcnt < 0) {
+      EXPECT_TRUE(full.blocks.Contains(b.block));
+    }
+  }
+  ExpectAllBlocks(img, "/dir", full);
+  // e2image would have stopped here.
+  EXPECT_NE(Sh("e2image -r " + img + " " + dir_ + "/e2i.raw >/dev/null 2>&1"),
+            0);
+}
+
+TEST_F(Ext4Select, IndirectBlockOutsideTheFilesystemIsAWarning) {
+  std::string img = Copy(ext2_, "bad-ind.img");
+  ASSERT_EQ(Sh("debugfs -w -R 'sif /sparse block[DIND] 2147483647' " + img +
+               " >/dev/null 2>&1"),
+            0);
+  ASSERT_OK_AND_ASSIGN(Selection meta, Select(img, false));
+  bool found = false;
+  for (const std::string& w : meta.warnings) {
+    found |= w.find("double indirect block 2147483647") != std::string::npos;
+  }
+  EXPECT_TRUE(found);
+  ExpectAllBlocks(img, "/dir", meta);
+}
+
+TEST_F(Ext4Select, ReadsThroughTheFileLayer) {
+  // The same selection from an in-memory copy: every read went through
+  // e2q::File.
+  MemFile mem("mem.img", ReadAll(ext4_));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Filesystem> fs,
+                       Filesystem::Open(&mem, {}));
+  EXPECT_EQ(fs->name(), "mem.img");
+  ASSERT_OK_AND_ASSIGN(Selection from_mem, SelectBlocks(*fs, {}));
+  ASSERT_OK_AND_ASSIGN(Selection from_disk, Select(ext4_, false));
+  EXPECT_EQ(from_mem.blocks.Runs(), from_disk.blocks.Runs());
+}
+
+TEST_F(Ext4Select, TruncatedDeviceGivesWarnings) {
+  // Without flex_bg, group 1's inode table lies in the missing part.
+  std::vector<uint8_t> data = ReadAll(ext2_);
+  data.resize(data.size() / 4);
+  MemFile mem("short.img", std::move(data));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Filesystem> fs,
+                       Filesystem::Open(&mem, {}));
+  ASSERT_OK_AND_ASSIGN(Selection sel, SelectBlocks(*fs, {}));
+  EXPECT_FALSE(sel.warnings.empty());
+  EXPECT_TRUE(sel.blocks.Contains(1));
+}
+
+TEST_F(Ext4Select, FallsBackToTheBackupSuperblock) {
+  std::vector<uint8_t> data = ReadAll(ext4_);
+  std::fill(data.begin() + 1024, data.begin() + 2048, 0);
+  MemFile mem("zeroed.img", std::move(data));
+  Filesystem::OpenOptions no_fallback;
+  no_fallback.fall_back_to_backup = false;
+  Result<std::unique_ptr<Filesystem>> strict =
+      Filesystem::Open(&mem, no_fallback);
+  ASSERT_FALSE(strict.ok());
+  EXPECT_EQ(strict.status().code(), Code::kCorruption);
+  EXPECT_NE(strict.status().message().find("zeroed.img: open: Bad magic"),
+            std::string::npos)
+      << strict.status().message();
+
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Filesystem> fs,
+                       Filesystem::Open(&mem, {}));
+  EXPECT_EQ(fs->superblock(), 8193u);
+  EXPECT_NE(fs->open_note().find("backup superblock 8193"), std::string::npos);
+  ASSERT_OK_AND_ASSIGN(Selection sel, SelectBlocks(*fs, {}));
+  ASSERT_FALSE(sel.warnings.empty());
+  EXPECT_EQ(sel.warnings[0], fs->open_note());
+  EXPECT_TRUE(sel.blocks.Contains(8193));
+  EXPECT_TRUE(sel.blocks.Contains(8194));
+}
+
+TEST_F(Ext4Select, BackupSuperblockWithoutBlockSize) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<File> file, OpenFileForRead(ext2_));
+  Filesystem::OpenOptions o;
+  o.superblock = 8193;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Filesystem> fs,
+                       Filesystem::Open(file.get(), o));
+  EXPECT_EQ(fs->block_size(), 1024u);
+  EXPECT_EQ(fs->superblock(), 8193u);
+  EXPECT_TRUE(fs->open_note().empty());
+}
+
+TEST_F(Ext4Select, BigallocSelectsWholeClusters) {
+  std::string img = dir_ + "/bigalloc.img";
+  ASSERT_EQ(
+      Sh("truncate -s 32M " + img + " && mke2fs -q -F -b 1024 -C 16384 " +
+         kExt4 + ",bigalloc -d " + dir_ + "/tree " + img + " >/dev/null 2>&1"),
+      0);
+  ASSERT_OK_AND_ASSIGN(Selection sel, Select(img, false));
+  for (const BlockRun& r : sel.blocks.Runs()) {
+    EXPECT_EQ(r.start % 16, 0u) << r.start;
+    EXPECT_EQ(r.count % 16, 0u) << r.start;
+  }
+}
+
+TEST(Ext4SelectIo, WritesNeedAWritableRegistration) {
+  std::vector<uint8_t> data(4096, 0);
+  MemFile mem("m", data);
+  {
+    FileIoRegistration reg(&mem, /*writable=*/false);
+    io_channel ch = nullptr;
+    EXPECT_EQ(FileIoManager()->open(reg.name().c_str(), IO_FLAG_RW, &ch),
+              EROFS);
+    ASSERT_EQ(FileIoManager()->open(reg.name().c_str(), 0, &ch), 0);
+    uint8_t buf[1024] = {1};
+    EXPECT_EQ(io_channel_write_blk64(ch, 0, 1, buf), EROFS);
+    io_channel_close(ch);
+  }
+  FileIoRegistration reg(&mem, /*writable=*/true);
+  io_channel ch = nullptr;
+  ASSERT_EQ(FileIoManager()->open(reg.name().c_str(), IO_FLAG_RW, &ch), 0);
+  ASSERT_EQ(io_channel_set_blksize(ch, 2048), 0);
+  uint8_t buf[2048];
+  std::fill(buf, buf + sizeof(buf), 7);
+  ASSERT_EQ(io_channel_write_blk64(ch, 1, 1, buf), 0);
+  EXPECT_EQ(mem.data()[2048], 7);
+  EXPECT_EQ(mem.data()[2047], 0);
+  io_channel_close(ch);
+}
+
+TEST(Ext4SelectIo, ReadsByteCountsAndReportsShortReads) {
+  std::vector<uint8_t> data(3000);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i);
+  MemFile mem("m", data);
+  FileIoRegistration reg(&mem, false);
+  io_channel ch = nullptr;
+  ASSERT_EQ(FileIoManager()->open(reg.name().c_str(), 0, &ch), 0);
+  uint8_t buf[2048];
+  // A negative count is a byte count: 10 bytes from block 1 (1 KiB units).
+  ASSERT_EQ(io_channel_read_blk64(ch, 1, -10, buf), 0);
+  EXPECT_EQ(buf[0], data[1024]);
+  EXPECT_EQ(buf[9], data[1033]);
+  // Block 2 is cut short by the end of the file: unix_io's error, zeros.
+  std::fill(buf, buf + sizeof(buf), 0xff);
+  EXPECT_EQ(io_channel_read_blk64(ch, 2, 1, buf), EXT2_ET_SHORT_READ);
+  EXPECT_EQ(buf[0], data[2048]);
+  EXPECT_EQ(buf[3000 - 2048], 0);
+  EXPECT_EQ(buf[1023], 0);
+  // Options: "offset" shifts every access.
+  ASSERT_EQ(io_channel_set_options(ch, "offset=1024"), 0);
+  ASSERT_EQ(io_channel_read_blk64(ch, 0, -4, buf), 0);
+  EXPECT_EQ(buf[0], data[1024]);
+  EXPECT_NE(io_channel_set_options(ch, "bogus=1"), 0);
+  io_channel_close(ch);
+}
+
+TEST(Ext4SelectIo, UnknownNameDoesNotOpen) {
+  io_channel ch = nullptr;
+  EXPECT_NE(FileIoManager()->open("e2q-file:999999", 0, &ch), 0);
+  MemFile mem("m");
+  std::string name;
+  {
+    FileIoRegistration reg(&mem, false);
+    name = reg.name();
+  }
+  EXPECT_NE(FileIoManager()->open(name.c_str(), 0, &ch), 0);
+}
+
+TEST(Ext4SelectIo, OpenErrorsNameTheDevice) {
+  MemFile mem("junk.img", std::vector<uint8_t>(1 << 20, 0x5a));
+  Result<std::unique_ptr<Filesystem>> fs = Filesystem::Open(&mem, {});
+  ASSERT_FALSE(fs.ok());
+  EXPECT_EQ(fs.status().message().rfind("junk.img: open: ", 0), 0u)
+      << fs.status().message();
+  EXPECT_EQ(FromErrcode("x", "y", EXT2_ET_SHORT_READ).code(), Code::kIOError);
+  EXPECT_EQ(FromErrcode("x", "y", EXT2_ET_UNSUPP_FEATURE).code(),
+            Code::kNotSupported);
+  EXPECT_EQ(FromErrcode("x", "y", ENOENT).message(),
+            "x: y: No such file or directory");
+}
+
+TEST(Ext4SelectMount, UnmountedFilePasses) {
+  EXPECT_OK(CheckNotMountedReadWrite("/nonexistent-e2q-file", false));
+  // The root filesystem of the machine running the tests is mounted
+  // read-write; refused without force, accepted with it.
+  Status s = CheckNotMountedReadWrite("/", false);
+  if (!s.ok()) {
+    EXPECT_NE(s.message().find("-f"), std::string::npos);
+    EXPECT_OK(CheckNotMountedReadWrite("/", true));
+  }
+}
+
+TEST(Ext4SelectDirRefs, ParsesEntriesAndStopsAtBadRecLen) {
+  uint8_t block[1024] = {};
+  auto put = [&](uint32_t off, uint32_t ino, uint16_t rec, uint8_t name_len) {
+    StoreLE32(block + off, ino);
+    StoreLE16(block + off + 4, rec);
+    block[off + 6] = name_len;
+  };
+  put(0, 2, 12, 1);   // "."
+  put(12, 2, 12, 2);  // ".."
+  put(24, 0, 20, 4);  // deleted entry: no inode
+  put(44, 77, 20, 5);
+  put(64, 88, 960, 3);  // to the end of the block
+  std::vector<uint32_t> seen;
+  ForEachEntryInBlock(block, sizeof(block),
+                      [&](uint32_t ino) { seen.push_back(ino); });
+  EXPECT_EQ(seen, (std::vector<uint32_t>{2, 2, 77, 88}));
+
+  put(44, 77, 13, 5);  // not a multiple of 4: parsing stops there
+  seen.clear();
+  ForEachEntryInBlock(block, sizeof(block),
+                      [&](uint32_t ino) { seen.push_back(ino); });
+  EXPECT_EQ(seen, (std::vector<uint32_t>{2, 2}));
+
+  put(0, 5, 2000, 1);  // past the end of the block
+  seen.clear();
+  ForEachEntryInBlock(block, sizeof(block),
+                      [&](uint32_t ino) { seen.push_back(ino); });
+  EXPECT_TRUE(seen.empty());
+}
+
+}  // namespace
+}  // namespace e2q::ext4
