@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -21,7 +22,9 @@ constexpr size_t kQueueDepth = 3;
 struct Chunk {
   uint64_t first = 0;               // first block in `data`
   uint64_t nblocks = 0;
-  std::vector<uint8_t> data;
+  // Uninitialised, max_read_bytes long, recycled between chunks: a fresh
+  // zero-filled buffer per chunk cost a memset and page faults per read.
+  std::unique_ptr<uint8_t[]> data;
   std::vector<BlockRun> selected;   // runs inside [first, first + nblocks)
   uint64_t past_end = 0;            // blocks beyond the source's end
   Status status;
@@ -66,6 +69,23 @@ std::vector<Chunk> PlanChunks(const std::vector<BlockRun>& runs,
 
 class Queue {
  public:
+  // Buffers of consumed chunks, handed back to the reader.
+  void Recycle(std::unique_ptr<uint8_t[]> buf) {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(std::move(buf));
+  }
+  std::unique_ptr<uint8_t[]> TakeBuffer(size_t size) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!free_.empty()) {
+        auto buf = std::move(free_.back());
+        free_.pop_back();
+        return buf;
+      }
+    }
+    return std::unique_ptr<uint8_t[]>(new uint8_t[size]);
+  }
+
   void Push(Chunk c) {
     std::unique_lock<std::mutex> lock(mu_);
     not_full_.wait(lock, [&] { return q_.size() < kQueueDepth || stop_; });
@@ -95,12 +115,12 @@ class Queue {
   std::mutex mu_;
   std::condition_variable not_full_, not_empty_;
   std::deque<Chunk> q_;
+  std::vector<std::unique_ptr<uint8_t[]>> free_;
   bool stop_ = false;
 };
 
 Status ReadChunk(File* source, const CopyOptions& o, Chunk* c) {
   const uint64_t bs = o.block_size;
-  c->data.resize(c->nblocks * bs);
   uint64_t off = c->first * bs;
   uint64_t want = c->nblocks * bs;
   uint64_t have = 0;
@@ -108,13 +128,13 @@ Status ReadChunk(File* source, const CopyOptions& o, Chunk* c) {
   uint64_t got = 0;
   while (got < have) {
     E2Q_ASSIGN_OR_RETURN(size_t n, source->ReadSome(off + got,
-                                                    c->data.data() + got,
+                                                    c->data.get() + got,
                                                     have - got));
     if (n == 0) break;  // the source ended early
     got += n;
   }
   if (got < want) {
-    std::memset(c->data.data() + got, 0, want - got);
+    std::memset(c->data.get() + got, 0, want - got);
     uint64_t first_missing = c->first + got / bs;
     for (const auto& r : c->selected) {
       uint64_t end = r.start + r.count;
@@ -137,10 +157,13 @@ Result<CopyStats> CopyBlocks(File* source, const BlockSet& blocks,
   std::vector<Chunk> plan = PlanChunks(
       blocks.Runs(), options.max_read_bytes / bs, kMaxGapBytes / bs);
   Queue queue;
+  const uint64_t max_bytes = options.max_read_bytes / bs * bs;
   std::thread reader([&] {
     for (size_t i = 0; i < plan.size(); ++i) {
       if (queue.stopped()) return;
       Chunk c = std::move(plan[i]);
+      c.data = queue.TakeBuffer(c.nblocks * bs > max_bytes ? c.nblocks * bs
+                                                           : max_bytes);
       c.status = ReadChunk(source, options, &c);
       c.last = i + 1 == plan.size() || !c.status.ok();
       bool stop = c.last;
@@ -158,10 +181,10 @@ Result<CopyStats> CopyBlocks(File* source, const BlockSet& blocks,
       status = c.status;
       break;
     }
-    stats.bytes_read += c.data.size();
+    stats.bytes_read += c.nblocks * bs;
     stats.blocks_past_source_end += c.past_end;
     for (const auto& r : c.selected) {
-      uint8_t* p = c.data.data() + (r.start - c.first) * bs;
+      uint8_t* p = c.data.get() + (r.start - c.first) * bs;
       if (options.transform) {
         status = options.transform(r.start, r.count, p);
         if (!status.ok()) break;
@@ -173,6 +196,7 @@ Result<CopyStats> CopyBlocks(File* source, const BlockSet& blocks,
     if (!status.ok()) break;
     if (options.progress) options.progress(done);
     if (c.last) break;
+    queue.Recycle(std::move(c.data));
   }
   queue.Stop();
   reader.join();
