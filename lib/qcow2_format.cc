@@ -11,13 +11,13 @@ namespace {
 
 uint64_t Align8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
 
+}  // namespace
+
 std::string Hex(uint64_t v) {
   char buf[32];
   snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
   return buf;
 }
-
-}  // namespace
 
 Status Header::EncodeTo(std::vector<uint8_t>* out) {
   const uint64_t cs = cluster_size();

@@ -102,6 +102,9 @@ struct Header {
                                    size_t len);
 };
 
+// "0x..." for error messages about offsets and entries.
+std::string Hex(uint64_t v);
+
 // Number of L2 entries in one L2 table (standard 64-bit entries).
 inline uint64_t L2Entries(uint32_t cluster_bits) {
   return uint64_t{1} << (cluster_bits - 3);

@@ -16,12 +16,6 @@ namespace e2q::qcow2 {
 
 namespace {
 
-std::string Hex(uint64_t v) {
-  char buf[32];
-  snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 // L1 entry bits that must be zero: 0-8 and 56-62.
 constexpr uint64_t kL1ReservedMask = ~(kL1OffsetMask | kOflagCopied);
 

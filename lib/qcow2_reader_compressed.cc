@@ -17,12 +17,6 @@ namespace {
 constexpr uint64_t kMaxGapBytes = 64 * 1024;
 constexpr uint64_t kMaxGroupBytes = 16u << 20;
 
-std::string Hex(uint64_t v) {
-  char buf[32];
-  snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 }  // namespace
 
 Status Qcow2Reader::ReadCompressed(std::vector<CompressedRead>* reads) {

@@ -11,12 +11,6 @@ namespace e2q::qcow2 {
 
 namespace {
 
-std::string Hex(uint64_t v) {
-  char buf[32];
-  snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 // Limits of one batch of compressed clusters.
 constexpr size_t kMaxBatchClusters = 256;
 constexpr uint64_t kMaxBatchBytes = 32u << 20;
