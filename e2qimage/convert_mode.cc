@@ -26,12 +26,6 @@ constexpr size_t kChunkBytes = 8u << 20;
 constexpr uint64_t kDefaultClusterBits = 16;
 constexpr uint64_t kProgressUnit = 1u << 20;
 
-uint32_t Log2(uint64_t v) {
-  uint32_t b = 0;
-  while ((uint64_t{1} << b) < v) ++b;
-  return b;
-}
-
 // Options that only make sense for a filesystem source.
 Status CheckApplicable(const Options& o) {
   const std::string& src = o.args[0];
@@ -167,16 +161,11 @@ Status RunConvert(const Options& o) {
   qcow2::WriterOptions wo;
   if (o.format == OutputFormat::kQcow2) {
     wo.version = o.qcow2_version;
-    wo.cluster_bits = o.cluster_size ? Log2(*o.cluster_size)
-                                     : static_cast<uint32_t>(kDefaultClusterBits);
+    // The export's rule, with 64 KiB standing in for the block size.
+    auto bits = ChooseClusterBits(o, size, uint32_t{1} << kDefaultClusterBits);
+    if (!bits.ok()) return bits.status().WithContext(dst + ": create");
+    wo.cluster_bits = bits.value();
     wo.virtual_size = size;
-    const uint64_t per_l1 = uint64_t{1} << (2 * wo.cluster_bits - 3);
-    if ((size + per_l1 - 1) / per_l1 * 8 > qcow2::kMaxL1Bytes) {
-      return Status::InvalidArgument(
-          dst + ": create: cluster size " +
-          std::to_string(uint64_t{1} << wo.cluster_bits) + " too small for a " +
-          std::to_string(size) + "-byte image (L1 table over 32 MiB)");
-    }
   }
 
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> out, OutputFile::Create(dst));
