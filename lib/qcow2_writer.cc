@@ -246,7 +246,6 @@ Status Qcow2Writer::FlushL2() {
   l1_[l2_index_] = host | kOflagCopied;
   std::fill(l2_.begin(), l2_.end(), 0);
   l2_dirty_ = false;
-  ++l2_tables_;
   return Status::OK();
 }
 

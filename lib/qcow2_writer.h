@@ -2,12 +2,13 @@
 //
 // Guest clusters are added in strictly increasing order; their data is
 // appended to the file right after the header cluster as it arrives, in
-// large writes.  Finish() then appends the L2 tables, the L1 table and an
-// exactly sized refcount table and refcount blocks, and writes the header
-// last, so an interrupted run never leaves a file that qemu would take for a
-// complete image.  Memory is bounded by the tables (8 bytes per allocated
-// guest cluster plus 2 bytes per host cluster), not by the image size.  The
-// same sequence of calls always yields the same bytes.
+// large writes, and each L2 table is appended as soon as the guest moves
+// past its range.  Finish() then appends the L1 table and an exactly sized
+// refcount table and refcount blocks, and writes the header last, so an
+// interrupted run never leaves a file that qemu would take for a complete
+// image.  Memory is one L2 table, the L1 table and 2 bytes per host
+// cluster, not the image size.  The same sequence of calls always yields
+// the same bytes.
 //
 // Every qcow2 file it writes passes `qemu-img check` with no errors and no
 // leaked cluster: each cluster in the file is referenced exactly as often as
@@ -109,7 +110,6 @@ class Qcow2Writer {
   std::vector<uint64_t> l2_;
   uint64_t l2_index_ = 0;
   bool l2_dirty_ = false;
-  uint64_t l2_tables_ = 0;
   // Refcount of each host cluster written so far.
   std::vector<uint16_t> refcounts_;
 
