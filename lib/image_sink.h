@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "lib/file.h"
-#include "lib/qcow2_writer.h"
+#include "lib/qcow2_cluster_target.h"
 #include "lib/status.h"
 
 namespace e2q {
@@ -31,12 +31,14 @@ class ImageSink {
 std::unique_ptr<ImageSink> NewRawSink(File* out, uint64_t size, bool sparse,
                                       uint32_t hole_granularity = 4096);
 
-// qcow2 image through `writer` (not owned).  Clusters that are entirely
-// zero are left unallocated.  With a non-null `compressor` (not owned), data
-// clusters are compressed in batches on its threads and stored compressed
-// when that saves space, in guest order, so the output does not depend on
-// the number of threads.
-std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::Qcow2Writer* writer,
+// qcow2 image (or one state of a multi-state image) through `target` (not
+// owned; a Qcow2Writer or a Qcow2MultiWriter state).  Clusters that are
+// entirely zero are left unallocated.  With a non-null `compressor` (not
+// owned), data clusters are compressed in batches on its threads and stored
+// compressed when that saves space, in guest order, so the output does not
+// depend on the number of threads; clusters the target can reuse are not
+// compressed at all.  Finish() finishes the target.
+std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::ClusterTarget* target,
                                         ClusterCompressor* compressor);
 
 // True when all `len` bytes are zero.
