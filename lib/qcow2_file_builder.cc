@@ -25,8 +25,8 @@ Qcow2FileBuilder::Qcow2FileBuilder(File* out, uint32_t cluster_bits)
     : out_(out),
       bits_(cluster_bits),
       pos_(uint64_t{1} << cluster_bits),
-      buf_start_(pos_) {
-  buf_.reserve(kWriteBuffer);
+      buf_start_(pos_),
+      buf_(kWriteBuffer) {
   refcounts_.push_back(1);  // the header
 }
 
@@ -49,12 +49,11 @@ Status Qcow2FileBuilder::Append(const void* data, size_t len) {
     return Status::OK();
   }
   while (len > 0) {
-    size_t n = std::min(len, kWriteBuffer - buf_.size());
-    buf_.insert(buf_.end(), p, p + n);
+    size_t n = buf_.Append(p, len);
     p += n;
     len -= n;
     pos_ += n;
-    if (buf_.size() == kWriteBuffer) E2Q_RETURN_IF_ERROR(Flush());
+    if (buf_.full()) E2Q_RETURN_IF_ERROR(Flush());
   }
   return Status::OK();
 }
