@@ -42,6 +42,9 @@ Result<std::unique_ptr<Next3>> Next3::Open(File* device) {
   std::unique_ptr<Next3> n(new Next3);
   n->device_ = device;
   ext4::Filesystem::OpenOptions fo;
+  // The snapshot fields live in the primary superblock only: a backup
+  // would show a stale list.
+  fo.fall_back_to_backup = false;
   E2Q_ASSIGN_OR_RETURN(n->fs_, ext4::Filesystem::Open(device, fo));
   const ext4::Filesystem& fs = *n->fs_;
   const ext2_filsys f = fs.raw();
