@@ -14,7 +14,7 @@ Result<SnapshotSource> OpenSnapshotSource(const Options& o, File* device) {
   E2Q_ASSIGN_OR_RETURN(src.next3, snapshot::Next3::Open(device));
   if (!src.next3->has_snapshot()) {
     return Status::InvalidArgument(
-        device->name() + ": -x " + o.export_snapshot +
+        device->name() + ": snapshot " + std::to_string(spec->id) +
         ": not a next3 filesystem with snapshots (the has_snapshot feature "
         "is not set)");
   }

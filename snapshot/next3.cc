@@ -86,8 +86,8 @@ Result<size_t> Next3::IndexOf(uint32_t id) const {
                             ": not a next3 filesystem with snapshots (no "
                             "has_snapshot feature)");
   }
-  return Status::NotFound(device_->name() + ": no snapshot with ID " +
-                          Num(id) + " on the snapshot list");
+  return Status::NotFound(device_->name() + ": snapshot " + Num(id) +
+                          ": no snapshot with this ID on the snapshot list");
 }
 
 Result<const SnapshotInfo*> Next3::Find(uint32_t id) const {
@@ -98,15 +98,17 @@ Result<const SnapshotInfo*> Next3::Find(uint32_t id) const {
 Result<std::unique_ptr<File>> Next3::OpenRawImage(uint32_t id) const {
   E2Q_ASSIGN_OR_RETURN(size_t index, IndexOf(id));
   const SnapshotInfo& info = list_[index].info;
-  if (info.state == SnapshotState::kDeleted ||
-      info.state == SnapshotState::kShrunk) {
+  if (info.state == SnapshotState::kDeleted) {
     return Status::InvalidArgument(
-        device_->name() + ": snapshot " + Num(id) + " is " +
-        StateName(info.state) +
-        (info.state == SnapshotState::kShrunk
-             ? " (its image is incomplete)"
-             : " (next3 no longer shows its image)") +
-        ": only active and frozen snapshots can be exported");
+        device_->name() + ": snapshot " + Num(id) +
+        ": deleted snapshots cannot be exported (next3 no longer shows "
+        "their image; only active and frozen snapshots can be)");
+  }
+  if (info.state == SnapshotState::kShrunk) {
+    return Status::InvalidArgument(
+        device_->name() + ": snapshot " + Num(id) +
+        ": shrunk snapshots cannot be exported (their image is incomplete; "
+        "only active and frozen snapshots can be)");
   }
   const ext2_filsys f = fs_->raw();
   const std::string name = device_->name() + ": snapshot " + Num(id);
