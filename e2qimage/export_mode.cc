@@ -6,6 +6,7 @@
 
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
+#include "e2qimage/snapshot_source.h"
 #include "lib/cluster_compressor.h"
 #include "lib/copy_pipeline.h"
 #include "lib/ext2_fs.h"
@@ -69,20 +70,29 @@ Result<uint32_t> ChooseClusterBits(const Options& o, uint64_t virtual_size,
 Status RunExport(const Options& o) {
   const std::string& device_path = o.args[0];
   const std::string& image_path = o.args[1];
-  if (!o.export_snapshot.empty() || o.export_all_snapshots ||
-      !o.backing.empty()) {
+  const bool snapshot_range =
+      o.export_snapshot.find("..") != std::string::npos;
+  if (snapshot_range || o.export_all_snapshots || !o.backing.empty()) {
     return Status::NotSupported(
-        device_path + ": export: next3 snapshot and incremental exports "
-                      "(-x, -X, --backing) are not implemented yet");
+        device_path + ": export: -x ID1..ID2, -X and --backing are not "
+                      "implemented yet");
   }
   E2Q_RETURN_IF_ERROR(ext4::CheckNotMountedReadWrite(device_path, o.force));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> device,
                        OpenFileForRead(device_path));
+  // With -x, everything below reads the snapshot's normalised image
+  // instead of the device: selection from the snapshot's own metadata.
+  File* source = device.get();
+  SnapshotSource snapshot;
+  if (!o.export_snapshot.empty()) {
+    E2Q_ASSIGN_OR_RETURN(snapshot, OpenSnapshotSource(o, device.get()));
+    source = snapshot.image.get();
+  }
   ext4::Filesystem::OpenOptions fo;
   fo.superblock = o.superblock;
   fo.block_size = o.blocksize;
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<ext4::Filesystem> fs,
-                       ext4::Filesystem::Open(device.get(), fo));
+                       ext4::Filesystem::Open(source, fo));
 
   ext4::SelectOptions so;
   so.all_data = o.all_data;
@@ -90,7 +100,7 @@ Status RunExport(const Options& o) {
   E2Q_ASSIGN_OR_RETURN(ext4::Selection selection,
                        ext4::SelectBlocks(*fs, so));
   for (const auto& w : selection.warnings) {
-    fprintf(stderr, "e2qimage: %s: warning: %s\n", device_path.c_str(),
+    fprintf(stderr, "e2qimage: %s: warning: %s\n", source->name().c_str(),
             w.c_str());
   }
 
@@ -98,8 +108,8 @@ Status RunExport(const Options& o) {
   if (o.scramble) {
     E2Q_ASSIGN_OR_RETURN(scrambler, ext4::Scrambler::Create(*fs));
     for (const auto& w : scrambler->warnings()) {
-      fprintf(stderr, "e2qimage: %s: warning: -s: %s\n", device_path.c_str(),
-              w.c_str());
+      fprintf(stderr, "e2qimage: %s: warning: -s: %s\n",
+              source->name().c_str(), w.c_str());
     }
   }
 
@@ -132,7 +142,7 @@ Status RunExport(const Options& o) {
                     bs);
   CopyOptions co;
   co.block_size = bs;
-  E2Q_ASSIGN_OR_RETURN(co.source_size, device->Size());
+  E2Q_ASSIGN_OR_RETURN(co.source_size, source->Size());
   co.progress = [&](uint64_t done) { progress.Update(done); };
   if (scrambler) {
     co.transform = [&](uint64_t first, uint64_t count, uint8_t* data) {
@@ -140,7 +150,7 @@ Status RunExport(const Options& o) {
     };
   }
   E2Q_ASSIGN_OR_RETURN(CopyStats stats,
-                       CopyBlocks(device.get(), selection.blocks, sink.get(),
+                       CopyBlocks(source, selection.blocks, sink.get(),
                                   co));
   if (stats.blocks_past_source_end > 0) {
     fprintf(stderr,
