@@ -369,6 +369,45 @@ Status Qcow2MultiWriter::ReadTable(uint64_t offset,
   return Status::OK();
 }
 
+Result<uint64_t> Qcow2MultiWriter::WriteActiveL1() {
+  const Done& last = done_.back();
+  std::vector<uint64_t> l2;
+  if (opts_.last_state_is_snapshot) {
+    // A second L1 path to the last state's tables and data: everything
+    // reachable from the active layer ends with refcount >= 2.
+    for (uint64_t e : last.l1) {
+      if (e == 0) continue;
+      const uint64_t table = e & kL1OffsetMask;
+      E2Q_RETURN_IF_ERROR(file_.Reference(table, table + cluster_size()));
+      E2Q_RETURN_IF_ERROR(ReadTable(table, &l2));
+      for (uint64_t entry : l2) E2Q_RETURN_IF_ERROR(ReferenceEntry(entry));
+    }
+    return file_.AppendTable(last.l1);
+  }
+  // The last state's own tables: refcounts are final now, so COPIED can
+  // be set exactly where they are 1 (qemu-img check demands it).
+  std::vector<uint64_t> l1 = last.l1;
+  std::vector<uint8_t> raw(cluster_size());
+  for (uint64_t& e : l1) {
+    if (e == 0) continue;
+    const uint64_t table = e & kL1OffsetMask;
+    if (file_.RefcountAt(table) == 1) {
+      E2Q_RETURN_IF_ERROR(ReadTable(table, &l2));
+      for (uint64_t& entry : l2) {
+        const uint64_t host = entry & kL2OffsetMask;
+        if (!(entry & kOflagCompressed) && host != 0 &&
+            file_.RefcountAt(host) == 1) {
+          entry |= kOflagCopied;
+        }
+      }
+      for (size_t i = 0; i < l2.size(); ++i) StoreBE64(&raw[i * 8], l2[i]);
+      E2Q_RETURN_IF_ERROR(file_.Rewrite(table, raw.data(), raw.size()));
+      e = table | kOflagCopied;
+    }
+  }
+  return file_.AppendTable(l1);
+}
+
 Status Qcow2MultiWriter::Finish() {
   if (finished_) return Status::OK();
   if (done_.empty() || (state_ && !state_->finished())) {
@@ -379,20 +418,13 @@ Status Qcow2MultiWriter::Finish() {
   state_.reset();
   prev_copy_.reset();
 
-  // The active layer: a second L1 path to the last state's tables and data.
   const Done& last = done_.back();
-  std::vector<uint64_t> l2;
-  for (uint64_t e : last.l1) {
-    if (e == 0) continue;
-    const uint64_t table = e & kL1OffsetMask;
-    E2Q_RETURN_IF_ERROR(file_.Reference(table, table + cluster_size()));
-    E2Q_RETURN_IF_ERROR(ReadTable(table, &l2));
-    for (uint64_t entry : l2) E2Q_RETURN_IF_ERROR(ReferenceEntry(entry));
-  }
-  E2Q_ASSIGN_OR_RETURN(uint64_t active_l1, file_.AppendTable(last.l1));
+  E2Q_ASSIGN_OR_RETURN(uint64_t active_l1, WriteActiveL1());
 
   std::vector<SnapshotEntry> entries;
-  for (auto it = done_.rbegin(); it != done_.rend(); ++it) {
+  auto first = done_.rbegin();
+  if (!opts_.last_state_is_snapshot) ++first;
+  for (auto it = first; it != done_.rend(); ++it) {
     SnapshotEntry s;
     E2Q_ASSIGN_OR_RETURN(s.l1_table_offset, file_.AppendTable(it->l1));
     s.l1_size = static_cast<uint32_t>(it->l1.size());
@@ -403,12 +435,15 @@ Status Qcow2MultiWriter::Finish() {
     s.disk_size = it->info.virtual_size;
     entries.push_back(std::move(s));
   }
-  E2Q_ASSIGN_OR_RETURN(std::vector<uint8_t> table,
-                       EncodeSnapshotTable(entries));
-  E2Q_RETURN_IF_ERROR(file_.PadToCluster());
-  const uint64_t snapshots_offset = file_.pos();
-  E2Q_RETURN_IF_ERROR(file_.Append(table.data(), table.size()));
-  E2Q_RETURN_IF_ERROR(file_.Reference(snapshots_offset, file_.pos()));
+  uint64_t snapshots_offset = 0;
+  if (!entries.empty()) {
+    E2Q_ASSIGN_OR_RETURN(std::vector<uint8_t> table,
+                         EncodeSnapshotTable(entries));
+    E2Q_RETURN_IF_ERROR(file_.PadToCluster());
+    snapshots_offset = file_.pos();
+    E2Q_RETURN_IF_ERROR(file_.Append(table.data(), table.size()));
+    E2Q_RETURN_IF_ERROR(file_.Reference(snapshots_offset, file_.pos()));
+  }
 
   Header h;
   h.version = opts_.version;

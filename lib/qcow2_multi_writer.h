@@ -42,6 +42,9 @@ struct MultiWriterOptions {
   uint32_t version = 3;        // 2 (compat 0.10) or 3 (compat 1.1)
   uint32_t cluster_bits = 16;  // 9..21
   std::vector<HeaderExtension> extensions;  // written after the known ones
+  // When false, the last state is the active layer only, with no snapshot
+  // entry of its own; clusters only it uses then carry COPIED flags.
+  bool last_state_is_snapshot = true;
 };
 
 // One guest state: an internal snapshot of the file.
@@ -74,12 +77,18 @@ class Qcow2MultiWriter {
   // Compressed clusters use zstd (v3 only).  Call before the first state.
   Status SetCompressionType(uint8_t type);
 
+  // Replaces the header extensions (they are written by Finish()).
+  void SetExtensions(std::vector<HeaderExtension> extensions) {
+    opts_.extensions = std::move(extensions);
+  }
+
   // Starts the next state.  The returned target (owned by the writer) takes
   // the state's clusters; its Finish() ends the state, and must come before
   // the next BeginState().
   Result<ClusterTarget*> BeginState(StateInfo info);
 
-  // Makes the last state the active layer, writes the L1 tables, the
+  // Makes the last state the active layer (see last_state_is_snapshot),
+  // writes the L1 tables, the
   // snapshot table, refcounts and the header (last).  Needs at least one
   // finished state.  Does not fsync.
   Status Finish();
@@ -98,6 +107,9 @@ class Qcow2MultiWriter {
   // Adds one reference to the host clusters that L2 `entry` points at.
   Status ReferenceEntry(uint64_t entry);
   Status ReadTable(uint64_t offset, std::vector<uint64_t>* entries);
+  // The active L1 table: a second path to the last state, or its own
+  // tables with COPIED flags set where the refcount is 1.
+  Result<uint64_t> WriteActiveL1();
 
   File* out_;
   MultiWriterOptions opts_;
