@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "e2qimage/inverted_export.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
 #include "e2qimage/snapshot_source.h"
@@ -36,6 +37,14 @@ bool L1Fits(uint64_t virtual_size, uint32_t bits) {
 
 Result<std::unique_ptr<ClusterCompressor>> NewCompressor(
     const Options& o, uint32_t cluster_bits, qcow2::Qcow2Writer* writer) {
+  return NewCompressor(o, cluster_bits, [writer](uint8_t type) {
+    return writer->SetCompressionType(type);
+  });
+}
+
+Result<std::unique_ptr<ClusterCompressor>> NewCompressor(
+    const Options& o, uint32_t cluster_bits,
+    const std::function<Status(uint8_t)>& set_type) {
   auto algo = ClusterCompressor::Algorithm::kDeflate;
   if (o.compress_zstd) {
     if (!ZstdAvailable()) {
@@ -43,7 +52,7 @@ Result<std::unique_ptr<ClusterCompressor>> NewCompressor(
           "--compress=zstd: this e2qimage was built without libzstd");
     }
     algo = ClusterCompressor::Algorithm::kZstd;
-    E2Q_RETURN_IF_ERROR(writer->SetCompressionType(qcow2::kCompressionZstd));
+    E2Q_RETURN_IF_ERROR(set_type(qcow2::kCompressionZstd));
   }
   return ClusterCompressor::Create(algo, *o.compress_level, o.threads,
                                    cluster_bits);
@@ -72,9 +81,12 @@ Status RunExport(const Options& o) {
   const std::string& image_path = o.args[1];
   const bool snapshot_range =
       o.export_snapshot.find("..") != std::string::npos;
-  if (snapshot_range || o.export_all_snapshots || !o.backing.empty()) {
+  if (o.export_all_snapshots && o.backing.empty()) {
+    return RunExportAll(o);
+  }
+  if (snapshot_range || !o.backing.empty()) {
     return Status::NotSupported(
-        device_path + ": export: -x ID1..ID2, -X and --backing are not "
+        device_path + ": export: -x ID1..ID2 and --backing are not "
                       "implemented yet");
   }
   E2Q_RETURN_IF_ERROR(ext4::CheckNotMountedReadWrite(device_path, o.force));

@@ -9,6 +9,7 @@
 #include "e2qimage/export_mode.h"
 #include "e2qimage/list_mode.h"
 #include "e2qimage/options.h"
+#include "e2qimage/rollback_mode.h"
 #include "e2qimage/signals.h"
 #include "lib/file.h"
 #include "lib/qcow2_reader.h"
@@ -44,11 +45,13 @@ e2q::Status Run(const e2q::cli::Options& o) {
     case Mode::kList:
       return e2q::cli::RunList(o);
     case Mode::kRollback:
+      return e2q::cli::RunRollback(o);
     case Mode::kUndo:
+      return e2q::cli::RunUndo(o);
     case Mode::kInfo:
     case Mode::kVerify:
       return e2q::Status::NotSupported(
-          o.args[0] + ": this mode (-R, -U, --info, --verify) is not "
+          o.args[0] + ": this mode (--info, --verify) is not "
                       "implemented yet");
     default:
       return e2q::Status::OK();
