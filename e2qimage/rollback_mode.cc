@@ -72,13 +72,17 @@ Result<ApplyResult> Apply(const Options& o, UndoFile* undo, File* device,
 
 void Report(const Options& o, const std::string& what, const ApplyResult& r) {
   printf("%s: %llu blocks recorded, %llu original, %llu rolled back, %llu "
-         "partly written; %llu blocks %s\n",
+         "partly written; %llu blocks %s",
          what.c_str(), static_cast<unsigned long long>(r.blocks),
          static_cast<unsigned long long>(r.at_original),
          static_cast<unsigned long long>(r.at_target),
          static_cast<unsigned long long>(r.torn),
          static_cast<unsigned long long>(r.written),
          o.dry_run ? "would be written" : "written");
+  if (!o.dry_run) {
+    printf(" in %llu writes", static_cast<unsigned long long>(r.writes));
+  }
+  printf("\n");
 }
 
 // Writes UNDO-FILE for rolling `device` back to snapshot `id`; returns the
