@@ -46,7 +46,9 @@ tree_of() { sed -E 's/^f [0-9a-f]{64} /f /' "$1"; }
 # used_ranges IMAGE: "START COUNT" for every run of blocks in use in
 # IMAGE's block bitmaps (from dumpe2fs), minus the blocks the -x
 # normalisation may change: block 0, the primary group descriptors, every
-# block bitmap, and the inode-table block holding inode 9.
+# block bitmap, and the inode-table block holding inode 9; and minus the
+# backup superblocks and descriptors, which a full export leaves out as
+# e2image -ra does.
 used_ranges() {
   local img=$1
   dumpe2fs "$img" 2>/dev/null | awk '
@@ -57,7 +59,11 @@ used_ranges() {
       r = $0; sub(/.*\(Blocks /, "", r); sub(/\).*/, "", r)
       split(r, a, "-"); first[g] = a[1]; last[g] = a[2]; ngroups = g + 1
     }
-    /Group descriptors at/ && g == 0 {
+    /superblock at [0-9]+/ {
+      r = $0; sub(/.*superblock at /, "", r); sub(/[^0-9].*/, "", r)
+      skip[r] = 1
+    }
+    /Group descriptors at/ {
       r = $0; sub(/.*Group descriptors at /, "", r); sub(/[^0-9-].*/, "", r)
       split(r, a, "-"); for (b = a[1]; b <= a[2]; b++) skip[b] = 1
     }
