@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "e2qimage/progress.h"
+#include "e2qimage/stamp.h"
 #include "e2qimage/signals.h"
 #include "lib/cluster_compressor.h"
 #include "lib/copy_pipeline.h"
@@ -111,19 +112,34 @@ Status RunExport(const Options& o) {
 
   std::unique_ptr<qcow2::Qcow2Writer> writer;
   std::unique_ptr<ClusterCompressor> compressor;
+  std::unique_ptr<ImageSink> qcow2_sink;
   std::unique_ptr<ImageSink> sink;
   if (o.format == OutputFormat::kQcow2) {
     E2Q_ASSIGN_OR_RETURN(uint32_t bits, ChooseClusterBits(o, size, bs));
+    E2Q_ASSIGN_OR_RETURN(
+        Provenance record,
+        NewProvenance(o.all_data ? ImageKind::kFull : ImageKind::kMetadata,
+                      size));
+    record.flags = Provenance::kFlagLive;
+    if (o.all_data) record.flags |= Provenance::kFlagAllData;
+    if (o.scramble) record.flags |= Provenance::kFlagScrambled;
+    record.fs_uuid = fs->uuid();
+    record.label = fs->label();
+    record.block_size = bs;
+    record.blocks_count = fs->blocks_count();
     qcow2::WriterOptions wo;
     wo.version = o.qcow2_version;
     wo.cluster_bits = bits;
     wo.virtual_size = size;
+    ReserveProvenance(record, &wo);
     E2Q_ASSIGN_OR_RETURN(writer,
                          qcow2::Qcow2Writer::Create(out->file(), wo));
     if (o.compress_level) {
       E2Q_ASSIGN_OR_RETURN(compressor, NewCompressor(o, bits, writer.get()));
     }
-    sink = NewQcow2Sink(writer.get(), compressor.get());
+    qcow2_sink = NewQcow2Sink(writer.get(), compressor.get());
+    E2Q_ASSIGN_OR_RETURN(sink, NewStampingSink(qcow2_sink.get(), writer.get(),
+                                               std::move(record)));
   } else {
     sink = NewRawSink(out->file(), size, out->sparse(), std::max(bs, 4096u));
   }
