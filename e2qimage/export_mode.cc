@@ -7,12 +7,14 @@
 #include "e2qimage/progress.h"
 #include "e2qimage/stamp.h"
 #include "e2qimage/signals.h"
+#include "lib/base_content.h"
 #include "lib/cluster_compressor.h"
 #include "lib/copy_pipeline.h"
 #include "lib/ext2_fs.h"
 #include "lib/ext4_select.h"
 #include "lib/image_sink.h"
 #include "lib/output_file.h"
+#include "lib/qcow2_reader.h"
 #include "lib/qcow2_writer.h"
 #include "lib/scramble.h"
 
@@ -30,6 +32,45 @@ bool L1Fits(uint64_t virtual_size, uint32_t bits) {
   uint64_t per_l1 = uint64_t{1} << (2 * bits - 3);  // bytes per L2 table
   uint64_t l1 = (virtual_size + per_l1 - 1) / per_l1;
   return l1 * 8 <= qcow2::kMaxL1Bytes;
+}
+
+// Where qemu looks for backing file `backing` of the image at `image`: as
+// is when absolute, else relative to the image's directory.
+std::string BackingPath(const std::string& image, const std::string& backing) {
+  if (backing.empty() || backing[0] == '/') return backing;
+  size_t slash = image.rfind('/');
+  if (slash == std::string::npos) return backing;
+  return image.substr(0, slash + 1) + backing;
+}
+
+// The base of an incremental export: an e2qimage qcow2 export of the same
+// filesystem.  Fills in the record's base fields.
+Result<std::unique_ptr<qcow2::Qcow2Reader>> OpenBase(
+    const Options& o, const ext4::Filesystem& fs, Provenance* record) {
+  const std::string path = BackingPath(o.args[1], o.backing);
+  const std::string what = o.backing + ": --backing";
+  auto file = OpenFileForRead(path);
+  if (!file.ok()) return file.status().WithContext("--backing");
+  auto opened = qcow2::Qcow2Reader::Open(std::move(file).value());
+  if (!opened.ok()) return opened.status().WithContext("--backing");
+  std::unique_ptr<qcow2::Qcow2Reader> base = std::move(opened).value();
+  auto found = Provenance::Find(path, base->header());
+  if (!found.ok()) return found.status().WithContext("--backing");
+  const std::optional<Provenance>& prov = found.value();
+  if (!prov) {
+    return Status::InvalidArgument(
+        what + ": no provenance record, so not an e2qimage export; an "
+               "incremental export needs one to check the filesystem");
+  }
+  if (prov->fs_uuid != fs.uuid()) {
+    return Status::InvalidArgument(
+        what + ": made from filesystem " + FormatUuid(prov->fs_uuid) +
+        ", not from " + fs.name() + " (" + FormatUuid(fs.uuid()) + ")");
+  }
+  record->kind = ImageKind::kIncremental;
+  record->base_digest = prov->digest;
+  record->base_snapshot_ids = prov->snapshot_ids;
+  return base;
 }
 
 }  // namespace
@@ -70,11 +111,10 @@ Result<uint32_t> ChooseClusterBits(const Options& o, uint64_t virtual_size,
 Status RunExport(const Options& o) {
   const std::string& device_path = o.args[0];
   const std::string& image_path = o.args[1];
-  if (!o.export_snapshot.empty() || o.export_all_snapshots ||
-      !o.backing.empty()) {
+  if (!o.export_snapshot.empty() || o.export_all_snapshots) {
     return Status::NotSupported(
-        device_path + ": export: next3 snapshot and incremental exports "
-                      "(-x, -X, --backing) are not implemented yet");
+        device_path + ": export: next3 snapshot exports (-x, -X) are not "
+                      "implemented yet");
   }
   E2Q_RETURN_IF_ERROR(ext4::CheckNotMountedReadWrite(device_path, o.force));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> device,
@@ -112,6 +152,8 @@ Status RunExport(const Options& o) {
 
   std::unique_ptr<qcow2::Qcow2Writer> writer;
   std::unique_ptr<ClusterCompressor> compressor;
+  std::unique_ptr<qcow2::Qcow2Reader> base_reader;
+  std::unique_ptr<BaseContent> base;
   std::unique_ptr<ImageSink> qcow2_sink;
   std::unique_ptr<ImageSink> sink;
   if (o.format == OutputFormat::kQcow2) {
@@ -131,13 +173,19 @@ Status RunExport(const Options& o) {
     wo.version = o.qcow2_version;
     wo.cluster_bits = bits;
     wo.virtual_size = size;
+    if (!o.backing.empty()) {
+      E2Q_ASSIGN_OR_RETURN(base_reader, OpenBase(o, *fs, &record));
+      base = std::make_unique<BaseContent>(base_reader.get(), bits);
+      wo.backing_file = o.backing;
+      wo.backing_format = "qcow2";
+    }
     ReserveProvenance(record, &wo);
     E2Q_ASSIGN_OR_RETURN(writer,
                          qcow2::Qcow2Writer::Create(out->file(), wo));
     if (o.compress_level) {
       E2Q_ASSIGN_OR_RETURN(compressor, NewCompressor(o, bits, writer.get()));
     }
-    qcow2_sink = NewQcow2Sink(writer.get(), compressor.get());
+    qcow2_sink = NewQcow2Sink(writer.get(), compressor.get(), base.get());
     E2Q_ASSIGN_OR_RETURN(sink, NewStampingSink(qcow2_sink.get(), writer.get(),
                                                std::move(record)));
   } else {

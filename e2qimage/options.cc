@@ -287,6 +287,10 @@ std::optional<Options> ParseOptions(int argc, char** argv,
         *error = "--compress=zstd needs --compat=1.1";
         return std::nullopt;
       }
+      if (!o.backing.empty() && o.format != OutputFormat::kQcow2) {
+        *error = "--backing needs -Q";
+        return std::nullopt;
+      }
       if (o.export_all_snapshots && o.format != OutputFormat::kQcow2) {
         *error = "-X needs -Q";
         return std::nullopt;

@@ -47,6 +47,7 @@ class Qcow2Writer {
   uint64_t cluster_size() const { return uint64_t{1} << opts_.cluster_bits; }
   uint32_t cluster_bits() const { return opts_.cluster_bits; }
   uint64_t guest_clusters() const { return guest_clusters_; }
+  uint32_t version() const { return opts_.version; }
 
   // Each Add* call takes the next guest cluster `index`, which must be
   // greater than every index added before and below guest_clusters().
