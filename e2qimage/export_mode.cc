@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "e2qimage/backing_base.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/stamp.h"
 #include "e2qimage/signals.h"
@@ -32,45 +33,6 @@ bool L1Fits(uint64_t virtual_size, uint32_t bits) {
   uint64_t per_l1 = uint64_t{1} << (2 * bits - 3);  // bytes per L2 table
   uint64_t l1 = (virtual_size + per_l1 - 1) / per_l1;
   return l1 * 8 <= qcow2::kMaxL1Bytes;
-}
-
-// Where qemu looks for backing file `backing` of the image at `image`: as
-// is when absolute, else relative to the image's directory.
-std::string BackingPath(const std::string& image, const std::string& backing) {
-  if (backing.empty() || backing[0] == '/') return backing;
-  size_t slash = image.rfind('/');
-  if (slash == std::string::npos) return backing;
-  return image.substr(0, slash + 1) + backing;
-}
-
-// The base of an incremental export: an e2qimage qcow2 export of the same
-// filesystem.  Fills in the record's base fields.
-Result<std::unique_ptr<qcow2::Qcow2Reader>> OpenBase(
-    const Options& o, const ext4::Filesystem& fs, Provenance* record) {
-  const std::string path = BackingPath(o.args[1], o.backing);
-  const std::string what = o.backing + ": --backing";
-  auto file = OpenFileForRead(path);
-  if (!file.ok()) return file.status().WithContext("--backing");
-  auto opened = qcow2::Qcow2Reader::Open(std::move(file).value());
-  if (!opened.ok()) return opened.status().WithContext("--backing");
-  std::unique_ptr<qcow2::Qcow2Reader> base = std::move(opened).value();
-  auto found = Provenance::Find(path, base->header());
-  if (!found.ok()) return found.status().WithContext("--backing");
-  const std::optional<Provenance>& prov = found.value();
-  if (!prov) {
-    return Status::InvalidArgument(
-        what + ": no provenance record, so not an e2qimage export; an "
-               "incremental export needs one to check the filesystem");
-  }
-  if (prov->fs_uuid != fs.uuid()) {
-    return Status::InvalidArgument(
-        what + ": made from filesystem " + FormatUuid(prov->fs_uuid) +
-        ", not from " + fs.name() + " (" + FormatUuid(fs.uuid()) + ")");
-  }
-  record->kind = ImageKind::kIncremental;
-  record->base_digest = prov->digest;
-  record->base_snapshot_ids = prov->snapshot_ids;
-  return base;
 }
 
 }  // namespace
@@ -174,7 +136,11 @@ Status RunExport(const Options& o) {
     wo.cluster_bits = bits;
     wo.virtual_size = size;
     if (!o.backing.empty()) {
-      E2Q_ASSIGN_OR_RETURN(base_reader, OpenBase(o, *fs, &record));
+      BaseExpectation want;
+      want.fs_uuid = fs->uuid();
+      want.fs_name = fs->name();
+      E2Q_ASSIGN_OR_RETURN(base_reader,
+                           OpenBase(image_path, o.backing, want, &record));
       base = std::make_unique<BaseContent>(base_reader.get(), bits);
       wo.backing_file = o.backing;
       wo.backing_format = "qcow2";
