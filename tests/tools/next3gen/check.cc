@@ -119,7 +119,7 @@ class Checker {
       if (!ext2fs_test_inode_bitmap2(fs_->inode_map, ino)) continue;
       ext2_inode in = Inode(ino);
       if (!LINUX_S_ISREG(in.i_mode) || !(in.i_flags & kSnapFileFl)) continue;
-      uint64_t count = 0;
+      uint64_t count = 0, moved = 0, copied = 0, ind = 0;
       auto own = [&](uint64_t p) {
         count++;
         if (p >= excl_.size()) {
@@ -131,7 +131,20 @@ class Checker {
           Bad("block " + std::to_string(p) + " owned by snapshots " +
               std::to_string(owner[p]) + " and " + std::to_string(ino));
       };
-      MapWalk(read_, in, [&](uint64_t, uint64_t p) { own(p); }, own);
+      MapWalk(
+          read_, in,
+          [&](uint64_t l, uint64_t p) {
+            own(p);
+            (l - kShift == p ? moved : copied)++;
+          },
+          [&](uint64_t p) {
+            own(p);
+            ind++;
+          });
+      if (in.i_dtime == 0)
+        stats_ += std::to_string(in.i_generation) + " moved=" +
+                  std::to_string(moved) + " copied=" + std::to_string(copied) +
+                  " indirect=" + std::to_string(ind) + "\n";
       if (in.i_blocks != 8 * count)
         Bad("snapshot " + std::to_string(ino) + ": i_blocks " +
             std::to_string(in.i_blocks) + " for " + std::to_string(count) +
@@ -227,13 +240,20 @@ class Checker {
   std::vector<bool> excl_;
   std::map<uint64_t, uint32_t> exclbm_;
   std::vector<std::string> errors_;
+
+ public:
+  std::string stats_;
 };
 
 }  // namespace
 
 std::vector<std::string> CheckImage(const std::string& image,
-                                    const std::string& expect_dir) {
-  return Checker(image, expect_dir).Run();
+                                    const std::string& expect_dir,
+                                    std::string* stats) {
+  Checker c(image, expect_dir);
+  std::vector<std::string> errors = c.Run();
+  if (stats) *stats += c.stats_;
+  return errors;
 }
 
 }  // namespace n3g

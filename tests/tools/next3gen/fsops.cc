@@ -152,9 +152,9 @@ uint32_t MakeFile(Gen& gen, uint32_t parent, const std::string& name,
 void WriteBlocks(Gen& gen, uint32_t ino, const std::vector<uint64_t>& blocks,
                  uint64_t min_size) {
   ext2_inode in = ReadInode(gen, ino);
-  // Files keep their data near their inode's group unless told otherwise.
-  uint64_t goal = uint64_t((ino - 1) / gen.fs->super->s_inodes_per_group) *
-                  kBlocksPerGroup;
+  // Spread files over the groups (by inode number), so that snapshots own
+  // blocks and copy bitmaps in every group.
+  uint64_t goal = uint64_t(ino * 7 % gen.Groups()) * kBlocksPerGroup;
   for (uint64_t l : blocks) {
     Block data;
     Pattern(gen, ino, l, ++g_version, data);

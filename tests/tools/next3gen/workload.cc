@@ -148,7 +148,10 @@ class Workload {
   }
   void RandomDelete() {
     int i = RandomNode(g_.Rand(4) ? kFile : kLink);
-    if (i >= 0) RemoveNode(i);
+    if (i < 0) return;
+    uint32_t ino = nodes_[i].ino;
+    if (ino == ind_ || ino == dind_ || ino == tind_) return;  // kept
+    RemoveNode(i);
   }
   void RandomRmdir() {
     int i = RandomNode(kDir);
@@ -287,7 +290,7 @@ unsigned long long ScenarioBlocks(const std::string& name) {
 }
 
 unsigned ScenarioInodes(const std::string& name) {
-  return name == "huge" ? 35 * 64 : 512;
+  return name == "huge" ? 35 * 64 : 256;
 }
 
 void RunScenario(Gen& gen, const std::string& name) {
