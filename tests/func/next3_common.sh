@@ -97,6 +97,9 @@ strip_next3_features() {
 #  - "Free blocks count wrong for group" + its "Fix? no" (snapshot images:
 #    group counts are not adjusted at take, next3-format.md 4.1.6).
 # Prints the remaining problem lines (empty = clean).
+# Not usable on a live image with an unlinked listed snapshot (NAME `-`):
+# stock e2fsck takes that inode (links 0, kept by the list like an orphan)
+# for a deleted one and reports its blocks as wrongly in use.
 next3_fsck() {
   local copy=$1.fsck-copy
   cp --sparse=always "$1" "$copy"

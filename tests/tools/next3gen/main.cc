@@ -5,6 +5,7 @@
 //   next3gen --verify FS-IMAGE EXPECT-DIR   (only the self-check)
 // Exit 0 on success, 1 on an error or a failed self-check, 2 on usage.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -39,6 +40,11 @@ void WriteLists(Gen& gen) {
   for (size_t i = gen.snaps.size(); i-- > 0;) {
     const Snap& s = gen.snaps[i];
     all << s.id << " " << s.ino << " " << s.state << " " << s.blocks << "\n";
+    if (s.state != "active" && s.state != "frozen") {  // not exportable
+      std::string base = gen.expect_dir + "/snap-" + std::to_string(s.id);
+      unlink((base + ".img").c_str());
+      unlink((base + ".manifest").c_str());
+    }
     if (s.state == "removed") continue;
     list << s.id << " " << s.ino << " " << s.state << " "
          << (s.linked ? "/.snapshots/" + s.name : std::string("-")) << "\n";

@@ -270,10 +270,16 @@ void Deleted(Gen& gen) {
       CleanupSnapshot(gen, 1);  // no older snapshot: removed
     }
     if (k == 5) {
-      DeleteSnapshot(gen, 3, true);  // unlinked: listed without a name
-      CleanupSnapshot(gen, 3);       // snapshot 2 is older: shrunk
+      DeleteSnapshot(gen, 3, false);
+      CleanupSnapshot(gen, 3);  // snapshot 2 is older: shrunk
     }
-    if (k == 6) DeleteSnapshot(gen, 4, false);  // deleted, not cleaned
+    if (k == 6) {
+      DeleteSnapshot(gen, 4, false);  // deleted, not cleaned
+      // Listed without a name.  Only after the last take: stock e2fsck
+      // calls a linkless inode with dtime 0 an error, so no exportable
+      // image should contain one.
+      UnlinkSnapshot(gen, 3);
+    }
     w.Phase(10);
   }
 }
