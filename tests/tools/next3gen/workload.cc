@@ -40,9 +40,9 @@ class Workload {
     return ino;
   }
   uint32_t File(uint32_t parent, const std::string& name,
-                std::vector<uint64_t> blocks, uint64_t size) {
+                std::vector<uint64_t> blocks, uint64_t size, int group = -1) {
     Tick();
-    uint32_t ino = MakeFile(g_, parent, name, blocks, size);
+    uint32_t ino = MakeFile(g_, parent, name, blocks, size, group);
     nodes_.push_back({ino, parent, name, kFile});
     return ino;
   }
@@ -233,6 +233,24 @@ class Workload {
     }
   }
 
+  // Huge filesystems: a file whose data lies above 2^20 blocks, so that
+  // snapshots map blocks through their TIND root, and its group's bitmap
+  // is copied there too.
+  void PopulateHigh() {
+    int last = int(g_.Groups()) - 1;
+    std::vector<uint64_t> b;
+    for (uint64_t i = 0; i < 30; i++) b.push_back(i);
+    high_ = File(EXT2_ROOT_INO, "high", b, 30 * kBlockSize, last);
+  }
+  void TouchHigh(int round) {
+    int last = int(g_.Groups()) - 1;
+    Tick();
+    WriteBlocks(g_, high_, {uint64_t(round), uint64_t(round + 7), 29}, 0,
+                last);
+    TruncateFile(g_, high_, (28 - round) * kBlockSize);
+    WriteBlocks(g_, high_, {40, 41}, 0, last - 1);
+  }
+
   void TakeAt(int k) {
     g_.SetTime(kT0 + 3600L * k);
     TakeSnapshot(g_);
@@ -242,17 +260,19 @@ class Workload {
   Gen& g_;
   std::vector<Node> nodes_;
   unsigned n_ = 0;
-  uint32_t ind_ = 0, dind_ = 0, tind_ = 0;
+  uint32_t ind_ = 0, dind_ = 0, tind_ = 0, high_ = 0;
 };
 
-void Busy(Gen& gen, int takes) {
+void Busy(Gen& gen, int takes, bool high) {
   Workload w(gen);
   gen.SetTime(kT0 + 60);
   w.Populate();
+  if (high) w.PopulateHigh();
   for (int k = 1; k <= takes; k++) {
     w.TakeAt(k);
     w.Phase(30);
     w.TouchBigFiles(k - 1);
+    if (high) w.TouchHigh(k - 1);
     w.Phase(10);
   }
 }
@@ -300,9 +320,9 @@ unsigned ScenarioInodes(const std::string& name) {
 }
 
 void RunScenario(Gen& gen, const std::string& name) {
-  if (name == "busy") Busy(gen, 5);
+  if (name == "busy") Busy(gen, 5, false);
   else if (name == "deleted") Deleted(gen);
-  else if (name == "huge") Busy(gen, 3);
+  else if (name == "huge") Busy(gen, 3, true);
   else Die("unknown scenario " + name);
 }
 
