@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <set>
 
@@ -33,6 +35,7 @@ class Checker {
     Check(ext2fs_read_bitmaps(fs_), "read bitmaps");
     read_ = [this](uint64_t b, void* buf) { Read(b, buf); };
     CheckList();
+    CheckListFile();
     LoadExclude();
     CheckOwners();
     for (size_t k = 0; k < list_.size(); k++) CheckImageOf(k);
@@ -86,6 +89,43 @@ class Checker {
       list_.push_back({ino, in});
       ino = in.osd1.linux1.l_i_version;
     }
+  }
+
+  static int Collect(ext2_ino_t, int, ext2_dir_entry* de, int, int, char*,
+                     void* priv) {
+    auto* names = static_cast<std::map<uint32_t, std::string>*>(priv);
+    std::string name(de->name, size_t(ext2fs_dirent_name_len(de)));
+    if (name != "." && name != "..") (*names)[de->inode] = name;
+    return 0;
+  }
+
+  // list.txt (written from the generator's memory) must be what the disk
+  // says: IDs, inodes, states from the flags, names from /.snapshots.
+  void CheckListFile() {
+    std::map<uint32_t, std::string> names;
+    ext2_ino_t dir = 0;
+    if (ext2fs_lookup(fs_, EXT2_ROOT_INO, ".snapshots", 10, nullptr, &dir) ||
+        ext2fs_dir_iterate2(fs_, dir, 0, nullptr, Collect, &names)) {
+      Bad("cannot read /.snapshots");
+      return;
+    }
+    std::string want;
+    for (auto& l : list_) {
+      const ext2_inode& in = l.in;
+      std::string state = l.ino == fs_->super->s_snapshot_inum ? "active"
+                          : (in.i_flags & kSnapShrunkFl)        ? "shrunk"
+                          : (in.i_flags & kSnapDeletedFl)       ? "deleted"
+                                                                : "frozen";
+      auto it = names.find(l.ino);
+      want += std::to_string(in.i_generation) + " " + std::to_string(l.ino) +
+              " " + state + " " +
+              (it == names.end() ? "-" : "/.snapshots/" + it->second) + "\n";
+    }
+    std::ifstream f(dir_ + "/list.txt");
+    std::stringstream got;
+    got << f.rdbuf();
+    if (got.str() != want)
+      Bad("list.txt differs from the image's list:\n" + want);
   }
 
   void LoadExclude() {
