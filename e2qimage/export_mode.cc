@@ -4,16 +4,20 @@
 #include <cstdio>
 #include <thread>
 
+#include "e2qimage/backing_base.h"
 #include "e2qimage/inverted_export.h"
 #include "e2qimage/progress.h"
+#include "e2qimage/stamp.h"
 #include "e2qimage/signals.h"
 #include "e2qimage/snapshot_source.h"
+#include "lib/base_content.h"
 #include "lib/cluster_compressor.h"
 #include "lib/copy_pipeline.h"
 #include "lib/ext2_fs.h"
 #include "lib/ext4_select.h"
 #include "lib/image_sink.h"
 #include "lib/output_file.h"
+#include "lib/qcow2_reader.h"
 #include "lib/qcow2_writer.h"
 #include "lib/scramble.h"
 
@@ -81,12 +85,17 @@ Status RunExport(const Options& o) {
   const std::string& image_path = o.args[1];
   const bool snapshot_range =
       o.export_snapshot.find("..") != std::string::npos;
-  if (o.export_all_snapshots && o.backing.empty()) {
+  if (o.export_all_snapshots) {
+    if (!o.backing.empty()) {
+      return Status::NotSupported(device_path +
+                                  ": export: -X cannot be combined with "
+                                  "--backing");
+    }
     return RunExportAll(o);
   }
-  if (snapshot_range || !o.backing.empty()) {
+  if (snapshot_range) {
     return Status::NotSupported(
-        device_path + ": export: -x ID1..ID2 and --backing are not "
+        device_path + ": export: -x ID1..ID2 is not "
                       "implemented yet");
   }
   E2Q_RETURN_IF_ERROR(ext4::CheckNotMountedReadWrite(device_path, o.force));
@@ -125,27 +134,60 @@ Status RunExport(const Options& o) {
     }
   }
 
+  // What the image will hold, at most: the selected blocks.
+  const uint64_t expected = selection.blocks.size() * fs->block_size();
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> out,
-                       OutputFile::Create(image_path));
+                       OutputFile::Create(image_path, expected));
   RegisterTempFile(out->temp_path());
   const uint64_t size = fs->byte_size();
   const uint32_t bs = fs->block_size();
 
   std::unique_ptr<qcow2::Qcow2Writer> writer;
   std::unique_ptr<ClusterCompressor> compressor;
+  std::unique_ptr<qcow2::Qcow2Reader> base_reader;
+  std::unique_ptr<BaseContent> base;
+  std::unique_ptr<ImageSink> qcow2_sink;
   std::unique_ptr<ImageSink> sink;
   if (o.format == OutputFormat::kQcow2) {
     E2Q_ASSIGN_OR_RETURN(uint32_t bits, ChooseClusterBits(o, size, bs));
+    const bool from_snapshot = snapshot.image != nullptr;
+    E2Q_ASSIGN_OR_RETURN(
+        Provenance record,
+        NewProvenance(from_snapshot  ? ImageKind::kSnapshot
+                      : o.all_data ? ImageKind::kFull
+                                   : ImageKind::kMetadata,
+                      size));
+    record.flags = from_snapshot ? 0 : Provenance::kFlagLive;
+    if (from_snapshot) record.snapshot_ids = {snapshot.id};
+    if (o.all_data) record.flags |= Provenance::kFlagAllData;
+    if (o.scramble) record.flags |= Provenance::kFlagScrambled;
+    record.fs_uuid = fs->uuid();
+    record.label = fs->label();
+    record.block_size = bs;
+    record.blocks_count = fs->blocks_count();
     qcow2::WriterOptions wo;
     wo.version = o.qcow2_version;
     wo.cluster_bits = bits;
     wo.virtual_size = size;
+    if (!o.backing.empty()) {
+      BaseExpectation want;
+      want.fs_uuid = fs->uuid();
+      want.fs_name = fs->name();
+      E2Q_ASSIGN_OR_RETURN(base_reader,
+                           OpenBase(image_path, o.backing, want, &record));
+      base = std::make_unique<BaseContent>(base_reader.get(), bits);
+      wo.backing_file = o.backing;
+      wo.backing_format = "qcow2";
+    }
+    ReserveProvenance(record, &wo);
     E2Q_ASSIGN_OR_RETURN(writer,
                          qcow2::Qcow2Writer::Create(out->file(), wo));
     if (o.compress_level) {
       E2Q_ASSIGN_OR_RETURN(compressor, NewCompressor(o, bits, writer.get()));
     }
-    sink = NewQcow2Sink(writer.get(), compressor.get());
+    qcow2_sink = NewQcow2Sink(writer.get(), compressor.get(), base.get());
+    E2Q_ASSIGN_OR_RETURN(sink, NewStampingSink(qcow2_sink.get(), writer.get(),
+                                               std::move(record)));
   } else {
     sink = NewRawSink(out->file(), size, out->sparse(), std::max(bs, 4096u));
   }

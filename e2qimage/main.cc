@@ -7,6 +7,7 @@
 #include "config.h"
 #include "e2qimage/convert_mode.h"
 #include "e2qimage/export_mode.h"
+#include "e2qimage/info_mode.h"
 #include "e2qimage/list_mode.h"
 #include "e2qimage/options.h"
 #include "e2qimage/rollback_mode.h"
@@ -42,17 +43,16 @@ e2q::Status Run(const e2q::cli::Options& o) {
       }
       return e2q::cli::RunExport(o);
     }
+    case Mode::kInfo:
+      return e2q::cli::RunInfo(o);
+    case Mode::kVerify:
+      return e2q::cli::RunVerify(o);
     case Mode::kList:
       return e2q::cli::RunList(o);
     case Mode::kRollback:
       return e2q::cli::RunRollback(o);
     case Mode::kUndo:
       return e2q::cli::RunUndo(o);
-    case Mode::kInfo:
-    case Mode::kVerify:
-      return e2q::Status::NotSupported(
-          o.args[0] + ": this mode (--info, --verify) is not "
-                      "implemented yet");
     default:
       return e2q::Status::OK();
   }

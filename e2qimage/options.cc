@@ -117,9 +117,11 @@ const char* UsageText() {
       "[--threads=N]\n"
       "                DEVICE IMAGE-FILE\n"
       "       e2qimage -r|-Q [-l SNAPSHOT] [-z] IMAGE.qcow2 OUT-FILE\n"
+      "       e2qimage -Q [-a] [-z[LEVEL]] --backing=BASE DEVICE IMAGE-FILE\n"
       "       e2qimage -L DEVICE\n"
       "       e2qimage -R ID [-n] [-p] DEVICE UNDO-FILE\n"
       "       e2qimage -U [-n] [-p] UNDO-FILE DEVICE\n"
+      "       e2qimage --info|--verify IMAGE-FILE\n"
       "       e2qimage --help | --version\n"
       "\n"
       "Output:\n"
@@ -164,9 +166,12 @@ const char* UsageText() {
       "Not implemented yet:\n"
       "  -x ID1..ID2            export only what changed between two "
       "snapshots\n"
-      "  --backing=FILE         incremental export against FILE\n"
-      "  --info IMAGE-FILE      describe an image\n"
-      "  --verify IMAGE-FILE    check an image's recorded digest\n"
+      "\n"
+      "Incremental exports and provenance (qcow2):\n"
+      "  --backing=FILE         store only what differs from FILE, an earlier\n"
+      "                         e2qimage export of the same filesystem\n"
+      "  --info IMAGE-FILE      describe an image: layout and provenance\n"
+      "  --verify IMAGE-FILE    check an image's recorded content digest\n"
       "\n"
       "  --help                 this text\n"
       "  --version              version\n"
@@ -334,6 +339,10 @@ std::optional<Options> ParseOptions(int argc, char** argv,
       }
       if (o.compress_zstd && o.qcow2_version < 3) {
         *error = "--compress=zstd needs --compat=1.1";
+        return std::nullopt;
+      }
+      if (!o.backing.empty() && o.format != OutputFormat::kQcow2) {
+        *error = "--backing needs -Q";
         return std::nullopt;
       }
       if (o.export_all_snapshots && o.format != OutputFormat::kQcow2) {

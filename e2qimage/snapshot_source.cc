@@ -11,6 +11,7 @@ Result<SnapshotSource> OpenSnapshotSource(const Options& o, File* device) {
                                    ": expected a single snapshot ID");
   }
   SnapshotSource src;
+  src.id = spec->id;
   E2Q_ASSIGN_OR_RETURN(src.next3, snapshot::Next3::Open(device));
   if (!src.next3->has_snapshot()) {
     return Status::InvalidArgument(

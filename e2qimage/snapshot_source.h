@@ -14,6 +14,7 @@
 namespace e2q::cli {
 
 struct SnapshotSource {
+  uint32_t id = 0;  // the next3 snapshot ID
   std::unique_ptr<snapshot::Next3> next3;
   std::unique_ptr<File> image;  // reads through next3 to the device
 };

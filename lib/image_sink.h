@@ -15,6 +15,7 @@
 
 namespace e2q {
 
+class BaseContent;
 class ClusterCompressor;
 
 class ImageSink {
@@ -31,15 +32,25 @@ class ImageSink {
 std::unique_ptr<ImageSink> NewRawSink(File* out, uint64_t size, bool sparse,
                                       uint32_t hole_granularity = 4096);
 
-// qcow2 image (or one state of a multi-state image) through `target` (not
+// qcow2 image (or one state of a multi-state image) through `writer` (not
 // owned; a Qcow2Writer or a Qcow2MultiWriter state).  Clusters that are
 // entirely zero are left unallocated.  With a non-null `compressor` (not
 // owned), data clusters are compressed in batches on its threads and stored
 // compressed when that saves space, in guest order, so the output does not
-// depend on the number of threads; clusters the target can reuse are not
+// depend on the number of threads; clusters the target can reuse
+// (ClusterTarget::reuses_clusters) go through the same batches and are not
 // compressed at all.  Finish() finishes the target.
-std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::ClusterTarget* target,
-                                        ClusterCompressor* compressor);
+//
+// With a non-null `base` (not owned; the content of the writer's backing
+// file), the image is incremental: a cluster whose content equals the
+// base's is left unallocated (it reads through to the base), a cluster
+// that is zero where the base is not becomes a zero cluster (version 3) or
+// an explicit cluster of zeros (version 2, which has no zero clusters),
+// and every other cluster is stored.  Clusters never written count as
+// zeros, so the base is consulted for them too (only where it maps data).
+std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::ClusterTarget* writer,
+                                        ClusterCompressor* compressor,
+                                        BaseContent* base = nullptr);
 
 // True when all `len` bytes are zero.
 bool IsZero(const uint8_t* p, size_t len);

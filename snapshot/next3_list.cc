@@ -40,6 +40,15 @@ Result<uint64_t> CheckEntry(const std::string& where, const ListHead& head,
                  " (unused by snapshot files, must be 0)");
     }
   }
+  // The tree roots (DIND, TIND, extra TINDs); deeper pointers are checked
+  // when a map is read.
+  for (int slot : {kDindSlot, kTindSlot, 0, 1, 2}) {
+    if (inode.block[slot] >= head.fs_blocks_count) {
+      return bad("i_block[" + Num(slot) + "] is " + Num(inode.block[slot]) +
+                 ", past the end of the filesystem (" +
+                 Num(head.fs_blocks_count) + " blocks)");
+    }
+  }
   const uint64_t size = inode.size;
   if (size % kBlockSize != 0 || size / kBlockSize <= kSnapshotBlockOffset) {
     return bad("size " + Num(size) +

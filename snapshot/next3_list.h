@@ -51,7 +51,8 @@ using InodeReader = std::function<Result<Next3Inode>(uint32_t ino)>;
 // Every entry is checked: inode number in range and not reserved, a regular
 // file with the snapshot flag, dtime 0, no extents, a size of
 // (blocks + 1036) * 4096 bytes no larger than the filesystem, unused slots
-// i_block[3..12] zero, IDs non-zero and strictly decreasing, no inode twice
+// i_block[3..12] zero, tree roots inside the filesystem, IDs non-zero and
+// strictly decreasing, no inode twice
 // (so a cycle ends the walk).  Errors are kCorruption with messages
 // "OBJECT: snapshot list: inode N: problem".
 Result<std::vector<ListedSnapshot>> ReadSnapshotList(const std::string& object,

@@ -184,6 +184,17 @@ TEST_F(Next3ListTest, EntryFieldsAreValidated) {
   inodes_[13] = i;
   ExpectCorrupt(Head(13, 13), "is not (blocks + 1036) * 4096");
 
+  i = Snap(5, 0);
+  i.block[kTindSlot] = kFsBlocks;
+  inodes_[13] = i;
+  ExpectCorrupt(Head(13, 13), "i_block[14] is 100000, past the end of the "
+                              "filesystem (100000 blocks)");
+
+  i = Snap(5, 0);
+  i.block[1] = 4000000;
+  inodes_[13] = i;
+  ExpectCorrupt(Head(13, 13), "i_block[1] is 4000000, past the end");
+
   inodes_[13] = Snap(5, 0, kFsBlocks + 1);
   ExpectCorrupt(Head(13, 13), "more than the filesystem's 100000");
 }

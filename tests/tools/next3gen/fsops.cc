@@ -134,7 +134,8 @@ uint32_t MakeSymlink(Gen& gen, uint32_t parent, const std::string& name,
 }
 
 uint32_t MakeFile(Gen& gen, uint32_t parent, const std::string& name,
-                  const std::vector<uint64_t>& blocks, uint64_t size) {
+                  const std::vector<uint64_t>& blocks, uint64_t size,
+                  int group) {
   ext2_ino_t ino = 0;
   Check(ext2fs_new_inode(gen.fs, parent, LINUX_S_IFREG | 0644, nullptr, &ino),
         "new inode");
@@ -145,15 +146,17 @@ uint32_t MakeFile(Gen& gen, uint32_t parent, const std::string& name,
   in.i_atime = in.i_ctime = in.i_mtime = uint32_t(gen.now);
   Check(ext2fs_write_new_inode(gen.fs, ino, &in), "write new inode");
   LinkEntry(gen, parent, name, ino, EXT2_FT_REG_FILE);
-  WriteBlocks(gen, ino, blocks, size);
+  WriteBlocks(gen, ino, blocks, size, group);
   return ino;
 }
 
 void WriteBlocks(Gen& gen, uint32_t ino, const std::vector<uint64_t>& blocks,
-                 uint64_t min_size) {
+                 uint64_t min_size, int group) {
   ext2_inode in = ReadInode(gen, ino);
-  // Files keep their data near their inode's group unless told otherwise.
-  uint64_t goal = uint64_t((ino - 1) / gen.fs->super->s_inodes_per_group) *
+  // Spread files over the groups (by inode number), so that snapshots own
+  // blocks and copy bitmaps in every group.
+  uint64_t goal = uint64_t(group >= 0 ? uint32_t(group)
+                                      : ino * 13 % gen.Groups()) *
                   kBlocksPerGroup;
   for (uint64_t l : blocks) {
     Block data;

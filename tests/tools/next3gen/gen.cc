@@ -92,6 +92,7 @@ uint64_t Gen::AllocBlock(uint64_t goal, bool zero) {
     goal = b + 1 < BlocksCount() ? b + 1 : 0;
   }
   ext2fs_block_alloc_stats2(fs, b, +1);
+  bitmap_changes_++;
   if (zero) {
     Block z{};
     Write(b, z.data());
@@ -107,6 +108,7 @@ uint64_t Gen::AllocSnapBlock(uint64_t goal) {
 
 void Gen::FreeBlock(uint64_t b) {
   ext2fs_block_alloc_stats2(fs, b, -1);
+  bitmap_changes_++;
   excl[b] = false;
 }
 
@@ -128,6 +130,11 @@ void Gen::BeforeWrite(uint64_t off, uint64_t len, const uint8_t* data) {
   for (uint64_t b = first; b <= last; b++) {
     if (exclbm_set.count(b)) continue;  // "exclude bitmap update - skip cow"
     if (!Protected(b)) continue;
+    // Engine invariant: a protected block is never free (a free would
+    // have moved it), so nobody can be writing new content into it.
+    if (!ext2fs_test_block_bitmap2(fs->block_map, b))
+      Die("write to block " + std::to_string(b) +
+          ": free in the live bitmap but protected by the active snapshot");
     if (off == b * kBlockSize && len >= kBlockSize) {
       Block old;
       ReadRaw(b, old.data());
@@ -160,6 +167,7 @@ void Gen::MoveIntoActive(uint64_t b) {
   Snap& s = snaps[active];
   SnapMap(s, b, b);
   excl[b] = true;
+  bitmap_changes_++;
 }
 
 void Gen::Release(uint64_t b) {
@@ -188,14 +196,26 @@ void Gen::WriteSnapInode(Snap& s) {
 }
 
 void Gen::Flush() {
-  for (uint32_t g = 0; g < Groups(); g++) {
-    Block bm{};
-    uint64_t start = uint64_t(g) * kBlocksPerGroup;
-    for (uint64_t i = 0; i < kBlocksPerGroup && start + i < excl.size(); i++)
-      if (excl[start + i]) bm[i / 8] |= uint8_t(1 << (i % 8));
-    Write(exclbm_block[g], bm.data());
+  // Writing a bitmap block can copy it into the active snapshot, which
+  // allocates blocks and so changes bitmaps already written: repeat until
+  // a round allocates nothing (the second write of a block is no longer
+  // protected, so this ends after at most a few rounds).
+  for (int round = 0;; round++) {
+    if (round > 8) Die("flush: bitmaps do not settle");
+    uint64_t before = bitmap_changes_;
+    ext2fs_mark_bb_dirty(fs);
+    ext2fs_mark_ib_dirty(fs);
+    Check(ext2fs_write_bitmaps(fs), "write bitmaps");
+    for (uint32_t g = 0; g < Groups(); g++) {
+      Block bm{};
+      uint64_t start = uint64_t(g) * kBlocksPerGroup;
+      for (uint64_t i = 0; i < kBlocksPerGroup && start + i < excl.size();
+           i++)
+        if (excl[start + i]) bm[i / 8] |= uint8_t(1 << (i % 8));
+      Write(exclbm_block[g], bm.data());
+    }
+    if (bitmap_changes_ == before) break;
   }
-  Check(ext2fs_write_bitmaps(fs), "write bitmaps");
   ext2fs_mark_super_dirty(fs);
   Check(ext2fs_flush(fs), "flush");
 }

@@ -110,7 +110,7 @@ class Gen {
  private:
   void CowCopy(uint64_t b);
   uint64_t rng_ = 0;
-  int hook_depth_ = 0;
+  uint64_t bitmap_changes_ = 0;          // block or exclude bitmap changes
   std::set<uint64_t> writing_;           // blocks with a write in progress
 };
 

@@ -227,12 +227,17 @@ void DeleteSnapshot(Gen& gen, uint32_t id, bool unlink_name) {
                                " is " + s.state);
   s.inode.i_flags |= kSnapDeletedFl;
   s.state = "deleted";
-  if (unlink_name) {
-    Check(ext2fs_unlink(gen.fs, gen.snapdir, s.name.c_str(), s.ino, 0),
-          "unlink " + s.name);
-    s.inode.i_links_count = 0;
-    s.linked = false;
-  }
+  gen.WriteSnapInode(s);
+  if (unlink_name) UnlinkSnapshot(gen, id);
+}
+
+void UnlinkSnapshot(Gen& gen, uint32_t id) {
+  Snap& s = *FindSnap(gen, id);
+  Check(ext2fs_unlink(gen.fs, gen.snapdir, s.name.c_str(), s.ino, 0),
+        "unlink " + s.name);
+  s.inode.i_links_count = 0;
+  s.inode.i_ctime = uint32_t(gen.now);
+  s.linked = false;
   gen.WriteSnapInode(s);
 }
 
