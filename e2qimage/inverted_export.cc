@@ -6,19 +6,21 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <string>
 #include <vector>
 
 #include "e2qimage/export_mode.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
+#include "e2qimage/stamp.h"
 #include "lib/cluster_compressor.h"
 #include "lib/copy_pipeline.h"
+#include "lib/digest_sink.h"
 #include "lib/ext2_fs.h"
 #include "lib/ext4_select.h"
 #include "lib/image_sink.h"
 #include "lib/output_file.h"
+#include "lib/provenance.h"
 #include "lib/qcow2_multi_writer.h"
 #include "lib/scramble.h"
 #include "snapshot/next3.h"
@@ -34,20 +36,6 @@ struct StateSource {
   std::unique_ptr<ext4::Filesystem> fs;
 };
 
-// Snapshot dates: SOURCE_DATE_EPOCH when set (reproducible output), else
-// now.  next3 records no creation time that could serve instead.
-uint32_t SnapshotDate() {
-  const char* e = std::getenv("SOURCE_DATE_EPOCH");
-  if (e != nullptr && *e != '\0') {
-    char* end = nullptr;
-    unsigned long long v = std::strtoull(e, &end, 10);
-    if (end != nullptr && *end == '\0' && v <= UINT32_MAX) {
-      return static_cast<uint32_t>(v);
-    }
-  }
-  return static_cast<uint32_t>(std::time(nullptr));
-}
-
 std::string BaseName(const std::string& path, uint32_t id) {
   if (path.empty() || path == "-") return "snapshot-" + std::to_string(id);
   size_t slash = path.find_last_of('/');
@@ -59,9 +47,12 @@ void Warn(const std::string& object, const std::string& what) {
           what.c_str());
 }
 
-// Copies one state into `target` through the export pipeline.
+// Copies one state into `target` through the export pipeline; with
+// `record`, the digest of the state's content goes into it and the record
+// into `writer`'s header (the active layer's provenance).
 Status CopyState(const Options& o, StateSource* s,
-                 qcow2::ClusterTarget* target, ClusterCompressor* compressor) {
+                 qcow2::ClusterTarget* target, ClusterCompressor* compressor,
+                 qcow2::Qcow2MultiWriter* writer, const Provenance* record) {
   ext4::SelectOptions so;
   so.all_data = o.all_data;
   E2Q_ASSIGN_OR_RETURN(ext4::Selection selection,
@@ -77,7 +68,23 @@ Status CopyState(const Options& o, StateSource* s,
   const uint32_t bs = s->fs->block_size();
   Progress progress(o.progress, "Copying " + s->info.name, "blocks",
                     selection.blocks.size(), bs);
-  std::unique_ptr<ImageSink> sink = NewQcow2Sink(target, compressor);
+  std::unique_ptr<ImageSink> qcow2_sink = NewQcow2Sink(target, compressor);
+  ImageSink* sink_ptr = qcow2_sink.get();
+  std::unique_ptr<ImageSink> digest_sink;
+  if (record != nullptr) {
+    E2Q_RETURN_IF_ERROR(record->Validate());
+    Provenance r = *record;
+    E2Q_ASSIGN_OR_RETURN(
+        digest_sink,
+        NewDigestSink(qcow2_sink.get(), r.guest_size, 1,
+                      [writer, r](const Digest128& digest) mutable {
+                        r.digest = digest;
+                        writer->SetExtensions({qcow2::HeaderExtension{
+                            qcow2::kExtE2qProvenance, r.Encode()}});
+                        return Status::OK();
+                      }));
+    sink_ptr = digest_sink.get();
+  }
   CopyOptions co;
   co.block_size = bs;
   E2Q_ASSIGN_OR_RETURN(co.source_size, s->file->Size());
@@ -88,7 +95,7 @@ Status CopyState(const Options& o, StateSource* s,
     };
   }
   E2Q_ASSIGN_OR_RETURN(CopyStats stats,
-                       CopyBlocks(s->file, selection.blocks, sink.get(), co));
+                       CopyBlocks(s->file, selection.blocks, sink_ptr, co));
   if (stats.blocks_past_source_end > 0) {
     Warn(s->file->name(), std::to_string(stats.blocks_past_source_end) +
                               " selected blocks lie past the end of the "
@@ -115,7 +122,8 @@ Status RunExportAll(const Options& o) {
                        snapshot::Next3::Open(device.get()));
 
   // Oldest exportable snapshot first, the live filesystem last.
-  const uint32_t date = SnapshotDate();
+  E2Q_ASSIGN_OR_RETURN(const int64_t created, CreationTime());
+  const uint32_t date = static_cast<uint32_t>(created);
   std::vector<StateSource> states;
   const auto& list = next3->snapshots();
   for (auto it = list.rbegin(); it != list.rend(); ++it) {
@@ -167,11 +175,31 @@ Status RunExportAll(const Options& o) {
           return writer->SetCompressionType(type);
         }));
   }
-  for (StateSource& s : states) {
+  // Provenance of the file: kind multi-state, the live filesystem's
+  // identity, the snapshot IDs held, the digest of the active layer.
+  const ext4::Filesystem& live = *states.back().fs;
+  E2Q_ASSIGN_OR_RETURN(
+      Provenance record,
+      NewProvenance(ImageKind::kMultiState, states.back().info.virtual_size));
+  record.flags = Provenance::kFlagLive;
+  if (o.all_data) record.flags |= Provenance::kFlagAllData;
+  if (o.scramble) record.flags |= Provenance::kFlagScrambled;
+  record.fs_uuid = live.uuid();
+  record.label = live.label();
+  record.block_size = live.block_size();
+  record.blocks_count = live.blocks_count();
+  for (auto it = states.rbegin() + 1; it != states.rend(); ++it) {
+    record.snapshot_ids.push_back(
+        static_cast<uint32_t>(std::stoul(it->info.id_str)));
+  }
+  for (size_t i = 0; i < states.size(); ++i) {
+    StateSource& s = states[i];
     E2Q_ASSIGN_OR_RETURN(qcow2::ClusterTarget * target,
                          writer->BeginState(s.info));
-    E2Q_RETURN_IF_ERROR(CopyState(o, &s, target, compressor.get()));
-    s.fs.reset();
+    const bool last = i + 1 == states.size();
+    E2Q_RETURN_IF_ERROR(CopyState(o, &s, target, compressor.get(),
+                                  writer.get(), last ? &record : nullptr));
+    if (!last) s.fs.reset();
   }
   E2Q_RETURN_IF_ERROR(writer->Finish());
   E2Q_RETURN_IF_ERROR(out->Commit());

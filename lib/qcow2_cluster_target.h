@@ -22,6 +22,8 @@ class ClusterTarget {
   virtual uint32_t cluster_bits() const = 0;
   // qcow2 version of the file (2 has no zero clusters).
   virtual uint32_t version() const = 0;
+  // Guest clusters of the image (or state).
+  virtual uint64_t guest_clusters() const = 0;
 
   // Stores `n` consecutive clusters from guest cluster `index` (n *
   // cluster_size() bytes at `data`) as normal clusters.

@@ -46,6 +46,7 @@ class Qcow2MultiWriter::State : public ClusterTarget {
   uint64_t cluster_size() const override { return w_->cluster_size(); }
   uint32_t cluster_bits() const override { return w_->cluster_bits(); }
   uint32_t version() const override { return w_->opts_.version; }
+  uint64_t guest_clusters() const override { return guest_clusters_; }
   bool finished() const { return finished_; }
 
   Status AddDataClusters(uint64_t index, const uint8_t* data,

@@ -50,7 +50,7 @@ class Qcow2Writer : public ClusterTarget {
     return uint64_t{1} << opts_.cluster_bits;
   }
   uint32_t cluster_bits() const override { return opts_.cluster_bits; }
-  uint64_t guest_clusters() const { return guest_clusters_; }
+  uint64_t guest_clusters() const override { return guest_clusters_; }
   uint32_t version() const override { return opts_.version; }
 
   // Each Add* call takes the next guest cluster `index`, which must be
