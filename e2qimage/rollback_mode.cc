@@ -15,8 +15,10 @@
 
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
+#include "e2qimage/stamp.h"
 #include "lib/ext2_fs.h"
 #include "lib/output_file.h"
+#include "lib/provenance.h"
 #include "snapshot/next3.h"
 #include "snapshot/rollback.h"
 #include "snapshot/undo_file.h"
@@ -128,10 +130,23 @@ Result<uint64_t> PrepareUndo(const Options& o, uint32_t id, File* device,
                                    ": the undo file must be a regular file");
   }
   RegisterTempFile(out->temp_path());
+  // Provenance: kind undo, the filesystem the device holds now.
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<ext4::Filesystem> live,
+                       ext4::Filesystem::Open(
+                           device, ext4::Filesystem::OpenOptions()));
+  E2Q_ASSIGN_OR_RETURN(Provenance record,
+                       NewProvenance(ImageKind::kUndo, device_size));
+  record.flags = 0;
+  record.snapshot_ids = {id};
+  record.fs_uuid = live->uuid();
+  record.label = live->label();
+  record.block_size = live->block_size();
+  record.blocks_count = live->blocks_count();
+  live.reset();
   Progress saving(o.progress, "Saving", "blocks", 2 * diff.size(), bs);
   E2Q_RETURN_IF_ERROR(snapshot::WriteUndoFile(
       device, image.get(), diff, &ident, out->file(),
-      [&](uint64_t done) { saving.Update(done); }));
+      [&](uint64_t done) { saving.Update(done); }, &record));
   // The undo file is durable and in place before the device is touched.
   E2Q_RETURN_IF_ERROR(out->Commit());
   UnregisterTempFile();

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "lib/content_digest.h"
 #include "lib/endian.h"
 #include "lib/image_sink.h"
 #include "lib/qcow2_format.h"
@@ -86,11 +87,49 @@ class FileRef : public File {
   File* f_;
 };
 
+// The content digest (lib/content_digest.h) of a guest disk given as
+// pieces at increasing offsets, zeros elsewhere.
+class SparseDigest {
+ public:
+  explicit SparseDigest(uint64_t guest_size)
+      : digest_(guest_size), chunk_(kDigestChunkSize, 0) {}
+  void Feed(uint64_t offset, const uint8_t* data, size_t len) {
+    while (len > 0) {
+      const uint64_t index = offset >> kDigestChunkBits;
+      if (have_ && index != index_) Close();
+      index_ = index;
+      have_ = true;
+      const size_t in = offset & (kDigestChunkSize - 1);
+      const size_t n = std::min(len, kDigestChunkSize - in);
+      std::memcpy(&chunk_[in], data, n);
+      offset += n;
+      data += n;
+      len -= n;
+    }
+  }
+  Digest128 Final() {
+    if (have_) Close();
+    return digest_.Final();
+  }
+
+ private:
+  void Close() {
+    Digest128 h;
+    if (HashChunk(chunk_.data(), &h)) digest_.Add(index_, h);
+    std::fill(chunk_.begin(), chunk_.end(), 0);
+    have_ = false;
+  }
+  ContentDigest digest_;
+  std::vector<uint8_t> chunk_;
+  uint64_t index_ = 0;
+  bool have_ = false;
+};
+
 // Adds one layer's blocks of `source`, clusters = blocks, to `target`.
 Status WriteLayer(File* source, const BlockSet& blocks, uint32_t bs,
                   qcow2::ClusterTarget* t, ContentSum* sum,
                   const std::function<void(uint64_t)>& progress,
-                  uint64_t* done) {
+                  uint64_t* done, SparseDigest* digest) {
   std::vector<uint8_t> buf;
   for (const BlockRun& run : blocks.Runs()) {
     for (uint64_t b = run.start; b < run.start + run.count;) {
@@ -99,6 +138,7 @@ Status WriteLayer(File* source, const BlockSet& blocks, uint32_t bs,
       buf.resize(n * bs);
       E2Q_RETURN_IF_ERROR(source->ReadAt(b * bs, buf.data(), buf.size()));
       sum->Update(buf.data(), buf.size());
+      if (digest) digest->Feed(b * bs, buf.data(), buf.size());
       for (uint64_t k = 0; k < n;) {
         const uint8_t* p = &buf[k * bs];
         if (IsZero(p, bs)) {
@@ -162,7 +202,8 @@ std::string RollbackSnapshotName(uint32_t snapshot_id) {
 
 Status WriteUndoFile(File* device, File* target, const BlockSet& blocks,
                      UndoIdentity* id, File* out,
-                     const std::function<void(uint64_t)>& progress) {
+                     const std::function<void(uint64_t)>& progress,
+                     const Provenance* provenance) {
   const uint32_t bits = Log2Exact(id->block_size);
   if (bits < qcow2::kMinClusterBits || bits > qcow2::kMaxClusterBits) {
     return Status::NotSupported(out->name() + ": undo file: block size " +
@@ -182,12 +223,14 @@ Status WriteUndoFile(File* device, File* target, const BlockSet& blocks,
   uint64_t done = 0;
   E2Q_ASSIGN_OR_RETURN(qcow2::ClusterTarget * t, w->BeginState(info));
   E2Q_RETURN_IF_ERROR(WriteLayer(target, blocks, id->block_size, t,
-                                 &target_sum, progress, &done));
+                                 &target_sum, progress, &done, nullptr));
   info.id_str = "original";
   info.name = "original";
   E2Q_ASSIGN_OR_RETURN(t, w->BeginState(info));
+  const uint64_t guest_size = (id->device_size + 511) & ~uint64_t{511};
+  SparseDigest digest(guest_size);
   E2Q_RETURN_IF_ERROR(WriteLayer(device, blocks, id->block_size, t,
-                                 &original_sum, progress, &done));
+                                 &original_sum, progress, &done, &digest));
   id->blocks = blocks.size();
   id->original_sum = original_sum.value();
   id->target_sum = target_sum.value();
@@ -195,7 +238,16 @@ Status WriteUndoFile(File* device, File* target, const BlockSet& blocks,
   qcow2::HeaderExtension ext;
   ext.type = kExtE2qUndo;
   ext.data = EncodeRecord(*id);
-  w->SetExtensions({ext});
+  std::vector<qcow2::HeaderExtension> exts{ext};
+  if (provenance != nullptr) {
+    Provenance p = *provenance;
+    p.guest_size = guest_size;
+    p.digest = digest.Final();
+    E2Q_RETURN_IF_ERROR(p.Validate().WithContext(out->name()));
+    exts.push_back(qcow2::HeaderExtension{qcow2::kExtE2qProvenance,
+                                          p.Encode()});
+  }
+  w->SetExtensions(std::move(exts));
   return w->Finish();
 }
 

@@ -18,6 +18,7 @@
 
 #include "lib/block_set.h"
 #include "lib/file.h"
+#include "lib/provenance.h"
 #include "lib/qcow2_reader.h"
 #include "lib/status.h"
 
@@ -63,10 +64,14 @@ std::string RollbackSnapshotName(uint32_t snapshot_id);
 // Writes the undo image for `blocks` (sorted, < device_size / block_size)
 // to `out` (from offset 0): original content read from `device`, new
 // content from `target`, in runs of up to 8 MiB.  Fills id->blocks and the
-// checksums.  Does not fsync.  `progress` (optional) gets blocks done.
+// checksums.  With `provenance` (optional; kind, identity, version and time
+// filled in by the caller), also stores that record with guest_size and the
+// digest of the active layer (the original content) filled in.  Does not
+// fsync.  `progress` (optional) gets blocks done.
 Status WriteUndoFile(File* device, File* target, const BlockSet& blocks,
                      UndoIdentity* id, File* out,
-                     const std::function<void(uint64_t)>& progress);
+                     const std::function<void(uint64_t)>& progress,
+                     const Provenance* provenance = nullptr);
 
 // An undo file opened for reading.
 class UndoFile {
