@@ -169,14 +169,14 @@ Result<std::unique_ptr<File>> Next3::OpenRawImage(uint32_t id) const {
 Result<Normalisation> Next3::NormalisationOf(uint32_t id) const {
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> raw, OpenRawImage(id));
   E2Q_ASSIGN_OR_RETURN(const SnapshotInfo* info, Find(id));
-  return Normalise(raw.get(), info->blocks_count);
+  return Normalise(raw.get(), info->blocks_count, info->inode);
 }
 
 Result<std::unique_ptr<File>> Next3::OpenImage(uint32_t id) const {
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> raw, OpenRawImage(id));
   E2Q_ASSIGN_OR_RETURN(const SnapshotInfo* info, Find(id));
   E2Q_ASSIGN_OR_RETURN(Normalisation n,
-                       Normalise(raw.get(), info->blocks_count));
+                       Normalise(raw.get(), info->blocks_count, info->inode));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<PatchedFile> patched,
                        PatchedFile::Create(std::move(raw), std::move(n.patches)));
   return std::unique_ptr<File>(std::move(patched));

@@ -2,6 +2,7 @@
 // changes of an exported snapshot image.
 #include "snapshot/next3_normalise.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -57,8 +58,10 @@ struct DescChange {
 
 class Planner {
  public:
-  Planner(File* image, const ext4::Filesystem& fs, Normalisation* n)
-      : image_(image), fs_(fs), f_(fs.raw()), n_(n) {}
+  Planner(File* image, const ext4::Filesystem& fs, uint32_t snapshot_ino,
+          Normalisation* n)
+      : image_(image), fs_(fs), f_(fs.raw()), snapshot_ino_(snapshot_ino),
+        n_(n) {}
 
   Status Run() {
     const std::string& name = image_->name();
@@ -90,7 +93,9 @@ class Planner {
         n_->released.Add(b);
       }
     }
+    E2Q_RETURN_IF_ERROR(FindUnlinkedSnapshots());
     E2Q_RETURN_IF_ERROR(PlanBitmaps());
+    E2Q_RETURN_IF_ERROR(PlanInodeBitmaps());
     E2Q_RETURN_IF_ERROR(PlanDescriptors(gd_exclude));
     E2Q_RETURN_IF_ERROR(PlanSuperblock());
     if (compat & kCompatExcludeInode) E2Q_RETURN_IF_ERROR(ClearExcludeInode());
@@ -115,6 +120,68 @@ class Planner {
                                 c.error);
     }
     if (err != 0) return Fail("exclude inode 9: read block map", err);
+    return Status::OK();
+  }
+
+  // The snapshot list as it was at take, walked in the image from the
+  // snapshot's own inode (the head then): next3 left each listed inode as
+  // an empty file with its i_next_snapshot.  One with no link is an inode
+  // that only the list kept alive; in the image it is an allocated inode
+  // with links count 0 and no dtime, which e2fsck rejects.  The walk ends
+  // at the first inode that is not such an empty regular file.
+  Status FindUnlinkedSnapshots() {
+    errcode_t err = ext2fs_read_bitmaps(f_);
+    if (err != 0) return Fail("read bitmaps", err);
+    std::set<uint32_t> seen;
+    for (uint32_t ino = snapshot_ino_; ino != 0;) {
+      if (ino < EXT2_FIRST_INO(f_->super) ||
+          ino > f_->super->s_inodes_count || !seen.insert(ino).second) {
+        break;
+      }
+      Result<Next3Inode> r = ReadNext3Inode(fs_, ino);
+      if (!r.ok()) break;
+      const Next3Inode& inode = r.value();
+      if (!inode.is_regular() || inode.size != 0) break;
+      if (inode.links_count == 0 && inode.dtime == 0 &&
+          ext2fs_test_inode_bitmap2(f_->inode_map, ino)) {
+        n_->released_inodes.push_back(ino);
+      }
+      ino = inode.next_snapshot;
+    }
+    return Status::OK();
+  }
+
+  // Frees the unlinked snapshot inodes: dtime set (to the image's last
+  // write time, the take), bit cleared in the on-disk inode bitmap.
+  Status PlanInodeBitmaps() {
+    if (n_->released_inodes.empty()) return Status::OK();
+    const uint32_t ipg = f_->super->s_inodes_per_group;
+    const uint32_t dtime =
+        std::max(f_->super->s_wtime, f_->super->s_inodes_count);
+    std::map<uint64_t, std::vector<uint8_t>> bitmaps;  // block -> content
+    for (uint32_t ino : n_->released_inodes) {
+      const dgrp_t g = (ino - 1) / ipg;
+      const uint32_t bit = (ino - 1) % ipg;
+      const uint64_t loc = ext2fs_inode_bitmap_loc(f_, g);
+      auto it = bitmaps.find(loc);
+      if (it == bitmaps.end()) {
+        std::vector<uint8_t> block(kBlockSize);
+        E2Q_RETURN_IF_ERROR(
+            image_->ReadAt(loc * kBlockSize, block.data(), block.size()));
+        it = bitmaps.emplace(loc, std::move(block)).first;
+      }
+      it->second[bit / 8] =
+          static_cast<uint8_t>(it->second[bit / 8] & ~(1u << (bit % 8)));
+      E2Q_ASSIGN_OR_RETURN(InodeLocation where, LocateInode(fs_, ino));
+      std::vector<uint8_t> le(4);
+      StoreLE32(le.data(), dtime);
+      n_->patches.Set(where.block, where.offset + 0x14, std::move(le));
+      n_->changed.Add(where.block);
+    }
+    for (auto& [loc, block] : bitmaps) {
+      n_->patches.SetBlock(loc, std::move(block));
+      n_->changed.Add(loc);
+    }
     return Status::OK();
   }
 
@@ -156,6 +223,9 @@ class Planner {
         n_->patches.SetBlock(loc, std::move(block));
         n_->changed.Add(loc);
       }
+    }
+    for (uint32_t ino : n_->released_inodes) {
+      ext2fs_unmark_inode_bitmap2(f_->inode_map, ino);
     }
     // Free counts per group, from the bitmaps as they will read.
     std::vector<uint8_t> bits;
@@ -273,6 +343,7 @@ class Planner {
   File* image_;
   const ext4::Filesystem& fs_;
   ext2_filsys f_;
+  uint32_t snapshot_ino_;
   Normalisation* n_;
   BlockSet reserved_;
   std::vector<uint64_t> free_blocks_;
@@ -281,7 +352,8 @@ class Planner {
 
 }  // namespace
 
-Result<Normalisation> Normalise(File* image, uint64_t blocks_count) {
+Result<Normalisation> Normalise(File* image, uint64_t blocks_count,
+                                uint32_t snapshot_ino) {
   ext4::Filesystem::OpenOptions fo;
   fo.fall_back_to_backup = false;
   Result<std::unique_ptr<ext4::Filesystem>> fs =
@@ -302,7 +374,7 @@ Result<Normalisation> Normalise(File* image, uint64_t blocks_count) {
         Num(blocks_count));
   }
   Normalisation n;
-  Planner planner(image, *fs.value(), &n);
+  Planner planner(image, *fs.value(), snapshot_ino, &n);
   E2Q_RETURN_IF_ERROR(planner.Run());
   return n;
 }

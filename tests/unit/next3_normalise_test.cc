@@ -141,7 +141,7 @@ TEST_F(Next3NormaliseTest, ReleasesTheExcludeInodeAndPassesE2fsck) {
 
   auto image = std::make_unique<MemFile>("snap", data_);
   MemFile* raw = image.get();
-  ASSERT_OK_AND_ASSIGN(Normalisation n, Normalise(raw, kBlocks));
+  ASSERT_OK_AND_ASSIGN(Normalisation n, Normalise(raw, kBlocks, 0));
   BlockSet want_released;
   want_released.Add(kDind, 4);
   EXPECT_EQ(n.released.Runs(), want_released.Runs());
@@ -193,9 +193,63 @@ TEST_F(Next3NormaliseTest, ReleasesTheExcludeInodeAndPassesE2fsck) {
       << Text(ReadAll(dir_ + "/fsck.txt"));
 }
 
+TEST_F(Next3NormaliseTest, ReleasesUnlinkedSnapshotFilesOfTheListAtTake) {
+  // The list at take, as left in the image: inode 20 (this snapshot,
+  // links 1) -> 21 (links 0: only the list kept it) -> 0.  Both are the empty files next3 leaves; inode 22, not
+  // on the list, has links 0 too and must be left alone.
+  const uint32_t ipg = 256 / 2;
+  ASSERT_EQ(LoadLE32(Block(0) + 1024 + 0x28), ipg);
+  MemFile probe("probe", data_);
+  ASSERT_OK_AND_ASSIGN(auto fs, ext4::Filesystem::Open(&probe, {}));
+  const uint64_t ibitmap = ext2fs_inode_bitmap_loc(fs->raw(), 0);
+  for (uint32_t ino : {20u, 21u, 22u}) {
+    uint8_t* in = Block(itable_loc_) + (ino - 1) * 256;
+    StoreLE16(in + 0x00, 0100600);
+    StoreLE16(in + 0x1A, ino == 20 ? 1 : 0);
+    StoreLE32(in + 0x20, 0x40);
+    StoreLE32(in + 0x24, ino == 20 ? 21 : 0);  // i_next_snapshot
+    StoreLE32(in + 0x64, 30 - ino);            // IDs
+    Block(ibitmap)[(ino - 1) / 8] |= static_cast<uint8_t>(1u << ((ino - 1) % 8));
+  }
+  auto image = std::make_unique<MemFile>("snap", data_);
+  MemFile* raw = image.get();
+  ASSERT_OK_AND_ASSIGN(Normalisation n, Normalise(raw, kBlocks, 20));
+  EXPECT_EQ(n.released_inodes, std::vector<uint32_t>{21});
+  EXPECT_TRUE(n.changed.Contains(ibitmap));
+  ASSERT_OK_AND_ASSIGN(auto patched,
+                       PatchedFile::Create(std::move(image), std::move(n.patches)));
+  std::vector<uint8_t> out(data_.size());
+  ASSERT_OK(patched->ReadAt(0, out.data(), out.size()));
+  const uint8_t* bits = out.data() + ibitmap * kBlockSize;
+  EXPECT_TRUE(BitSet(bits, 19));
+  EXPECT_FALSE(BitSet(bits, 20));
+  EXPECT_TRUE(BitSet(bits, 21));
+  const uint8_t* in21 = out.data() + itable_loc_ * kBlockSize + 20 * 256;
+  EXPECT_GE(LoadLE32(in21 + 0x14), 256u);  // i_dtime
+  EXPECT_EQ(LoadLE16(in21), 0100600);      // otherwise as it was
+  // Inode 22 (not on the list) still makes e2fsck complain, and so does
+  // inode 20, which no directory names here: clear both in the output;
+  // what remains of the release of 21 must be clean.
+  for (uint32_t ino : {20u, 22u}) {
+    std::memset(out.data() + itable_loc_ * kBlockSize + (ino - 1) * 256, 0,
+                256);
+    out[ibitmap * kBlockSize + (ino - 1) / 8] &=
+        static_cast<uint8_t>(~(1u << ((ino - 1) % 8)));
+  }
+  StoreLE16(out.data() + kBlockSize + 0x0E,
+            static_cast<uint16_t>(LoadLE16(out.data() + kBlockSize + 0x0E) + 2));
+  StoreLE32(out.data() + 1024 + kSbFreeInodes,
+            LoadLE32(out.data() + 1024 + kSbFreeInodes) + 2);
+  WriteAll(dir_ + "/after.img", out);
+  EXPECT_EQ(Sh("e2fsck -fn " + dir_ + "/after.img >" + dir_ +
+               "/fsck.txt 2>&1"),
+            0)
+      << Text(ReadAll(dir_ + "/fsck.txt"));
+}
+
 TEST_F(Next3NormaliseTest, AnImageOfTheWrongSizeIsCorruption) {
   MemFile image("snap", data_);
-  Result<Normalisation> r = Normalise(&image, 8000);
+  Result<Normalisation> r = Normalise(&image, 8000, 0);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kCorruption);
   EXPECT_NE(r.status().message().find("superblock says 8192 blocks, the "
@@ -207,7 +261,7 @@ TEST_F(Next3NormaliseTest, AnImageOfTheWrongSizeIsCorruption) {
 TEST_F(Next3NormaliseTest, AnExcludeBlockInFixedMetadataIsCorruption) {
   StoreLE32(Block(kInd) + 4, static_cast<uint32_t>(itable_loc_ + 1));
   MemFile image("snap", data_);
-  Result<Normalisation> r = Normalise(&image, kBlocks);
+  Result<Normalisation> r = Normalise(&image, kBlocks, 0);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kCorruption);
   EXPECT_NE(r.status().message().find("snap: exclude inode 9: block"),
