@@ -2,12 +2,14 @@
 #include "e2qimage/export_mode.h"
 
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "e2qimage/backing_base.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/stamp.h"
 #include "e2qimage/signals.h"
+#include "e2qimage/snapshot_source.h"
 #include "lib/base_content.h"
 #include "lib/cluster_compressor.h"
 #include "lib/copy_pipeline.h"
@@ -73,19 +75,35 @@ Result<uint32_t> ChooseClusterBits(const Options& o, uint64_t virtual_size,
 Status RunExport(const Options& o) {
   const std::string& device_path = o.args[0];
   const std::string& image_path = o.args[1];
-  if (!o.export_snapshot.empty() || o.export_all_snapshots) {
-    return Status::NotSupported(
-        device_path + ": export: next3 snapshot exports (-x, -X) are not "
-                      "implemented yet");
+  if (o.export_all_snapshots) {
+    return Status::NotSupported(device_path +
+                                ": export: -X is not implemented yet");
+  }
+  std::optional<SnapshotSpec> spec;
+  if (!o.export_snapshot.empty()) {
+    spec = ParseSnapshotSpec(o.export_snapshot);
+    if (!spec) {
+      return Status::InvalidArgument(device_path + ": -x " +
+                                     o.export_snapshot + ": malformed");
+    }
   }
   E2Q_RETURN_IF_ERROR(ext4::CheckNotMountedReadWrite(device_path, o.force));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> device,
                        OpenFileForRead(device_path));
+  // With -x, everything below reads the snapshot's normalised image
+  // instead of the device: selection from the snapshot's own metadata.
+  // -x ID1..ID2 reads ID2 (the device itself for ID1..live).
+  File* source = device.get();
+  SnapshotSource snapshot;
+  if (spec) {
+    E2Q_ASSIGN_OR_RETURN(snapshot, OpenSnapshotSource(o, device.get()));
+    if (snapshot.image) source = snapshot.image.get();
+  }
   ext4::Filesystem::OpenOptions fo;
   fo.superblock = o.superblock;
   fo.block_size = o.blocksize;
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<ext4::Filesystem> fs,
-                       ext4::Filesystem::Open(device.get(), fo));
+                       ext4::Filesystem::Open(source, fo));
 
   ext4::SelectOptions so;
   so.all_data = o.all_data;
@@ -93,7 +111,7 @@ Status RunExport(const Options& o) {
   E2Q_ASSIGN_OR_RETURN(ext4::Selection selection,
                        ext4::SelectBlocks(*fs, so));
   for (const auto& w : selection.warnings) {
-    fprintf(stderr, "e2qimage: %s: warning: %s\n", device_path.c_str(),
+    fprintf(stderr, "e2qimage: %s: warning: %s\n", source->name().c_str(),
             w.c_str());
   }
 
@@ -101,8 +119,8 @@ Status RunExport(const Options& o) {
   if (o.scramble) {
     E2Q_ASSIGN_OR_RETURN(scrambler, ext4::Scrambler::Create(*fs));
     for (const auto& w : scrambler->warnings()) {
-      fprintf(stderr, "e2qimage: %s: warning: -s: %s\n", device_path.c_str(),
-              w.c_str());
+      fprintf(stderr, "e2qimage: %s: warning: -s: %s\n",
+              source->name().c_str(), w.c_str());
     }
   }
 
@@ -126,7 +144,13 @@ Status RunExport(const Options& o) {
         Provenance record,
         NewProvenance(o.all_data ? ImageKind::kFull : ImageKind::kMetadata,
                       size));
-    record.flags = Provenance::kFlagLive;
+    // The state held: snapshot ID, ID2 of a range, or the live filesystem.
+    const bool live = !spec || (spec->range && spec->to_live);
+    record.flags = live ? Provenance::kFlagLive : 0;
+    if (!live) {
+      record.kind = ImageKind::kSnapshot;
+      record.snapshot_ids = {spec->range ? spec->to : spec->id};
+    }
     if (o.all_data) record.flags |= Provenance::kFlagAllData;
     if (o.scramble) record.flags |= Provenance::kFlagScrambled;
     record.fs_uuid = fs->uuid();
@@ -141,6 +165,7 @@ Status RunExport(const Options& o) {
       BaseExpectation want;
       want.fs_uuid = fs->uuid();
       want.fs_name = fs->name();
+      if (spec && spec->range) want.snapshot_id = spec->id;
       E2Q_ASSIGN_OR_RETURN(base_reader,
                            OpenBase(image_path, o.backing, want, &record));
       base = std::make_unique<BaseContent>(base_reader.get(), bits);
@@ -164,7 +189,7 @@ Status RunExport(const Options& o) {
                     bs);
   CopyOptions co;
   co.block_size = bs;
-  E2Q_ASSIGN_OR_RETURN(co.source_size, device->Size());
+  E2Q_ASSIGN_OR_RETURN(co.source_size, source->Size());
   co.progress = [&](uint64_t done) { progress.Update(done); };
   if (scrambler) {
     co.transform = [&](uint64_t first, uint64_t count, uint8_t* data) {
@@ -172,7 +197,7 @@ Status RunExport(const Options& o) {
     };
   }
   E2Q_ASSIGN_OR_RETURN(CopyStats stats,
-                       CopyBlocks(device.get(), selection.blocks, sink.get(),
+                       CopyBlocks(source, selection.blocks, sink.get(),
                                   co));
   if (stats.blocks_past_source_end > 0) {
     fprintf(stderr,
