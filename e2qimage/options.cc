@@ -117,7 +117,9 @@ const char* UsageText() {
       "[--threads=N]\n"
       "                DEVICE IMAGE-FILE\n"
       "       e2qimage -r|-Q [-l SNAPSHOT] [-z] IMAGE.qcow2 OUT-FILE\n"
-      "       e2qimage -Q [-a] [-z[LEVEL]] --backing=BASE DEVICE IMAGE-FILE\n"
+      "       e2qimage -Q [-a] [-z[LEVEL]] [-x ID1..ID2|ID1..live] "
+      "--backing=BASE\n"
+      "                DEVICE IMAGE-FILE\n"
       "       e2qimage -L DEVICE\n"
       "       e2qimage -R ID [-n] [-p] DEVICE UNDO-FILE\n"
       "       e2qimage -U [-n] [-p] UNDO-FILE DEVICE\n"
@@ -151,6 +153,11 @@ const char* UsageText() {
       "  -x, --export-snapshot=ID\n"
       "                         export snapshot ID instead of the live "
       "filesystem\n"
+      "  -x ID1..ID2|ID1..live --backing=BASE\n"
+      "                         snapshot ID2 (or the live filesystem) as the "
+      "blocks\n"
+      "                         that differ from BASE, an export of snapshot "
+      "ID1\n"
       "  -X, --export-all       with -Q: every snapshot and the live "
       "filesystem\n"
       "                         ('current') as internal snapshots of one "
@@ -162,10 +169,6 @@ const char* UsageText() {
       "DEVICE\n"
       "  -n, --dry-run          with -R/-U: only report what would be "
       "written\n"
-      "\n"
-      "Not implemented yet:\n"
-      "  -x ID1..ID2            export only what changed between two "
-      "snapshots\n"
       "\n"
       "Incremental exports and provenance (qcow2):\n"
       "  --backing=FILE         store only what differs from FILE, an earlier\n"
@@ -357,6 +360,12 @@ std::optional<Options> ParseOptions(int argc, char** argv,
         }
         if (o.export_all_snapshots) {
           *error = "-x and -X are mutually exclusive";
+          return std::nullopt;
+        }
+        if (ParseSnapshotSpec(o.export_snapshot)->range &&
+            o.backing.empty()) {
+          *error = "-x ID1..ID2 needs --backing=BASE (an export of snapshot "
+                   "ID1)";
           return std::nullopt;
         }
         if (o.superblock != 0) {
