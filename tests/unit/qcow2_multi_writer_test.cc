@@ -183,3 +183,35 @@ TEST(Qcow2MultiWriterTest, RefusesMisuse) {
 
 }  // namespace
 }  // namespace e2q::qcow2
+
+namespace e2q::qcow2 {
+namespace {
+
+// States of different sizes (a filesystem grown or shrunk between
+// snapshots): each snapshot records its own disk size; qemu reads every
+// snapshot with the active layer's size, zeros past the snapshot's end.
+TEST(Qcow2MultiWriterTest, StatesOfDifferentSizes) {
+  std::vector<Image> states(3);
+  states[0].assign(256 << 10, 0);
+  Fill(&states[0], 0, 250 << 10, 11);
+  states[1].assign(states[0].begin(), states[0].begin() + (96 << 10));
+  Fill(&states[1], 1000, 100, 12);
+  states[2] = states[0];
+  states[2].resize(320 << 10, 0);
+  Fill(&states[2], 300 << 10, 4096, 13);
+  Image file = Write(states, false, nullptr);
+  auto r = Qcow2Reader::Open(std::make_unique<MemFile>("m", file));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)->snapshots()[1].disk_size, 96u << 10);
+  EXPECT_EQ((*r)->snapshots()[2].disk_size, 256u << 10);
+  for (int i = 0; i < 3; ++i) {
+    Image want = states[i];
+    want.resize(320 << 10, 0);
+    EXPECT_EQ(ReadState(file, i == 2 ? "0" : std::to_string(i + 1)), want)
+        << "state " << i;
+  }
+  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(file), 0);
+}
+
+}  // namespace
+}  // namespace e2q::qcow2

@@ -131,6 +131,20 @@ TEST(RollbackTest, RollbackThenUndo) {
   EXPECT_EQ(dev.data(), f.original);
 }
 
+TEST(RollbackTest, NothingToChange) {
+  Fixture f = MakeFixture(7);
+  f.target = f.original;
+  uint64_t changed = 1;
+  Bytes undo = MakeUndo(f, &changed);
+  EXPECT_EQ(changed, 0u);
+  MemFile dev("dev", f.original);
+  auto r = Apply(undo, &dev, Direction::kRollback);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->blocks, 0u);
+  EXPECT_EQ(r->writes, 0u);
+  EXPECT_EQ(dev.data(), f.original);
+}
+
 TEST(RollbackTest, DryRunWritesNothing) {
   Fixture f = MakeFixture(2);
   Bytes undo = MakeUndo(f);
