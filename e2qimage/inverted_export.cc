@@ -43,16 +43,15 @@ std::string BaseName(const std::string& path, uint32_t id) {
 }
 
 void Warn(const std::string& object, const std::string& what) {
-  fprintf(stderr, "e2qimage: %s: warning: %s\n", object.c_str(),
-          what.c_str());
+  fprintf(stderr, "e2qimage: %s: warning: %s\n", object.c_str(), what.c_str());
 }
 
 // Copies one state into `target` through the export pipeline; with
 // `record`, the digest of the state's content goes into it and the record
 // into `writer`'s header (the active layer's provenance).
-Status CopyState(const Options& o, StateSource* s,
-                 qcow2::ClusterTarget* target, ClusterCompressor* compressor,
-                 qcow2::Qcow2MultiWriter* writer, const Provenance* record) {
+Status CopyState(const Options& o, StateSource* s, qcow2::ClusterTarget* target,
+                 ClusterCompressor* compressor, qcow2::Qcow2MultiWriter* writer,
+                 const Provenance* record) {
   ext4::SelectOptions so;
   so.all_data = o.all_data;
   E2Q_ASSIGN_OR_RETURN(ext4::Selection selection,
@@ -151,8 +150,8 @@ Status RunExportAll(const Options& o) {
   uint64_t max_size = 0;
   uint32_t bs = 0;
   for (StateSource& s : states) {
-    E2Q_ASSIGN_OR_RETURN(s.fs, ext4::Filesystem::Open(
-                                   s.file, ext4::Filesystem::OpenOptions()));
+    E2Q_ASSIGN_OR_RETURN(
+        s.fs, ext4::Filesystem::Open(s.file, ext4::Filesystem::OpenOptions()));
     s.info.virtual_size = s.fs->byte_size();
     s.info.date_sec = date;
     max_size = std::max(max_size, s.info.virtual_size);
@@ -170,10 +169,9 @@ Status RunExportAll(const Options& o) {
                        qcow2::Qcow2MultiWriter::Create(out->file(), wo));
   std::unique_ptr<ClusterCompressor> compressor;
   if (o.compress_level) {
-    E2Q_ASSIGN_OR_RETURN(
-        compressor, NewCompressor(o, bits, [&](uint8_t type) {
-          return writer->SetCompressionType(type);
-        }));
+    E2Q_ASSIGN_OR_RETURN(compressor, NewCompressor(o, bits, [&](uint8_t type) {
+                           return writer->SetCompressionType(type);
+                         }));
   }
   // Provenance of the file: kind multi-state, the live filesystem's
   // identity, the snapshot IDs held, the digest of the active layer.
@@ -197,8 +195,8 @@ Status RunExportAll(const Options& o) {
     E2Q_ASSIGN_OR_RETURN(qcow2::ClusterTarget * target,
                          writer->BeginState(s.info));
     const bool last = i + 1 == states.size();
-    E2Q_RETURN_IF_ERROR(CopyState(o, &s, target, compressor.get(),
-                                  writer.get(), last ? &record : nullptr));
+    E2Q_RETURN_IF_ERROR(CopyState(o, &s, target, compressor.get(), writer.get(),
+                                  last ? &record : nullptr));
     if (!last) s.fs.reset();
   }
   E2Q_RETURN_IF_ERROR(writer->Finish());

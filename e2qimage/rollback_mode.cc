@@ -75,14 +75,15 @@ Result<ApplyResult> Apply(const Options& o, UndoFile* undo, File* device,
 }
 
 void Report(const Options& o, const std::string& what, const ApplyResult& r) {
-  printf("%s: %llu blocks recorded, %llu original, %llu rolled back, %llu "
-         "partly written; %llu blocks %s",
-         what.c_str(), static_cast<unsigned long long>(r.blocks),
-         static_cast<unsigned long long>(r.at_original),
-         static_cast<unsigned long long>(r.at_target),
-         static_cast<unsigned long long>(r.torn),
-         static_cast<unsigned long long>(r.written),
-         o.dry_run ? "would be written" : "written");
+  printf(
+      "%s: %llu blocks recorded, %llu original, %llu rolled back, %llu "
+      "partly written; %llu blocks %s",
+      what.c_str(), static_cast<unsigned long long>(r.blocks),
+      static_cast<unsigned long long>(r.at_original),
+      static_cast<unsigned long long>(r.at_target),
+      static_cast<unsigned long long>(r.torn),
+      static_cast<unsigned long long>(r.written),
+      o.dry_run ? "would be written" : "written");
   if (!o.dry_run) {
     printf(" in %llu writes", static_cast<unsigned long long>(r.writes));
   }
@@ -96,14 +97,14 @@ Result<uint64_t> PrepareUndo(const Options& o, uint32_t id, File* device,
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<snapshot::Next3> next3,
                        snapshot::Next3::Open(device));
   if (!next3->has_snapshot()) {
-    return Status::InvalidArgument(
-        device->name() + ": snapshot " + std::to_string(id) +
-        ": not a next3 filesystem with snapshots");
+    return Status::InvalidArgument(device->name() + ": snapshot " +
+                                   std::to_string(id) +
+                                   ": not a next3 filesystem with snapshots");
   }
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> image, next3->OpenImage(id));
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<ext4::Filesystem> fs,
-                       ext4::Filesystem::Open(
-                           image.get(), ext4::Filesystem::OpenOptions()));
+  E2Q_ASSIGN_OR_RETURN(
+      std::unique_ptr<ext4::Filesystem> fs,
+      ext4::Filesystem::Open(image.get(), ext4::Filesystem::OpenOptions()));
   E2Q_ASSIGN_OR_RETURN(uint64_t device_size, device->Size());
   if (fs->byte_size() > device_size) {
     return Status::InvalidArgument(
@@ -133,9 +134,9 @@ Result<uint64_t> PrepareUndo(const Options& o, uint32_t id, File* device,
   }
   RegisterTempFile(out->temp_path());
   // Provenance: kind undo, the filesystem the device holds now.
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<ext4::Filesystem> live,
-                       ext4::Filesystem::Open(
-                           device, ext4::Filesystem::OpenOptions()));
+  E2Q_ASSIGN_OR_RETURN(
+      std::unique_ptr<ext4::Filesystem> live,
+      ext4::Filesystem::Open(device, ext4::Filesystem::OpenOptions()));
   E2Q_ASSIGN_OR_RETURN(Provenance record,
                        NewProvenance(ImageKind::kUndo, device_size));
   record.flags = 0;
@@ -158,9 +159,8 @@ Result<uint64_t> PrepareUndo(const Options& o, uint32_t id, File* device,
 
 Result<std::unique_ptr<UndoFile>> OpenUndo(const Options& o,
                                            const std::string& path) {
-  Result<std::unique_ptr<File>> f = o.dry_run
-                                        ? OpenFileForRead(path)
-                                        : OpenFileForUpdate(path, false);
+  Result<std::unique_ptr<File>> f =
+      o.dry_run ? OpenFileForRead(path) : OpenFileForUpdate(path, false);
   E2Q_RETURN_IF_ERROR(f.status());
   return UndoFile::Open(std::move(f).value());
 }
@@ -189,17 +189,17 @@ Status RunRollback(const Options& o) {
     }
   }
   // From here on only the undo file counts, also on a rerun.
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<UndoFile> undo,
-                       OpenUndo(o, undo_path));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<UndoFile> undo, OpenUndo(o, undo_path));
   if (undo->identity().snapshot_id != spec->id) {
     return Status::InvalidArgument(
-        undo_path + ": refusing: this undo file belongs to a rollback to "
-                    "snapshot " +
+        undo_path +
+        ": refusing: this undo file belongs to a rollback to "
+        "snapshot " +
         std::to_string(undo->identity().snapshot_id) + ", not " +
         std::to_string(spec->id));
   }
-  E2Q_ASSIGN_OR_RETURN(ApplyResult r, Apply(o, undo.get(), device.get(),
-                                            Direction::kRollback));
+  E2Q_ASSIGN_OR_RETURN(
+      ApplyResult r, Apply(o, undo.get(), device.get(), Direction::kRollback));
   Report(o, what, r);
   return Status::OK();
 }
@@ -209,12 +209,12 @@ Status RunUndo(const Options& o) {
   const std::string& device_path = o.args[1];
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> device,
                        OpenDevice(o, device_path));
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<UndoFile> undo,
-                       OpenUndo(o, undo_path));
-  E2Q_ASSIGN_OR_RETURN(ApplyResult r, Apply(o, undo.get(), device.get(),
-                                            Direction::kUndo));
-  Report(o, device_path + ": undo of the rollback to snapshot " +
-                std::to_string(undo->identity().snapshot_id),
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<UndoFile> undo, OpenUndo(o, undo_path));
+  E2Q_ASSIGN_OR_RETURN(ApplyResult r,
+                       Apply(o, undo.get(), device.get(), Direction::kUndo));
+  Report(o,
+         device_path + ": undo of the rollback to snapshot " +
+             std::to_string(undo->identity().snapshot_id),
          r);
   return Status::OK();
 }

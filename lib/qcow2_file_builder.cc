@@ -77,8 +77,8 @@ Result<uint64_t> Qcow2FileBuilder::AppendTable(
   E2Q_RETURN_IF_ERROR(PadToCluster());
   const uint64_t offset = pos_;
   if (entries.empty()) return offset;
-  std::vector<uint8_t> table(DivRoundUp(entries.size() * 8, cluster_size()) *
-                             cluster_size(), 0);
+  std::vector<uint8_t> table(
+      DivRoundUp(entries.size() * 8, cluster_size()) * cluster_size(), 0);
   for (size_t i = 0; i < entries.size(); ++i) {
     StoreBE64(&table[i * 8], entries[i]);
   }
@@ -117,8 +117,7 @@ Status Qcow2FileBuilder::ReadBack(uint64_t offset, void* buf, size_t len) {
   return out_->ReadAt(offset, buf, len);
 }
 
-Status Qcow2FileBuilder::Rewrite(uint64_t offset, const void* buf,
-                                 size_t len) {
+Status Qcow2FileBuilder::Rewrite(uint64_t offset, const void* buf, size_t len) {
   if (offset < cluster_size() || offset + len > pos_) {
     return Status::InvalidArgument(out_->name() +
                                    ": qcow2: rewrite outside the tables");

@@ -146,9 +146,8 @@ class Qcow2MultiWriter::State : public ClusterTarget {
         const uint8_t* mine = data + c.k * cs;
         if (c.entry & kOflagCompressed) {
           if (!w_->decompressor_) {
-            E2Q_ASSIGN_OR_RETURN(
-                w_->decompressor_,
-                ClusterDecompressor::Create(w_->compression_type_));
+            E2Q_ASSIGN_OR_RETURN(w_->decompressor_, ClusterDecompressor::Create(
+                                                        w_->compression_type_));
           }
           cluster_.resize(cs);
           E2Q_RETURN_IF_ERROR(
@@ -168,8 +167,8 @@ class Qcow2MultiWriter::State : public ClusterTarget {
   Status AddReusedCluster(uint64_t index) override {
     if (pending_.empty() || pending_.front().first != index) {
       return Status::InvalidArgument(
-          w_->out_->name() + ": qcow2: guest cluster " +
-          std::to_string(index) + " was not found reusable");
+          w_->out_->name() + ": qcow2: guest cluster " + std::to_string(index) +
+          " was not found reusable");
     }
     const uint64_t entry = pending_.front().second & ~kOflagCopied;
     pending_.pop_front();
@@ -192,7 +191,8 @@ class Qcow2MultiWriter::State : public ClusterTarget {
   Status PastEnd() const {
     return Status::InvalidArgument(w_->out_->name() +
                                    ": qcow2: guest clusters past the end of "
-                                   "state " + info_.id_str);
+                                   "state " +
+                                   info_.id_str);
   }
 
   Status CheckIndex(uint64_t index) {
@@ -203,9 +203,8 @@ class Qcow2MultiWriter::State : public ClusterTarget {
     }
     if (index >= guest_clusters_ || (any_added_ && index <= last_index_)) {
       return Status::InvalidArgument(
-          w_->out_->name() + ": qcow2: guest cluster " +
-          std::to_string(index) + " out of order or past the end of state " +
-          info_.id_str);
+          w_->out_->name() + ": qcow2: guest cluster " + std::to_string(index) +
+          " out of order or past the end of state " + info_.id_str);
     }
     uint64_t l1_index = index / l2_entries_;
     if (l2_dirty_ && l1_index != l2_index_) E2Q_RETURN_IF_ERROR(FlushL2());
@@ -246,8 +245,7 @@ class Qcow2MultiWriter::State : public ClusterTarget {
     E2Q_ASSIGN_OR_RETURN(bool have, LoadPrev(l2_index_));
     if (have && prev_l2_ == l2_) {
       const uint64_t table = prev_->l1[l2_index_] & kL1OffsetMask;
-      E2Q_RETURN_IF_ERROR(
-          w_->file_.Reference(table, table + cluster_size()));
+      E2Q_RETURN_IF_ERROR(w_->file_.Reference(table, table + cluster_size()));
       l1_[l2_index_] = table;
       ++w_->stats_.shared_l2_tables;
     } else {
@@ -280,9 +278,7 @@ class Qcow2MultiWriter::State : public ClusterTarget {
 };
 
 Qcow2MultiWriter::Qcow2MultiWriter(File* out, MultiWriterOptions options)
-    : out_(out),
-      opts_(std::move(options)),
-      file_(out, opts_.cluster_bits) {}
+    : out_(out), opts_(std::move(options)), file_(out, opts_.cluster_bits) {}
 
 Qcow2MultiWriter::~Qcow2MultiWriter() = default;
 
@@ -327,9 +323,8 @@ Result<ClusterTarget*> Qcow2MultiWriter::BeginState(StateInfo info) {
   }
   for (const Done& d : done_) {
     if (d.info.id_str == info.id_str) {
-      return Status::InvalidArgument(out_->name() +
-                                     ": qcow2: duplicate snapshot ID " +
-                                     info.id_str);
+      return Status::InvalidArgument(
+          out_->name() + ": qcow2: duplicate snapshot ID " + info.id_str);
     }
   }
   info.virtual_size = (info.virtual_size + 511) & ~uint64_t{511};

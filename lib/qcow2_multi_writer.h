@@ -39,8 +39,8 @@
 namespace e2q::qcow2 {
 
 struct MultiWriterOptions {
-  uint32_t version = 3;        // 2 (compat 0.10) or 3 (compat 1.1)
-  uint32_t cluster_bits = 16;  // 9..21
+  uint32_t version = 3;                     // 2 (compat 0.10) or 3 (compat 1.1)
+  uint32_t cluster_bits = 16;               // 9..21
   std::vector<HeaderExtension> extensions;  // written after the known ones
   // When false, the last state is the active layer only, with no snapshot
   // entry of its own; clusters only it uses then carry COPIED flags.
@@ -117,7 +117,7 @@ class Qcow2MultiWriter {
   Qcow2FileBuilder file_;
   std::unique_ptr<ClusterDecompressor> decompressor_;
   std::vector<Done> done_;
-  std::unique_ptr<State> state_;  // the state being written
+  std::unique_ptr<State> state_;     // the state being written
   std::unique_ptr<Done> prev_copy_;  // what state_ compares against
   bool finished_ = false;
   MultiWriterStats stats_;

@@ -49,19 +49,19 @@ Result<BlockSet> DiffBlocks(File* device, File* target,
   BlockSet diff;
   std::vector<uint8_t> a, b;
   uint64_t done = 0;
-  E2Q_RETURN_IF_ERROR(ForEachChunk(candidates, bs, [&](uint64_t first,
-                                                       uint64_t n) {
-    a.resize(n * bs);
-    b.resize(n * bs);
-    E2Q_RETURN_IF_ERROR(device->ReadAt(first * bs, a.data(), a.size()));
-    E2Q_RETURN_IF_ERROR(target->ReadAt(first * bs, b.data(), b.size()));
-    for (uint64_t k = 0; k < n; ++k) {
-      if (std::memcmp(&a[k * bs], &b[k * bs], bs) != 0) diff.Add(first + k);
-    }
-    done += n;
-    if (progress) progress(done);
-    return Status::OK();
-  }));
+  E2Q_RETURN_IF_ERROR(
+      ForEachChunk(candidates, bs, [&](uint64_t first, uint64_t n) {
+        a.resize(n * bs);
+        b.resize(n * bs);
+        E2Q_RETURN_IF_ERROR(device->ReadAt(first * bs, a.data(), a.size()));
+        E2Q_RETURN_IF_ERROR(target->ReadAt(first * bs, b.data(), b.size()));
+        for (uint64_t k = 0; k < n; ++k) {
+          if (std::memcmp(&a[k * bs], &b[k * bs], bs) != 0) diff.Add(first + k);
+        }
+        done += n;
+        if (progress) progress(done);
+        return Status::OK();
+      }));
   return diff;
 }
 
@@ -97,32 +97,32 @@ Result<ApplyResult> ApplyUndo(UndoFile* undo, File* device, Direction dir,
   ContentSum original_sum, target_sum;
   uint64_t other = 0, first_other = 0, done = 0;
   std::vector<uint8_t> cur, orig, tgt;
-  E2Q_RETURN_IF_ERROR(ForEachChunk(undo->blocks(), bs, [&](uint64_t first,
-                                                           uint64_t n) {
-    cur.resize(n * bs);
-    orig.resize(n * bs);
-    tgt.resize(n * bs);
-    E2Q_RETURN_IF_ERROR(device->ReadAt(first * bs, cur.data(), cur.size()));
-    E2Q_RETURN_IF_ERROR(undo->Read(false, first, n, orig.data()));
-    E2Q_RETURN_IF_ERROR(undo->Read(true, first, n, tgt.data()));
-    original_sum.Update(orig.data(), orig.size());
-    target_sum.Update(tgt.data(), tgt.size());
-    for (uint64_t k = 0; k < n; ++k) {
-      const uint8_t* c = &cur[k * bs];
-      if (std::memcmp(c, &orig[k * bs], bs) == 0) {
-        ++r.at_original;
-      } else if (std::memcmp(c, &tgt[k * bs], bs) == 0) {
-        ++r.at_target;
-      } else if (SectorsMatch(c, &orig[k * bs], &tgt[k * bs], bs)) {
-        ++r.torn;
-      } else if (other++ == 0) {
-        first_other = first + k;
-      }
-    }
-    done += n;
-    if (o.progress) o.progress(done);
-    return Status::OK();
-  }));
+  E2Q_RETURN_IF_ERROR(
+      ForEachChunk(undo->blocks(), bs, [&](uint64_t first, uint64_t n) {
+        cur.resize(n * bs);
+        orig.resize(n * bs);
+        tgt.resize(n * bs);
+        E2Q_RETURN_IF_ERROR(device->ReadAt(first * bs, cur.data(), cur.size()));
+        E2Q_RETURN_IF_ERROR(undo->Read(false, first, n, orig.data()));
+        E2Q_RETURN_IF_ERROR(undo->Read(true, first, n, tgt.data()));
+        original_sum.Update(orig.data(), orig.size());
+        target_sum.Update(tgt.data(), tgt.size());
+        for (uint64_t k = 0; k < n; ++k) {
+          const uint8_t* c = &cur[k * bs];
+          if (std::memcmp(c, &orig[k * bs], bs) == 0) {
+            ++r.at_original;
+          } else if (std::memcmp(c, &tgt[k * bs], bs) == 0) {
+            ++r.at_target;
+          } else if (SectorsMatch(c, &orig[k * bs], &tgt[k * bs], bs)) {
+            ++r.torn;
+          } else if (other++ == 0) {
+            first_other = first + k;
+          }
+        }
+        done += n;
+        if (o.progress) o.progress(done);
+        return Status::OK();
+      }));
   if (original_sum.value() != id.original_sum ||
       target_sum.value() != id.target_sum) {
     return Status::Corruption(undo->name() +
@@ -143,36 +143,35 @@ Result<ApplyResult> ApplyUndo(UndoFile* undo, File* device, Direction dir,
 
   // Pass 2: write what is missing, contiguous blocks together.
   const uint64_t max_blocks = std::max<uint64_t>(1, o.max_write_bytes / bs);
-  E2Q_RETURN_IF_ERROR(ForEachChunk(undo->blocks(), bs, [&](uint64_t first,
-                                                           uint64_t n) {
-    cur.resize(n * bs);
-    tgt.resize(n * bs);
-    E2Q_RETURN_IF_ERROR(device->ReadAt(first * bs, cur.data(), cur.size()));
-    E2Q_RETURN_IF_ERROR(undo->Read(to_target, first, n, tgt.data()));
-    for (uint64_t k = 0; k < n;) {
-      if (std::memcmp(&cur[k * bs], &tgt[k * bs], bs) == 0) {
-        ++k;
-        continue;
-      }
-      uint64_t m = 1;
-      while (k + m < n && m < max_blocks &&
-             std::memcmp(&cur[(k + m) * bs], &tgt[(k + m) * bs], bs) != 0) {
-        ++m;
-      }
-      E2Q_RETURN_IF_ERROR(
-          device->WriteAt((first + k) * bs, &tgt[k * bs], m * bs));
-      ++r.writes;
-      if (o.after_device_write) o.after_device_write();
-      k += m;
-    }
-    done += n;
-    if (o.progress) o.progress(done);
-    return Status::OK();
-  }));
+  E2Q_RETURN_IF_ERROR(
+      ForEachChunk(undo->blocks(), bs, [&](uint64_t first, uint64_t n) {
+        cur.resize(n * bs);
+        tgt.resize(n * bs);
+        E2Q_RETURN_IF_ERROR(device->ReadAt(first * bs, cur.data(), cur.size()));
+        E2Q_RETURN_IF_ERROR(undo->Read(to_target, first, n, tgt.data()));
+        for (uint64_t k = 0; k < n;) {
+          if (std::memcmp(&cur[k * bs], &tgt[k * bs], bs) == 0) {
+            ++k;
+            continue;
+          }
+          uint64_t m = 1;
+          while (k + m < n && m < max_blocks &&
+                 std::memcmp(&cur[(k + m) * bs], &tgt[(k + m) * bs], bs) != 0) {
+            ++m;
+          }
+          E2Q_RETURN_IF_ERROR(
+              device->WriteAt((first + k) * bs, &tgt[k * bs], m * bs));
+          ++r.writes;
+          if (o.after_device_write) o.after_device_write();
+          k += m;
+        }
+        done += n;
+        if (o.progress) o.progress(done);
+        return Status::OK();
+      }));
   E2Q_RETURN_IF_ERROR(device->Sync());
   // Advisory only: the block states above decide every later run.
-  (void)undo->SetState(to_target ? UndoState::kRolledBack
-                                 : UndoState::kUndone);
+  (void)undo->SetState(to_target ? UndoState::kRolledBack : UndoState::kUndone);
   return r;
 }
 

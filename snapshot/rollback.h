@@ -54,12 +54,12 @@ struct ApplyOptions {
 };
 
 struct ApplyResult {
-  uint64_t blocks = 0;         // blocks the undo file records
-  uint64_t at_original = 0;    // of them, holding the original content
-  uint64_t at_target = 0;      // holding the new content
-  uint64_t torn = 0;           // holding some sectors of each
-  uint64_t written = 0;        // blocks written (to write, with dry_run)
-  uint64_t writes = 0;         // device writes issued
+  uint64_t blocks = 0;       // blocks the undo file records
+  uint64_t at_original = 0;  // of them, holding the original content
+  uint64_t at_target = 0;    // holding the new content
+  uint64_t torn = 0;         // holding some sectors of each
+  uint64_t written = 0;      // blocks written (to write, with dry_run)
+  uint64_t writes = 0;       // device writes issued
 };
 
 // Checks `device` against `undo` (device size, filesystem UUID, checksums

@@ -128,13 +128,13 @@ class SparseDigest {
 // Adds one layer's blocks of `source`, clusters = blocks, to `target`.
 Status WriteLayer(File* source, const BlockSet& blocks, uint32_t bs,
                   qcow2::ClusterTarget* t, ContentSum* sum,
-                  const std::function<void(uint64_t)>& progress,
-                  uint64_t* done, SparseDigest* digest) {
+                  const std::function<void(uint64_t)>& progress, uint64_t* done,
+                  SparseDigest* digest) {
   std::vector<uint8_t> buf;
   for (const BlockRun& run : blocks.Runs()) {
     for (uint64_t b = run.start; b < run.start + run.count;) {
-      uint64_t n = std::min<uint64_t>(run.start + run.count - b,
-                                      kChunkBytes / bs);
+      uint64_t n =
+          std::min<uint64_t>(run.start + run.count - b, kChunkBytes / bs);
       buf.resize(n * bs);
       E2Q_RETURN_IF_ERROR(source->ReadAt(b * bs, buf.data(), buf.size()));
       sum->Update(buf.data(), buf.size());
@@ -222,8 +222,8 @@ Status WriteUndoFile(File* device, File* target, const BlockSet& blocks,
   ContentSum target_sum, original_sum;
   uint64_t done = 0;
   E2Q_ASSIGN_OR_RETURN(qcow2::ClusterTarget * t, w->BeginState(info));
-  E2Q_RETURN_IF_ERROR(WriteLayer(target, blocks, id->block_size, t,
-                                 &target_sum, progress, &done, nullptr));
+  E2Q_RETURN_IF_ERROR(WriteLayer(target, blocks, id->block_size, t, &target_sum,
+                                 progress, &done, nullptr));
   info.id_str = "original";
   info.name = "original";
   E2Q_ASSIGN_OR_RETURN(t, w->BeginState(info));
@@ -244,8 +244,8 @@ Status WriteUndoFile(File* device, File* target, const BlockSet& blocks,
     p.guest_size = guest_size;
     p.digest = digest.Final();
     E2Q_RETURN_IF_ERROR(p.Validate().WithContext(out->name()));
-    exts.push_back(qcow2::HeaderExtension{qcow2::kExtE2qProvenance,
-                                          p.Encode()});
+    exts.push_back(
+        qcow2::HeaderExtension{qcow2::kExtE2qProvenance, p.Encode()});
   }
   w->SetExtensions(std::move(exts));
   return w->Finish();
@@ -258,9 +258,9 @@ Result<std::unique_ptr<UndoFile>> UndoFile::Open(std::unique_ptr<File> file) {
   E2Q_ASSIGN_OR_RETURN(uint64_t size, file->Size());
   std::vector<uint8_t> head(std::min<uint64_t>(size, 2 << 20));
   E2Q_RETURN_IF_ERROR(file->ReadAt(0, head.data(), head.size()));
-  E2Q_ASSIGN_OR_RETURN(qcow2::Header h, qcow2::Header::DecodeFrom(
-                                            u->name_, head.data(),
-                                            head.size()));
+  E2Q_ASSIGN_OR_RETURN(
+      qcow2::Header h,
+      qcow2::Header::DecodeFrom(u->name_, head.data(), head.size()));
   const qcow2::HeaderExtension* rec = nullptr;
   for (const auto& e : h.extensions) {
     if (e.type == kExtE2qUndo) rec = &e;
@@ -271,8 +271,7 @@ Result<std::unique_ptr<UndoFile>> UndoFile::Open(std::unique_ptr<File> file) {
                                    "record)");
   }
   E2Q_RETURN_IF_ERROR(DecodeRecord(u->name_, rec->data, &u->id_));
-  const uint8_t* at = std::search(head.data(),
-                                  head.data() + h.cluster_size(),
+  const uint8_t* at = std::search(head.data(), head.data() + h.cluster_size(),
                                   kRecordMagic, kRecordMagic + 8);
   u->record_offset_ = static_cast<uint64_t>(at - head.data());
   const UndoIdentity& id = u->id_;
@@ -283,18 +282,17 @@ Result<std::unique_ptr<UndoFile>> UndoFile::Open(std::unique_ptr<File> file) {
                               "geometry");
   }
 
-  E2Q_ASSIGN_OR_RETURN(u->original_,
-                       qcow2::Qcow2Reader::Open(std::move(file)));
-  E2Q_ASSIGN_OR_RETURN(
-      u->target_, qcow2::Qcow2Reader::Open(std::make_unique<FileRef>(u->file_)));
+  E2Q_ASSIGN_OR_RETURN(u->original_, qcow2::Qcow2Reader::Open(std::move(file)));
+  E2Q_ASSIGN_OR_RETURN(u->target_, qcow2::Qcow2Reader::Open(
+                                       std::make_unique<FileRef>(u->file_)));
   const std::string snap = RollbackSnapshotName(id.snapshot_id);
-  E2Q_RETURN_IF_ERROR(u->target_->SelectSnapshot(snap).WithContext(
-      u->name_ + ": undo file"));
+  E2Q_RETURN_IF_ERROR(
+      u->target_->SelectSnapshot(snap).WithContext(u->name_ + ": undo file"));
   const auto& snaps = u->target_->snapshots();
   const int idx = qcow2::FindSnapshot(snaps, snap);
   BlockSet target_blocks;
-  E2Q_RETURN_IF_ERROR(MappedClusters(u->file_, h, h.l1_table_offset,
-                                     h.l1_size, &u->blocks_));
+  E2Q_RETURN_IF_ERROR(
+      MappedClusters(u->file_, h, h.l1_table_offset, h.l1_size, &u->blocks_));
   E2Q_RETURN_IF_ERROR(MappedClusters(u->file_, h, snaps[idx].l1_table_offset,
                                      snaps[idx].l1_size, &target_blocks));
   if (u->blocks_.Runs() != target_blocks.Runs() ||
@@ -305,8 +303,8 @@ Result<std::unique_ptr<UndoFile>> UndoFile::Open(std::unique_ptr<File> file) {
                               std::to_string(id.blocks) + " blocks");
   }
   const std::vector<BlockRun> runs = u->blocks_.Runs();
-  if (!runs.empty() && runs.back().start + runs.back().count >
-                           id.device_size / id.block_size) {
+  if (!runs.empty() &&
+      runs.back().start + runs.back().count > id.device_size / id.block_size) {
     return Status::Corruption(u->name_ +
                               ": undo file: blocks past the device size");
   }

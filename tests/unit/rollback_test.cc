@@ -266,9 +266,10 @@ TEST(RollbackTest, UndoFilePassesQemuCheck) {
   close(fd);
   std::string p = path;
   EXPECT_EQ(std::system(("qemu-img check -q " + p).c_str()), 0);
-  EXPECT_EQ(std::system(("qemu-img snapshot -l " + p +
-                         " | grep -q rollback-7").c_str()),
-            0);
+  EXPECT_EQ(
+      std::system(
+          ("qemu-img snapshot -l " + p + " | grep -q rollback-7").c_str()),
+      0);
   unlink(path);
 }
 
