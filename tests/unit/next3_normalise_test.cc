@@ -247,6 +247,52 @@ TEST_F(Next3NormaliseTest, ReleasesUnlinkedSnapshotFilesOfTheListAtTake) {
       << Text(ReadAll(dir_ + "/fsck.txt"));
 }
 
+TEST_F(Next3NormaliseTest, ReleasesDescriptorExcludeBitmapsOfTheExt4Flavour) {
+  // The ext4-snapshots flavour: bg_exclude_bitmap in each descriptor
+  // (COMPAT exclude_bitmap) next to the exclude inode, as E2-S made it.
+  uint8_t* sb = Block(0) + 1024;
+  StoreLE32(sb + kSbFeatureCompat,
+            LoadLE32(sb + kSbFeatureCompat) | kCompatExcludeBitmap);
+  StoreLE32(Block(1) + kGdExcludeBitmapLo, kBitmap0);
+  StoreLE32(Block(1) + 32 + kGdExcludeBitmapLo, kBitmap1);
+  auto image = std::make_unique<MemFile>("snap", data_);
+  MemFile* raw = image.get();
+  ASSERT_OK_AND_ASSIGN(Normalisation n, Normalise(raw, kBlocks, 0));
+  BlockSet want_released;
+  want_released.Add(kDind, 4);
+  EXPECT_EQ(n.released.Runs(), want_released.Runs());
+  ASSERT_OK_AND_ASSIGN(auto patched,
+                       PatchedFile::Create(std::move(image), std::move(n.patches)));
+  std::vector<uint8_t> out(data_.size());
+  ASSERT_OK(patched->ReadAt(0, out.data(), out.size()));
+  EXPECT_EQ(LoadLE32(out.data() + 1024 + kSbFeatureCompat) &
+                (kCompatExcludeBitmap | kCompatExcludeInode),
+            0u);
+  EXPECT_EQ(LoadLE32(out.data() + kBlockSize + kGdExcludeBitmapLo), 0u);
+  EXPECT_EQ(LoadLE32(out.data() + kBlockSize + 32 + kGdExcludeBitmapLo), 0u);
+  EXPECT_EQ(LoadLE16(out.data() + kBlockSize + 32 + 0x0C), free_blocks_[1]);
+  WriteAll(dir_ + "/after.img", out);
+  EXPECT_EQ(Sh("e2fsck -fn " + dir_ + "/after.img >" + dir_ +
+               "/fsck.txt 2>&1"),
+            0)
+      << Text(ReadAll(dir_ + "/fsck.txt"));
+}
+
+TEST_F(Next3NormaliseTest, ADescriptorExcludeBitmapInFixedMetadataIsCorruption) {
+  uint8_t* sb = Block(0) + 1024;
+  StoreLE32(sb + kSbFeatureCompat,
+            LoadLE32(sb + kSbFeatureCompat) | kCompatExcludeBitmap);
+  StoreLE32(Block(1) + 32 + kGdExcludeBitmapLo,
+            static_cast<uint32_t>(itable_loc_));
+  MemFile image("snap", data_);
+  Result<Normalisation> r = Normalise(&image, kBlocks, 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kCorruption);
+  EXPECT_NE(r.status().message().find("group 1: bg_exclude_bitmap"),
+            std::string::npos)
+      << r.status().message();
+}
+
 TEST_F(Next3NormaliseTest, AnImageOfTheWrongSizeIsCorruption) {
   MemFile image("snap", data_);
   Result<Normalisation> r = Normalise(&image, 8000, 0);
