@@ -49,6 +49,7 @@ Result<std::unique_ptr<Next3>> Next3::Open(File* device) {
   const ext4::Filesystem& fs = *n->fs_;
   const ext2_filsys f = fs.raw();
   n->has_snapshot_ = (f->super->s_feature_ro_compat & kRoCompatHasSnapshot) != 0;
+  n->needs_recovery_ = ext2fs_has_feature_journal_needs_recovery(f->super);
   if (!n->has_snapshot_) return n;  // the kernel ignores the list then
   E2Q_RETURN_IF_ERROR(CheckGeometry(fs));
 

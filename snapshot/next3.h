@@ -35,6 +35,10 @@ class Next3 {
 
   // True if the filesystem has the has_snapshot feature.
   bool has_snapshot() const { return has_snapshot_; }
+  // True if the live filesystem needs journal recovery: next3 writes
+  // snapshot copies through the journal, so until it is replayed some
+  // snapshot blocks may be only in the journal and images may be wrong.
+  bool needs_recovery() const { return needs_recovery_; }
   // The listed snapshots, newest (the active one) first.
   const std::vector<SnapshotInfo>& snapshots() const { return infos_; }
   // kNotFound if no listed snapshot has this ID.
@@ -63,6 +67,7 @@ class Next3 {
   File* device_ = nullptr;
   std::unique_ptr<ext4::Filesystem> fs_;
   bool has_snapshot_ = false;
+  bool needs_recovery_ = false;
   std::vector<ListedSnapshot> list_;
   std::vector<SnapshotInfo> infos_;
   BlockSet metadata_;  // fixed metadata of the live filesystem
