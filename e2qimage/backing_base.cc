@@ -65,12 +65,11 @@ Result<std::unique_ptr<qcow2::Qcow2Reader>> OpenBase(
                            prov->snapshot_ids[0] == *want.snapshot_id &&
                            !(prov->flags & Provenance::kFlagLive);
     if (!holds_id1) {
-      return Status::InvalidArgument(
-          what + ": holds " + StateOf(*prov) + ", not snapshot " +
-          std::to_string(*want.snapshot_id) + " alone (-x " +
-          std::to_string(*want.snapshot_id) +
-          "..ID2 needs an export of snapshot " +
-          std::to_string(*want.snapshot_id) + " as its base)");
+      const std::string id = std::to_string(*want.snapshot_id);
+      return Status::InvalidArgument(what + ": holds " + StateOf(*prov) +
+                                     ", but -x " + id +
+                                     "..ID2 needs an export of snapshot " +
+                                     id + " alone");
     }
   }
   record->kind = ImageKind::kIncremental;

@@ -2,6 +2,7 @@
 #include "e2qimage/export_mode.h"
 
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "e2qimage/backing_base.h"
@@ -74,29 +75,37 @@ Result<uint32_t> ChooseClusterBits(const Options& o, uint64_t virtual_size,
 Status RunExport(const Options& o) {
   const std::string& device_path = o.args[0];
   const std::string& image_path = o.args[1];
-  const bool snapshot_range =
-      o.export_snapshot.find("..") != std::string::npos;
-  if (snapshot_range || o.export_all_snapshots) {
-    return Status::NotSupported(
-        device_path + ": export: -x ID1..ID2 and -X are not "
-                      "implemented yet");
+  if (o.export_all_snapshots) {
+    return Status::NotSupported(device_path +
+                                ": export: -X is not implemented yet");
+  }
+  std::optional<SnapshotSpec> spec;
+  if (!o.export_snapshot.empty()) {
+    spec = ParseSnapshotSpec(o.export_snapshot);
+    if (!spec) {
+      return Status::InvalidArgument(device_path + ": -x " +
+                                     o.export_snapshot + ": malformed");
+    }
   }
   E2Q_RETURN_IF_ERROR(ext4::CheckNotMountedReadWrite(device_path, o.force));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> device,
                        OpenFileForRead(device_path));
   // With -x, everything below reads the snapshot's normalised image
   // instead of the device: selection from the snapshot's own metadata.
+  // -x ID1..ID2 reads ID2 (the device itself for ID1..live).
   File* source = device.get();
   SnapshotSource snapshot;
-  if (!o.export_snapshot.empty()) {
+  if (spec) {
     E2Q_ASSIGN_OR_RETURN(snapshot, OpenSnapshotSource(o, device.get()));
-    source = snapshot.image.get();
-    if (snapshot.next3->needs_recovery()) {
-      fprintf(stderr,
-              "e2qimage: %s: warning: the filesystem needs journal recovery; "
-              "snapshot blocks still in the journal are not seen (replay it "
-              "first, e.g. e2fsck -E journal_only)\n",
-              device_path.c_str());
+    if (snapshot.image) {
+      source = snapshot.image.get();
+      if (snapshot.next3->needs_recovery()) {
+        fprintf(stderr,
+                "e2qimage: %s: warning: the filesystem needs journal "
+                "recovery; snapshot blocks still in the journal are not seen "
+                "(replay it first, e.g. e2fsck -E journal_only)\n",
+                device_path.c_str());
+      }
     }
   }
   ext4::Filesystem::OpenOptions fo;
@@ -140,15 +149,17 @@ Status RunExport(const Options& o) {
   std::unique_ptr<ImageSink> sink;
   if (o.format == OutputFormat::kQcow2) {
     E2Q_ASSIGN_OR_RETURN(uint32_t bits, ChooseClusterBits(o, size, bs));
-    const bool from_snapshot = snapshot.image != nullptr;
     E2Q_ASSIGN_OR_RETURN(
         Provenance record,
-        NewProvenance(from_snapshot  ? ImageKind::kSnapshot
-                      : o.all_data ? ImageKind::kFull
-                                   : ImageKind::kMetadata,
+        NewProvenance(o.all_data ? ImageKind::kFull : ImageKind::kMetadata,
                       size));
-    record.flags = from_snapshot ? 0 : Provenance::kFlagLive;
-    if (from_snapshot) record.snapshot_ids = {snapshot.id};
+    // The state held: snapshot ID, ID2 of a range, or the live filesystem.
+    const bool live = !spec || (spec->range && spec->to_live);
+    record.flags = live ? Provenance::kFlagLive : 0;
+    if (!live) {
+      record.kind = ImageKind::kSnapshot;
+      record.snapshot_ids = {spec->range ? spec->to : spec->id};
+    }
     if (o.all_data) record.flags |= Provenance::kFlagAllData;
     if (o.scramble) record.flags |= Provenance::kFlagScrambled;
     record.fs_uuid = fs->uuid();
@@ -163,6 +174,7 @@ Status RunExport(const Options& o) {
       BaseExpectation want;
       want.fs_uuid = fs->uuid();
       want.fs_name = fs->name();
+      if (spec && spec->range) want.snapshot_id = spec->id;
       E2Q_ASSIGN_OR_RETURN(base_reader,
                            OpenBase(image_path, o.backing, want, &record));
       base = std::make_unique<BaseContent>(base_reader.get(), bits);

@@ -117,7 +117,9 @@ const char* UsageText() {
       "[--threads=N]\n"
       "                DEVICE IMAGE-FILE\n"
       "       e2qimage -r|-Q [-l SNAPSHOT] [-z] IMAGE.qcow2 OUT-FILE\n"
-      "       e2qimage -Q [-a] [-z[LEVEL]] --backing=BASE DEVICE IMAGE-FILE\n"
+      "       e2qimage -Q [-a] [-z[LEVEL]] [-x ID1..ID2|ID1..live] "
+      "--backing=BASE\n"
+      "                DEVICE IMAGE-FILE\n"
       "       e2qimage -L DEVICE\n"
       "       e2qimage --info|--verify IMAGE-FILE\n"
       "       e2qimage --help | --version\n"
@@ -149,10 +151,13 @@ const char* UsageText() {
       "  -x, --export-snapshot=ID\n"
       "                         export snapshot ID instead of the live "
       "filesystem\n"
+      "  -x ID1..ID2|ID1..live --backing=BASE\n"
+      "                         snapshot ID2 (or the live filesystem) as the "
+      "blocks\n"
+      "                         that differ from BASE, an export of snapshot "
+      "ID1\n"
       "\n"
       "Not implemented yet:\n"
-      "  -x ID1..ID2            export only what changed between two "
-      "snapshots\n"
       "  -X, --export-all       all snapshots as qcow2 internal snapshots\n"
       "  -R, --rollback=ID      roll DEVICE back (with UNDO-FILE)\n"
       "  -U, --undo             undo a rollback\n"
@@ -348,6 +353,12 @@ std::optional<Options> ParseOptions(int argc, char** argv,
         }
         if (o.export_all_snapshots) {
           *error = "-x and -X are mutually exclusive";
+          return std::nullopt;
+        }
+        if (ParseSnapshotSpec(o.export_snapshot)->range &&
+            o.backing.empty()) {
+          *error = "-x ID1..ID2 needs --backing=BASE (an export of snapshot "
+                   "ID1)";
           return std::nullopt;
         }
         if (o.superblock != 0) {

@@ -17,11 +17,14 @@ struct SnapshotSource {
   uint32_t id = 0;  // the next3 snapshot ID
   std::unique_ptr<snapshot::Next3> next3;
   std::unique_ptr<File> image;  // reads through next3 to the device
+                                // (null for ID1..live)
 };
 
-// Opens snapshot `options.export_snapshot` (a single ID) of `device` (not
-// owned; must outlive the result).  Refuses, with "DEVICE: ..." messages,
-// a filesystem without has_snapshot, an ID not on the list, and deleted or
+// Opens the state that `options.export_snapshot` exports from `device`
+// (not owned; must outlive the result): snapshot ID, or ID2 of a range
+// ID1..ID2.  For ID1..live the result is empty (no next3, no image: the
+// device itself is read).  Refuses, with "DEVICE: ..." messages, a
+// filesystem without has_snapshot, an ID not on the list, and deleted or
 // shrunk snapshots.
 Result<SnapshotSource> OpenSnapshotSource(const Options& options,
                                           File* device);
