@@ -202,6 +202,32 @@ TEST(Next3MapTest, BlockNamedTwiceIsCorruption) {
       << r.status().message();
 }
 
+TEST(Next3MapTest, OverlappingRunsAreCorruption) {
+  // A run of copies 20..23 and, elsewhere, a single entry naming 22; then
+  // an IND block that lies inside a run of copies.
+  auto dev = TaggedDevice(64);
+  uint32_t roots[kNumSlots] = {};
+  roots[kDindSlot] = 10;
+  SetPointers(dev.get(), 10, {{0, 11}, {1, 12}});
+  SetPointers(dev.get(), 11, {{0, 20}, {1, 21}, {2, 22}, {3, 23}});
+  SetPointers(dev.get(), 12, {{7, 22}});
+  Result<SnapshotMap> r =
+      ReadSnapshotMap(dev.get(), "t", roots, Limits(64, 4096));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("block 22 appears twice"),
+            std::string::npos)
+      << r.status().message();
+
+  SetPointers(dev.get(), 11, {{0, 30}, {1, 31}, {2, 32}, {3, 33}});
+  SetPointers(dev.get(), 10, {{0, 11}, {1, 32}});  // IND 32 inside 30..33
+  SetPointers(dev.get(), 32, {});
+  r = ReadSnapshotMap(dev.get(), "t", roots, Limits(64, 4096));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("block 32 appears twice"),
+            std::string::npos)
+      << r.status().message();
+}
+
 TEST(Next3MapTest, TreeBlockPastTheEndOfTheDeviceIsCorruption) {
   auto dev = TaggedDevice(16);  // the filesystem claims 64 blocks
   uint32_t roots[kNumSlots] = {};
