@@ -38,9 +38,8 @@ void Damage(const std::string& image, const std::string& kind) {
   uint64_t beyond = ext2fs_blocks_count(sb) + 1000;
   if (kind == "list-cycle") {
     uint32_t head = list.front();
-    rw(list.back(), [head](ext2_inode& in) {
-      in.osd1.linux1.l_i_version = head;
-    });
+    rw(list.back(),
+       [head](ext2_inode& in) { in.osd1.linux1.l_i_version = head; });
   } else if (kind == "not-snapfile") {
     rw(list.back(), [](ext2_inode& in) { in.i_flags &= ~kSnapFileFl; });
   } else if (kind == "ptr-out-of-range") {

@@ -12,7 +12,8 @@ namespace {
 
 ext2_inode ReadInode(Gen& gen, uint32_t ino) {
   ext2_inode in{};
-  Check(ext2fs_read_inode(gen.fs, ino, &in), "read inode " + std::to_string(ino));
+  Check(ext2fs_read_inode(gen.fs, ino, &in),
+        "read inode " + std::to_string(ino));
   return in;
 }
 
@@ -23,8 +24,8 @@ void WriteInode(Gen& gen, uint32_t ino, ext2_inode& in) {
 
 // Deterministic content of logical block l of inode ino, version v.
 void Pattern(Gen& gen, uint32_t ino, uint64_t l, uint64_t v, Block& out) {
-  uint64_t x = gen.seed * 0x9E3779B97F4A7C15ull ^ (uint64_t(ino) << 40) ^
-               (l << 8) ^ v;
+  uint64_t x =
+      gen.seed * 0x9E3779B97F4A7C15ull ^ (uint64_t(ino) << 40) ^ (l << 8) ^ v;
   for (size_t i = 0; i < kBlockSize; i += 8) {
     x ^= x << 13;
     x ^= x >> 7;
@@ -155,9 +156,9 @@ void WriteBlocks(Gen& gen, uint32_t ino, const std::vector<uint64_t>& blocks,
   ext2_inode in = ReadInode(gen, ino);
   // Spread files over the groups (by inode number), so that snapshots own
   // blocks and copy bitmaps in every group.
-  uint64_t goal = uint64_t(group >= 0 ? uint32_t(group)
-                                      : ino * 13 % gen.Groups()) *
-                  kBlocksPerGroup;
+  uint64_t goal =
+      uint64_t(group >= 0 ? uint32_t(group) : ino * 13 % gen.Groups()) *
+      kBlocksPerGroup;
   for (uint64_t l : blocks) {
     Block data;
     Pattern(gen, ino, l, ++g_version, data);

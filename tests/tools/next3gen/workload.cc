@@ -15,8 +15,8 @@ namespace n3g {
 namespace {
 
 constexpr long kT0 = 1700000000;
-constexpr uint64_t kDind0 = 12 + 1024;                  // first DIND block
-constexpr uint64_t kTind0 = 12 + 1024 + 1024 * 1024;    // first TIND block
+constexpr uint64_t kDind0 = 12 + 1024;                // first DIND block
+constexpr uint64_t kTind0 = 12 + 1024 + 1024 * 1024;  // first TIND block
 
 enum Type { kFile, kDir, kLink };
 
@@ -178,15 +178,24 @@ class Workload {
   void Phase(int ops) {
     for (int k = 0; k < ops; k++) {
       uint64_t r = g_.Rand(100);
-      if (r < 20) RandomCreate();
-      else if (r < 45) RandomOverwrite();
-      else if (r < 55) RandomAppend();
-      else if (r < 63) RandomTruncate();
-      else if (r < 73) RandomDelete();
-      else if (r < 80) RandomRename();
-      else if (r < 86) Dir(RandomDir(), Name('d'));
-      else if (r < 91) RandomRmdir();
-      else RandomSymlink();
+      if (r < 20)
+        RandomCreate();
+      else if (r < 45)
+        RandomOverwrite();
+      else if (r < 55)
+        RandomAppend();
+      else if (r < 63)
+        RandomTruncate();
+      else if (r < 73)
+        RandomDelete();
+      else if (r < 80)
+        RandomRename();
+      else if (r < 86)
+        Dir(RandomDir(), Name('d'));
+      else if (r < 91)
+        RandomRmdir();
+      else
+        RandomSymlink();
     }
   }
 
@@ -245,8 +254,7 @@ class Workload {
   void TouchHigh(int round) {
     int last = int(g_.Groups()) - 1;
     Tick();
-    WriteBlocks(g_, high_, {uint64_t(round), uint64_t(round + 7), 29}, 0,
-                last);
+    WriteBlocks(g_, high_, {uint64_t(round), uint64_t(round + 7), 29}, 0, last);
     TruncateFile(g_, high_, (28 - round) * kBlockSize);
     WriteBlocks(g_, high_, {40, 41}, 0, last - 1);
   }
@@ -320,10 +328,14 @@ unsigned ScenarioInodes(const std::string& name) {
 }
 
 void RunScenario(Gen& gen, const std::string& name) {
-  if (name == "busy") Busy(gen, 5, false);
-  else if (name == "deleted") Deleted(gen);
-  else if (name == "huge") Busy(gen, 3, true);
-  else Die("unknown scenario " + name);
+  if (name == "busy")
+    Busy(gen, 5, false);
+  else if (name == "deleted")
+    Deleted(gen);
+  else if (name == "huge")
+    Busy(gen, 3, true);
+  else
+    Die("unknown scenario " + name);
 }
 
 }  // namespace n3g
