@@ -25,6 +25,10 @@ class Checker {
  public:
   Checker(const std::string& image, const std::string& dir)
       : image_(image), dir_(dir) {}
+  ~Checker() {  // also on the error path (Die throws)
+    if (fs_) ext2fs_close_free(&fs_);
+    if (fd_ >= 0) close(fd_);
+  }
 
   std::vector<std::string> Run() {
     fd_ = open(image_.c_str(), O_RDONLY);
@@ -39,8 +43,6 @@ class Checker {
     LoadExclude();
     CheckOwners();
     for (size_t k = 0; k < list_.size(); k++) CheckImageOf(k);
-    ext2fs_close_free(&fs_);
-    close(fd_);
     return errors_;
   }
 

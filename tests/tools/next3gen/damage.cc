@@ -20,6 +20,12 @@ bool DamageKnown(const std::string& kind) {
 void Damage(const std::string& image, const std::string& kind) {
   g_gen = nullptr;
   ext2_filsys fs = OpenFs(image, /*force=*/true);
+  struct Guard {  // frees the handle when Die throws below
+    ext2_filsys& fs;
+    ~Guard() {
+      if (fs) ext2fs_free(fs);
+    }
+  } guard{fs};
   ext2_super_block* sb = fs->super;
   std::vector<uint32_t> list;
   for (uint32_t ino = sb->s_snapshot_list; ino && list.size() < 100;) {

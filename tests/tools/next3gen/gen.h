@@ -46,6 +46,13 @@ struct Snap {
 
 class Gen {
  public:
+  Gen() = default;
+  Gen(const Gen&) = delete;
+  Gen& operator=(const Gen&) = delete;
+  ~Gen() {  // the error path: the normal path closes explicitly
+    if (fs) ext2fs_free(fs);
+  }
+
   ext2_filsys fs = nullptr;
   uint64_t seed = 1;
   time_t now = 0;
