@@ -207,6 +207,14 @@ void RemoveFile(Gen& gen, uint32_t parent, const std::string& name,
   FreeInode(gen, ino, in, false);
 }
 
+void AddLink(Gen& gen, uint32_t dir, const std::string& name, uint32_t ino) {
+  LinkEntry(gen, dir, name, ino, EXT2_FT_REG_FILE);
+  ext2_inode in = ReadInode(gen, ino);
+  in.i_links_count++;
+  in.i_ctime = uint32_t(gen.now);
+  WriteInode(gen, ino, in);
+}
+
 void Rename(Gen& gen, uint32_t from_dir, const std::string& from,
             uint32_t to_dir, const std::string& to, uint32_t ino, int ft) {
   LinkEntry(gen, to_dir, to, ino, ft);

@@ -169,6 +169,16 @@ class Workload {
     n.parent = to;
     n.name = name;
   }
+  void RandomHardLink() {
+    int i = RandomNode(kFile);
+    if (i < 0) return;
+    Node n = nodes_[i];
+    uint32_t dir = RandomDir();
+    std::string name = Name('h');
+    Tick();
+    AddLink(g_, dir, name, n.ino);
+    nodes_.push_back({n.ino, dir, name, kFile});
+  }
   void RandomSymlink() {
     std::string t = g_.Rand(2) ? "target-" + std::to_string(g_.Rand(1000))
                                : std::string(80 + g_.Rand(100), 'x') + "/end";
@@ -194,6 +204,8 @@ class Workload {
         Dir(RandomDir(), Name('d'));
       else if (r < 91)
         RandomRmdir();
+      else if (r < 94)
+        RandomHardLink();
       else
         RandomSymlink();
     }
