@@ -312,14 +312,11 @@ void Deleted(Gen& gen) {
     if (k == 5) {
       DeleteSnapshot(gen, 3, false);
       CleanupSnapshot(gen, 3);  // snapshot 2 is older: shrunk
-    }
-    if (k == 6) {
-      DeleteSnapshot(gen, 4, false);  // deleted, not cleaned
-      // Listed without a name.  Only after the last take: stock e2fsck
-      // calls a linkless inode with dtime 0 an error, so no exportable
-      // image should contain one.
+      // Listed without a name (links 0, dtime 0, kept by the list), and
+      // so inside snapshot 6's image as a linkless empty inode.
       UnlinkSnapshot(gen, 3);
     }
+    if (k == 6) DeleteSnapshot(gen, 4, false);  // deleted, not cleaned
     w.Phase(10);
   }
 }
