@@ -154,6 +154,8 @@ uint32_t MakeFile(Gen& gen, uint32_t parent, const std::string& name,
 void WriteBlocks(Gen& gen, uint32_t ino, const std::vector<uint64_t>& blocks,
                  uint64_t min_size, int group) {
   ext2_inode in = ReadInode(gen, ino);
+  if (!LINUX_S_ISREG(in.i_mode) || !in.i_links_count)
+    Die("write: inode " + std::to_string(ino) + " is not a regular file");
   // Spread files over the groups (by inode number), so that snapshots own
   // blocks and copy bitmaps in every group.
   uint64_t goal =
@@ -184,6 +186,8 @@ void WriteBlocks(Gen& gen, uint32_t ino, const std::vector<uint64_t>& blocks,
 
 void TruncateFile(Gen& gen, uint32_t ino, uint64_t size) {
   ext2_inode in = ReadInode(gen, ino);
+  if (!LINUX_S_ISREG(in.i_mode) || !in.i_links_count)
+    Die("truncate: inode " + std::to_string(ino) + " is not a regular file");
   uint64_t first = (size + kBlockSize - 1) / kBlockSize;
   MapRemoveIf(
       gen, in, [first](uint64_t l, uint64_t) { return l >= first; },

@@ -60,6 +60,7 @@ std::string Digest(Gen& gen, const ext2_inode& in, bool empty) {
 
 std::string LinkTarget(Gen& gen, const ext2_inode& in) {
   uint64_t size = EXT2_I_SIZE(&in);
+  if (size >= kBlockSize) Die("manifest: symlink target too long");
   if (in.i_blocks == 0)
     return std::string(reinterpret_cast<const char*>(in.i_block), size);
   Block buf;

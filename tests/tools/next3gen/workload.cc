@@ -150,7 +150,8 @@ class Workload {
     int i = RandomNode(g_.Rand(4) ? kFile : kLink);
     if (i < 0) return;
     uint32_t ino = nodes_[i].ino;
-    if (ino == ind_ || ino == dind_ || ino == tind_) return;  // kept
+    if (ino == ind_ || ino == dind_ || ino == tind_ || ino == high_)
+      return;  // the big files stay (their inode numbers are kept)
     RemoveNode(i);
   }
   void RandomRmdir() {
