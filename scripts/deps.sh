@@ -4,7 +4,7 @@
 set -e
 PACKAGES="libext2fs-dev comerr-dev zlib1g-dev libdeflate-dev libgtest-dev
   e2fsprogs qemu-utils autoconf automake libtool pkg-config g++ make bzip2
-  gzip python3 groff-base libzstd-dev"
+  gzip python3 groff-base libzstd-dev libxxhash-dev"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
