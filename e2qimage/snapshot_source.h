@@ -26,8 +26,7 @@ struct SnapshotSource {
 // device itself is read).  Refuses, with "DEVICE: ..." messages, a
 // filesystem without has_snapshot, an ID not on the list, and deleted or
 // shrunk snapshots.
-Result<SnapshotSource> OpenSnapshotSource(const Options& options,
-                                          File* device);
+Result<SnapshotSource> OpenSnapshotSource(const Options& options, File* device);
 
 }  // namespace e2q::cli
 

@@ -29,7 +29,8 @@ Status CheckGeometry(const ext4::Filesystem& fs) {
                                 "blocks per group");
   }
   if (fs.blocks_count() > kMaxSnapshotBlocks) {
-    return Status::NotSupported(what + "more blocks than a snapshot file can map");
+    return Status::NotSupported(what +
+                                "more blocks than a snapshot file can map");
   }
   return Status::OK();
 }
@@ -48,7 +49,8 @@ Result<std::unique_ptr<Next3>> Next3::Open(File* device) {
   E2Q_ASSIGN_OR_RETURN(n->fs_, ext4::Filesystem::Open(device, fo));
   const ext4::Filesystem& fs = *n->fs_;
   const ext2_filsys f = fs.raw();
-  n->has_snapshot_ = (f->super->s_feature_ro_compat & kRoCompatHasSnapshot) != 0;
+  n->has_snapshot_ =
+      (f->super->s_feature_ro_compat & kRoCompatHasSnapshot) != 0;
   n->needs_recovery_ = ext2fs_has_feature_journal_needs_recovery(f->super);
   if (!n->has_snapshot_) return n;  // the kernel ignores the list then
   E2Q_RETURN_IF_ERROR(CheckGeometry(fs));
@@ -104,9 +106,8 @@ Result<std::shared_ptr<const SnapshotMap>> Next3::MapOf(size_t index) const {
   limits.fs_blocks = fs_->blocks_count();
   limits.image_blocks = s.info.blocks_count;
   limits.reserved = &metadata_;
-  const std::string context = device_->name() + ": snapshot " +
-                              Num(s.info.id) + " (inode " +
-                              Num(s.info.inode) + ")";
+  const std::string context = device_->name() + ": snapshot " + Num(s.info.id) +
+                              " (inode " + Num(s.info.inode) + ")";
   E2Q_ASSIGN_OR_RETURN(SnapshotMap map, ReadSnapshotMap(device_, context,
                                                         s.inode.block, limits));
   auto shared = std::make_shared<const SnapshotMap>(std::move(map));
@@ -168,8 +169,7 @@ Result<std::unique_ptr<File>> Next3::OpenRawImage(uint32_t id) const {
     E2Q_ASSIGN_OR_RETURN(std::shared_ptr<const SnapshotMap> map, MapOf(i));
     chain.push_back(std::move(map));
   }
-  E2Q_ASSIGN_OR_RETURN(std::shared_ptr<const ExcludeBitmap> exclude,
-                       Exclude());
+  E2Q_ASSIGN_OR_RETURN(std::shared_ptr<const ExcludeBitmap> exclude, Exclude());
   if (live_ == nullptr) {
     auto live = std::make_shared<LiveLayout>();
     live->blocks_count = fs_->blocks_count();
@@ -195,8 +195,9 @@ Result<std::unique_ptr<File>> Next3::OpenImage(uint32_t id) const {
   E2Q_ASSIGN_OR_RETURN(const SnapshotInfo* info, Find(id));
   E2Q_ASSIGN_OR_RETURN(Normalisation n,
                        Normalise(raw.get(), info->blocks_count, info->inode));
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<PatchedFile> patched,
-                       PatchedFile::Create(std::move(raw), std::move(n.patches)));
+  E2Q_ASSIGN_OR_RETURN(
+      std::unique_ptr<PatchedFile> patched,
+      PatchedFile::Create(std::move(raw), std::move(n.patches)));
   return std::unique_ptr<File>(std::move(patched));
 }
 

@@ -54,9 +54,9 @@ class Next3 {
   // File of blocks_count * 4096 bytes, named "DEVICE: snapshot ID", whose
   // reads go to the device in large runs.  Reads are thread-safe.  The
   // result must not outlive *this.  Block maps are read once per Next3 and
-  // shared between the images opened (for -X, which opens them all).  kNotFound for an unknown ID,
-  // kInvalidArgument for a deleted or shrunk snapshot, kCorruption for
-  // damaged maps, exclude bitmap or image metadata.
+  // shared between the images opened (for -X, which opens them all).  kNotFound
+  // for an unknown ID, kInvalidArgument for a deleted or shrunk snapshot,
+  // kCorruption for damaged maps, exclude bitmap or image metadata.
   Result<std::unique_ptr<File>> OpenImage(uint32_t id) const;
 
   // The image exactly as next3 shows it (read-through only, no

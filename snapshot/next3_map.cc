@@ -35,8 +35,7 @@ const char* LevelName(int level) {
 
 class TreeReader {
  public:
-  TreeReader(File* device, const std::string& context,
-             const MapLimits& limits)
+  TreeReader(File* device, const std::string& context, const MapLimits& limits)
       : device_(device), context_(context), limits_(limits) {}
 
   Status AddRoot(uint32_t pointer, uint64_t first, int level,
@@ -53,10 +52,9 @@ class TreeReader {
   Result<SnapshotMap> Run() {
     for (int level = 3; level >= 1; --level) {
       std::vector<Node> nodes = std::move(pending_[level]);
-      std::sort(nodes.begin(), nodes.end(),
-                [](const Node& a, const Node& b) {
-                  return a.physical < b.physical;
-                });
+      std::sort(nodes.begin(), nodes.end(), [](const Node& a, const Node& b) {
+        return a.physical < b.physical;
+      });
       E2Q_RETURN_IF_ERROR(ReadLevel(nodes));
     }
     // Every block belongs to one place in the tree: a block named twice
@@ -65,7 +63,8 @@ class TreeReader {
     // memory follows the number of runs, not of blocks.
     std::vector<std::pair<uint64_t, uint64_t>> used;  // (physical, count)
     used.reserve(runs_.size() + tree_.size());
-    for (const SnapshotMap::Run& r : runs_) used.emplace_back(r.physical, r.count);
+    for (const SnapshotMap::Run& r : runs_)
+      used.emplace_back(r.physical, r.count);
     for (uint64_t b : tree_) used.emplace_back(b, 1);
     tree_.clear();
     tree_.shrink_to_fit();
@@ -115,9 +114,8 @@ class TreeReader {
                                   ": " + s.message());
       }
       for (size_t k = i; k <= j; ++k) {
-        E2Q_RETURN_IF_ERROR(
-            Decode(nodes[k], buf.data() + (nodes[k].physical - first) *
-                                              kBlockSize));
+        E2Q_RETURN_IF_ERROR(Decode(
+            nodes[k], buf.data() + (nodes[k].physical - first) * kBlockSize));
       }
       i = j + 1;
     }
@@ -132,10 +130,10 @@ class TreeReader {
       const uint64_t first = node.first + i * child_span;
       if (node.level == 1) {
         if (first >= limits_.image_blocks) {
-          return Status::Corruption(
-              context_ + ": IND block " + Num(node.physical) +
-              " maps image block " + Num(first) + ", past the image's " +
-              Num(limits_.image_blocks) + " blocks");
+          return Status::Corruption(context_ + ": IND block " +
+                                    Num(node.physical) + " maps image block " +
+                                    Num(first) + ", past the image's " +
+                                    Num(limits_.image_blocks) + " blocks");
         }
         E2Q_RETURN_IF_ERROR(CheckPointer(
             p, "image block " + Num(first) + " maps to block " + Num(p)));
@@ -207,9 +205,9 @@ SnapshotMap SnapshotMap::FromRuns(std::vector<Run> runs, BlockSet indirect) {
 
 SnapshotMap::Lookup SnapshotMap::Find(uint64_t block) const {
   Lookup out;
-  auto it = std::upper_bound(
-      runs_.begin(), runs_.end(), block,
-      [](uint64_t b, const Run& r) { return b < r.image; });
+  auto it =
+      std::upper_bound(runs_.begin(), runs_.end(), block,
+                       [](uint64_t b, const Run& r) { return b < r.image; });
   if (it != runs_.begin()) {
     const Run& r = *std::prev(it);
     if (block - r.image < r.count) {

@@ -34,9 +34,8 @@ class Next3Test : public ::testing::Test {
     char tmpl[] = "/tmp/e2q-next3-test.XXXXXX";
     if (mkdtemp(tmpl) == nullptr) return;
     dir_ = new std::string(tmpl);
-    const std::string cmd = std::string(gen) +
-                            " --seed=5 --scenario=deleted " + *dir_ +
-                            "/fs.img " + *dir_ + "/exp >/dev/null 2>&1";
+    const std::string cmd = std::string(gen) + " --seed=5 --scenario=deleted " +
+                            *dir_ + "/fs.img " + *dir_ + "/exp >/dev/null 2>&1";
     int rc = std::system(cmd.c_str());
     if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 0) {
       stdfs::remove_all(*dir_);
@@ -158,8 +157,7 @@ TEST_F(Next3Test, RawImageDiffersOnlyInTheNormalisedBlocks) {
                        next3_->OpenRawImage(active->id));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<File> norm,
                        next3_->OpenImage(active->id));
-  ASSERT_OK_AND_ASSIGN(Normalisation plan,
-                       next3_->NormalisationOf(active->id));
+  ASSERT_OK_AND_ASSIGN(Normalisation plan, next3_->NormalisationOf(active->id));
   EXPECT_TRUE(plan.changed.Contains(0));
   EXPECT_FALSE(plan.released.empty());  // the exclude inode's blocks
   ASSERT_OK_AND_ASSIGN(uint64_t size, raw->Size());
@@ -187,15 +185,16 @@ TEST_F(Next3Test, RawImageDiffersOnlyInTheNormalisedBlocks) {
 }
 
 TEST_F(Next3Test, DeletedAndShrunkSnapshotsAreRefused) {
-  for (SnapshotState state : {SnapshotState::kDeleted, SnapshotState::kShrunk}) {
+  for (SnapshotState state :
+       {SnapshotState::kDeleted, SnapshotState::kShrunk}) {
     const SnapshotInfo* s = FirstWithState(state);
     ASSERT_NE(s, nullptr) << StateName(state);
     Result<std::unique_ptr<File>> r = next3_->OpenImage(s->id);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
-    EXPECT_NE(r.status().message().find(
-                  "snapshot " + std::to_string(s->id) + ": " +
-                  StateName(state) + " snapshots cannot be exported"),
+    EXPECT_NE(r.status().message().find("snapshot " + std::to_string(s->id) +
+                                        ": " + StateName(state) +
+                                        " snapshots cannot be exported"),
               std::string::npos)
         << r.status().message();
   }
