@@ -54,8 +54,8 @@ int VisitEntry(ext2_ino_t, int, struct ext2_dir_entry* d, int, int, char*,
 
 }  // namespace
 
-std::map<uint32_t, std::string> FindPaths(
-    const ext4::Filesystem& fs, const std::vector<uint32_t>& inodes) {
+std::map<uint32_t, std::string> FindPaths(const ext4::Filesystem& fs,
+                                          const std::vector<uint32_t>& inodes) {
   Search s;
   s.fs = fs.raw();
   s.wanted.insert(inodes.begin(), inodes.end());

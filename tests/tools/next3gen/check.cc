@@ -6,9 +6,9 @@
 
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "tests/tools/next3gen/blockmap.h"
 #include "tests/tools/next3gen/gen.h"
@@ -25,6 +25,10 @@ class Checker {
  public:
   Checker(const std::string& image, const std::string& dir)
       : image_(image), dir_(dir) {}
+  ~Checker() {  // also on the error path (Die throws)
+    if (fs_) ext2fs_close_free(&fs_);
+    if (fd_ >= 0) close(fd_);
+  }
 
   std::vector<std::string> Run() {
     fd_ = open(image_.c_str(), O_RDONLY);
@@ -39,8 +43,6 @@ class Checker {
     LoadExclude();
     CheckOwners();
     for (size_t k = 0; k < list_.size(); k++) CheckImageOf(k);
-    ext2fs_close_free(&fs_);
-    close(fd_);
     return errors_;
   }
 
@@ -84,8 +86,9 @@ class Checker {
         Bad("snapshot IDs not strictly decreasing");
       last_id = in.i_generation;
       for (int i = 0; i < EXT2_DIND_BLOCK; i++)  // invariant 6
-        if (in.i_block[i]) Bad("snapshot " + std::to_string(ino) +
-                               ": i_block[" + std::to_string(i) + "] set");
+        if (in.i_block[i])
+          Bad("snapshot " + std::to_string(ino) + ": i_block[" +
+              std::to_string(i) + "] set");
       list_.push_back({ino, in});
       ino = in.osd1.linux1.l_i_version;
     }
@@ -113,9 +116,9 @@ class Checker {
     for (auto& l : list_) {
       const ext2_inode& in = l.in;
       std::string state = l.ino == fs_->super->s_snapshot_inum ? "active"
-                          : (in.i_flags & kSnapShrunkFl)        ? "shrunk"
-                          : (in.i_flags & kSnapDeletedFl)       ? "deleted"
-                                                                : "frozen";
+                          : (in.i_flags & kSnapShrunkFl)       ? "shrunk"
+                          : (in.i_flags & kSnapDeletedFl)      ? "deleted"
+                                                               : "frozen";
       auto it = names.find(l.ino);
       want += std::to_string(in.i_generation) + " " + std::to_string(l.ino) +
               " " + state + " " +
@@ -182,8 +185,9 @@ class Checker {
             ind++;
           });
       if (in.i_dtime == 0)
-        stats_ += std::to_string(in.i_generation) + " moved=" +
-                  std::to_string(moved) + " copied=" + std::to_string(copied) +
+        stats_ += std::to_string(in.i_generation) +
+                  " moved=" + std::to_string(moved) +
+                  " copied=" + std::to_string(copied) +
                   " indirect=" + std::to_string(ind) + "\n";
       if (in.i_blocks != 8 * count)
         Bad("snapshot " + std::to_string(ino) + ": i_blocks " +
@@ -264,9 +268,9 @@ class Checker {
           Die(path + ": short read");
         ReadThrough(k, b, got);
         if (want != got && bad++ < 5)
-          Bad("snapshot " + std::to_string(id) + " block " +
-              std::to_string(b) + ": read-through differs from snap-" +
-              std::to_string(id) + ".img");
+          Bad("snapshot " + std::to_string(id) + " block " + std::to_string(b) +
+              ": read-through differs from snap-" + std::to_string(id) +
+              ".img");
       }
     }
     close(fd);

@@ -33,6 +33,8 @@ void TruncateFile(Gen& gen, uint32_t ino, uint64_t size);
 // Unlinks a file or symlink and deletes it when no link is left.
 void RemoveFile(Gen& gen, uint32_t parent, const std::string& name,
                 uint32_t ino);
+// A further hard link to regular file `ino`.
+void AddLink(Gen& gen, uint32_t dir, const std::string& name, uint32_t ino);
 void Rename(Gen& gen, uint32_t from_dir, const std::string& from,
             uint32_t to_dir, const std::string& to, uint32_t ino, int ft);
 

@@ -113,8 +113,8 @@ void Gen::FreeBlock(uint64_t b) {
 }
 
 uint64_t Gen::SnapLookup(const Snap& s, uint64_t b) const {
-  return MapGet([this](uint64_t blk, void* buf) { ReadRaw(blk, buf); },
-                s.inode, b + kShift);
+  return MapGet([this](uint64_t blk, void* buf) { ReadRaw(blk, buf); }, s.inode,
+                b + kShift);
 }
 
 bool Gen::Protected(uint64_t b) const {
@@ -138,12 +138,11 @@ void Gen::BeforeWrite(uint64_t off, uint64_t len, const uint8_t* data) {
     if (off == b * kBlockSize && len >= kBlockSize) {
       Block old;
       ReadRaw(b, old.data());
-      if (memcmp(old.data(), data + (b - first) * kBlockSize, kBlockSize) ==
-          0)
+      if (memcmp(old.data(), data + (b - first) * kBlockSize, kBlockSize) == 0)
         continue;  // an unchanged block is not a change
     }
-    if (writing_.count(b)) Die("re-entrant copy-on-write of block " +
-                               std::to_string(b));
+    if (writing_.count(b))
+      Die("re-entrant copy-on-write of block " + std::to_string(b));
     writing_.insert(b);
     CowCopy(b);
     writing_.erase(b);
@@ -178,13 +177,12 @@ void Gen::Release(uint64_t b) {
 }
 
 void Gen::SnapMap(Snap& s, uint64_t b, uint64_t p) {
-  int fresh = MapSet(*this, s.inode, b + kShift, p,
-                     [this](uint64_t goal) {
-                       uint64_t n = AllocSnapBlock(goal);
-                       Block z{};
-                       Write(n, z.data());
-                       return n;
-                     });
+  int fresh = MapSet(*this, s.inode, b + kShift, p, [this](uint64_t goal) {
+    uint64_t n = AllocSnapBlock(goal);
+    Block z{};
+    Write(n, z.data());
+    return n;
+  });
   s.inode.i_blocks += 8 * (1 + fresh);
   s.inode.i_ctime = uint32_t(now);
   WriteSnapInode(s);
@@ -209,8 +207,7 @@ void Gen::Flush() {
     for (uint32_t g = 0; g < Groups(); g++) {
       Block bm{};
       uint64_t start = uint64_t(g) * kBlocksPerGroup;
-      for (uint64_t i = 0; i < kBlocksPerGroup && start + i < excl.size();
-           i++)
+      for (uint64_t i = 0; i < kBlocksPerGroup && start + i < excl.size(); i++)
         if (excl[start + i]) bm[i / 8] |= uint8_t(1 << (i % 8));
       Write(exclbm_block[g], bm.data());
     }

@@ -74,7 +74,8 @@ int Generate(uint64_t seed, const std::string& scenario, uint64_t blocks,
   std::string stats;
   std::vector<std::string> errors = CheckImage(image, dir, &stats);
   std::ofstream(dir + "/stats.txt", std::ios::trunc) << stats;
-  for (auto& e : errors) fprintf(stderr, "next3gen: self-check: %s\n", e.c_str());
+  for (auto& e : errors)
+    fprintf(stderr, "next3gen: self-check: %s\n", e.c_str());
   return errors.empty() ? 0 : 1;
 }
 
@@ -95,13 +96,20 @@ int main(int argc, char** argv) {
   std::vector<std::string> pos;
   bool verify = false;
   for (int i = 1; i < argc; i++) {
-    if (Value(argv[i], "--seed", v)) seed = v;
-    else if (Value(argv[i], "--scenario", v)) scenario = v;
-    else if (Value(argv[i], "--blocks", v)) blocks = v;
-    else if (Value(argv[i], "--damage", v)) damage = v;
-    else if (strcmp(argv[i], "--verify") == 0) verify = true;
-    else if (argv[i][0] == '-' && argv[i][1]) return Usage();
-    else pos.push_back(argv[i]);
+    if (Value(argv[i], "--seed", v))
+      seed = v;
+    else if (Value(argv[i], "--scenario", v))
+      scenario = v;
+    else if (Value(argv[i], "--blocks", v))
+      blocks = v;
+    else if (Value(argv[i], "--damage", v))
+      damage = v;
+    else if (strcmp(argv[i], "--verify") == 0)
+      verify = true;
+    else if (argv[i][0] == '-' && argv[i][1])
+      return Usage();
+    else
+      pos.push_back(argv[i]);
   }
   try {
     if (!damage.empty()) {
@@ -123,8 +131,7 @@ int main(int argc, char** argv) {
     uint64_t n = ScenarioBlocks(scenario);
     if (!blocks.empty()) {
       n = strtoull(blocks.c_str(), &end, 10);
-      if (*end || n < 40000 || n >= (1ull << 20) + (1ull << 30))
-        return Usage();
+      if (*end || n < 40000 || n >= (1ull << 20) + (1ull << 30)) return Usage();
     }
     return Generate(s, scenario, n, pos[0], pos[1]);
   } catch (const std::exception& e) {
