@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "e2qimage/backing_base.h"
+#include "e2qimage/inverted_export.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/stamp.h"
 #include "e2qimage/signals.h"
@@ -41,6 +42,14 @@ bool L1Fits(uint64_t virtual_size, uint32_t bits) {
 
 Result<std::unique_ptr<ClusterCompressor>> NewCompressor(
     const Options& o, uint32_t cluster_bits, qcow2::Qcow2Writer* writer) {
+  return NewCompressor(o, cluster_bits, [writer](uint8_t type) {
+    return writer->SetCompressionType(type);
+  });
+}
+
+Result<std::unique_ptr<ClusterCompressor>> NewCompressor(
+    const Options& o, uint32_t cluster_bits,
+    const std::function<Status(uint8_t)>& set_type) {
   auto algo = ClusterCompressor::Algorithm::kDeflate;
   if (o.compress_zstd) {
     if (!ZstdAvailable()) {
@@ -48,7 +57,7 @@ Result<std::unique_ptr<ClusterCompressor>> NewCompressor(
           "--compress=zstd: this e2qimage was built without libzstd");
     }
     algo = ClusterCompressor::Algorithm::kZstd;
-    E2Q_RETURN_IF_ERROR(writer->SetCompressionType(qcow2::kCompressionZstd));
+    E2Q_RETURN_IF_ERROR(set_type(qcow2::kCompressionZstd));
   }
   return ClusterCompressor::Create(algo, *o.compress_level, o.threads,
                                    cluster_bits);
@@ -76,8 +85,12 @@ Status RunExport(const Options& o) {
   const std::string& device_path = o.args[0];
   const std::string& image_path = o.args[1];
   if (o.export_all_snapshots) {
-    return Status::NotSupported(device_path +
-                                ": export: -X is not implemented yet");
+    if (!o.backing.empty()) {
+      return Status::NotSupported(device_path +
+                                  ": export: -X cannot be combined with "
+                                  "--backing");
+    }
+    return RunExportAll(o);
   }
   std::optional<SnapshotSpec> spec;
   if (!o.export_snapshot.empty()) {

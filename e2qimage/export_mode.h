@@ -2,6 +2,7 @@
 #ifndef E2Q_E2QIMAGE_EXPORT_MODE_H_
 #define E2Q_E2QIMAGE_EXPORT_MODE_H_
 
+#include <functional>
 #include <memory>
 
 #include "e2qimage/options.h"
@@ -19,6 +20,11 @@ Status RunExport(const Options& options);
 // compression type); shared by export and qcow2 re-packing.
 Result<std::unique_ptr<ClusterCompressor>> NewCompressor(
     const Options& options, uint32_t cluster_bits, qcow2::Qcow2Writer* writer);
+// The same for any writer: `set_type` receives the header compression type
+// when it is not deflate.
+Result<std::unique_ptr<ClusterCompressor>> NewCompressor(
+    const Options& options, uint32_t cluster_bits,
+    const std::function<Status(uint8_t)>& set_type);
 
 // The cluster-size rule of the command-line contract: metadata images use
 // the filesystem block size while the L1 table stays within qemu's 32 MiB,

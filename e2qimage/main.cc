@@ -10,6 +10,7 @@
 #include "e2qimage/info_mode.h"
 #include "e2qimage/list_mode.h"
 #include "e2qimage/options.h"
+#include "e2qimage/rollback_mode.h"
 #include "e2qimage/signals.h"
 #include "lib/file.h"
 #include "lib/qcow2_reader.h"
@@ -49,9 +50,9 @@ e2q::Status Run(const e2q::cli::Options& o) {
     case Mode::kList:
       return e2q::cli::RunList(o);
     case Mode::kRollback:
+      return e2q::cli::RunRollback(o);
     case Mode::kUndo:
-      return e2q::Status::NotSupported(
-          o.args[0] + ": this mode (-R, -U) is not implemented yet");
+      return e2q::cli::RunUndo(o);
     default:
       return e2q::Status::OK();
   }

@@ -209,4 +209,46 @@ Status CheckNotMountedReadWrite(const std::string& path, bool force) {
   return Status::OK();
 }
 
+Status CheckNotMounted(const std::string& path) {
+  int flags = 0;
+  errcode_t err = ext2fs_check_if_mounted(path.c_str(), &flags);
+  if (err != 0) return FromErrcode(path, "check whether mounted", err);
+  if (flags & (EXT2_MF_MOUNTED | EXT2_MF_BUSY)) {
+    return Status::InvalidArgument(
+        path + ": refusing to write to a mounted or busy filesystem; "
+               "unmount it first");
+  }
+  return Status::OK();
+}
+
+Result<BlockSet> InUseBlocks(const Filesystem& fs) {
+  ext2_filsys raw = fs.raw();
+  if (raw->block_map == nullptr) {
+    errcode_t err = ext2fs_read_block_bitmap(raw);
+    if (err != 0) return FromErrcode(fs.name(), "read block bitmap", err);
+  }
+  BlockSet set;
+  const uint64_t first = raw->super->s_first_data_block;
+  const uint64_t end = ext2fs_blocks_count(raw->super);
+  for (uint64_t b = 0; b < first; ++b) set.Add(b);  // boot block area
+  uint64_t b = first;
+  while (b < end) {
+    blk64_t found = 0;
+    // Next in-use block, then the next free one after it: whole runs.
+    if (ext2fs_find_first_set_block_bitmap2(raw->block_map, b, end - 1,
+                                            &found) != 0) {
+      break;
+    }
+    blk64_t free_at = 0;
+    uint64_t stop = end;
+    if (ext2fs_find_first_zero_block_bitmap2(raw->block_map, found, end - 1,
+                                             &free_at) == 0) {
+      stop = free_at;
+    }
+    set.Add(found, stop - found);
+    b = stop;
+  }
+  return set;
+}
+
 }  // namespace e2q::ext4

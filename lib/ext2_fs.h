@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "lib/block_set.h"
 #include "lib/file.h"
 #include "lib/status.h"
 
@@ -80,6 +81,14 @@ class Filesystem {
 // Refuses a DEVICE that is mounted read-write unless `force` (-f), like
 // e2image.  Regular files that are not mounted pass.
 Status CheckNotMountedReadWrite(const std::string& path, bool force);
+
+// Refuses a DEVICE that is mounted at all (read-only included), or busy
+// (EXT2_MF_BUSY), before e2qimage writes to it (-R, -U).
+Status CheckNotMounted(const std::string& path);
+
+// Every block the filesystem's block bitmap marks in use (bigalloc clusters
+// widened to their blocks), below blocks_count.  Reads the bitmaps.
+Result<BlockSet> InUseBlocks(const Filesystem& fs);
 
 }  // namespace e2q::ext4
 

@@ -75,18 +75,20 @@ class RawSink : public ImageSink {
 
 // Clusters arrive in guest order; partial clusters are assembled in a
 // buffer.  Compressed output goes through batches so that all threads work
-// while the order of offsets stays the guest order.
+// while the order of offsets stays the guest order; so does everything for
+// a target that reuses clusters, so that it checks a batch at a time.
 class Qcow2Sink : public ImageSink {
  public:
-  Qcow2Sink(qcow2::Qcow2Writer* writer, ClusterCompressor* compressor,
+  Qcow2Sink(qcow2::ClusterTarget* writer, ClusterCompressor* compressor,
             BaseContent* base)
       : writer_(writer),
         compressor_(compressor),
         base_(base),
         cs_(writer->cluster_size()),
         bits_(writer->cluster_bits()),
-        cur_(cs_, 0) {
-    if (compressor_) batch_.reserve(kBatchClusters * cs_);
+        cur_(cs_, 0),
+        batching_(compressor_ != nullptr || writer->reuses_clusters()) {
+    if (batching_) batch_.reserve(kBatchClusters * cs_);
   }
 
   Status Write(uint64_t offset, const uint8_t* data, size_t len) override {
@@ -99,7 +101,7 @@ class Qcow2Sink : public ImageSink {
         // non-zero clusters go to the writer in one call when uncompressed.
         size_t n = len / cs_;
         for (size_t k = 0; k < n;) {
-          if (compressor_ || base_ || IsZero(data + k * cs_, cs_)) {
+          if (batching_ || base_ || IsZero(data + k * cs_, cs_)) {
             E2Q_RETURN_IF_ERROR(Emit(index + k, data + k * cs_));
             ++k;
             continue;
@@ -183,7 +185,7 @@ class Qcow2Sink : public ImageSink {
   }
 
   Status Store(uint64_t index, const uint8_t* data) {
-    if (!compressor_) return writer_->AddDataCluster(index, data);
+    if (!batching_) return writer_->AddDataCluster(index, data);
     batch_.insert(batch_.end(), data, data + cs_);
     batch_index_.push_back(index);
     if (batch_index_.size() == kBatchClusters) return FlushBatch();
@@ -191,25 +193,56 @@ class Qcow2Sink : public ImageSink {
   }
 
   Status FlushBatch() {
-    if (batch_index_.empty()) return Status::OK();
-    E2Q_RETURN_IF_ERROR(compressor_->CompressBatch(
-        batch_.data(), batch_index_.size(), &compressed_));
-    for (size_t k = 0; k < batch_index_.size(); ++k) {
-      const auto& c = compressed_[k];
-      if (c.empty()) {
+    const size_t n = batch_index_.size();
+    if (n == 0) return Status::OK();
+    // Clusters the target can reuse are neither compressed nor stored; the
+    // rest are compressed from a packed copy.
+    const uint8_t* to_compress = batch_.data();
+    size_t n_compress = n;
+    if (writer_->reuses_clusters()) {
+      E2Q_RETURN_IF_ERROR(writer_->FindReusable(batch_index_.data(),
+                                                batch_.data(), n, &reusable_));
+      packed_.clear();
+      for (size_t k = 0; k < n; ++k) {
+        if (!reusable_[k]) {
+          packed_.insert(packed_.end(), &batch_[k * cs_],
+                         &batch_[k * cs_] + cs_);
+        }
+      }
+      to_compress = packed_.data();
+      n_compress = packed_.size() / cs_;
+    } else {
+      reusable_.assign(n, 0);
+    }
+    if (!compressor_) {
+      compressed_.assign(n_compress, {});
+    } else if (n_compress > 0) {
+      E2Q_RETURN_IF_ERROR(
+          compressor_->CompressBatch(to_compress, n_compress, &compressed_));
+    }
+    size_t c = 0;
+    for (size_t k = 0; k < n; ++k) {
+      const uint64_t index = batch_index_[k];
+      if (reusable_[k]) {
+        E2Q_RETURN_IF_ERROR(writer_->AddReusedCluster(index));
+        continue;
+      }
+      const auto& z = compressed_[c];
+      if (z.empty()) {
         E2Q_RETURN_IF_ERROR(
-            writer_->AddDataCluster(batch_index_[k], &batch_[k * cs_]));
+            writer_->AddDataCluster(index, to_compress + c * cs_));
       } else {
         E2Q_RETURN_IF_ERROR(
-            writer_->AddCompressedCluster(batch_index_[k], c.data(), c.size()));
+            writer_->AddCompressedCluster(index, z.data(), z.size()));
       }
+      ++c;
     }
     batch_.clear();
     batch_index_.clear();
     return Status::OK();
   }
 
-  qcow2::Qcow2Writer* writer_;
+  qcow2::ClusterTarget* writer_;
   ClusterCompressor* compressor_;
   BaseContent* base_;
   uint64_t next_ = 0;          // with base_: clusters below are decided
@@ -222,6 +255,9 @@ class Qcow2Sink : public ImageSink {
   std::vector<uint8_t> batch_;
   std::vector<uint64_t> batch_index_;
   std::vector<std::vector<uint8_t>> compressed_;
+  const bool batching_;
+  std::vector<uint8_t> reusable_;
+  std::vector<uint8_t> packed_;
 };
 
 }  // namespace
@@ -231,7 +267,7 @@ std::unique_ptr<ImageSink> NewRawSink(File* out, uint64_t size, bool sparse,
   return std::make_unique<RawSink>(out, size, sparse, hole_granularity);
 }
 
-std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::Qcow2Writer* writer,
+std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::ClusterTarget* writer,
                                         ClusterCompressor* compressor,
                                         BaseContent* base) {
   return std::make_unique<Qcow2Sink>(writer, compressor, base);

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "lib/file.h"
-#include "lib/qcow2_writer.h"
+#include "lib/qcow2_cluster_target.h"
 #include "lib/status.h"
 
 namespace e2q {
@@ -32,11 +32,14 @@ class ImageSink {
 std::unique_ptr<ImageSink> NewRawSink(File* out, uint64_t size, bool sparse,
                                       uint32_t hole_granularity = 4096);
 
-// qcow2 image through `writer` (not owned).  Clusters that are entirely
-// zero are left unallocated.  With a non-null `compressor` (not owned), data
-// clusters are compressed in batches on its threads and stored compressed
-// when that saves space, in guest order, so the output does not depend on
-// the number of threads.
+// qcow2 image (or one state of a multi-state image) through `writer` (not
+// owned; a Qcow2Writer or a Qcow2MultiWriter state).  Clusters that are
+// entirely zero are left unallocated.  With a non-null `compressor` (not
+// owned), data clusters are compressed in batches on its threads and stored
+// compressed when that saves space, in guest order, so the output does not
+// depend on the number of threads; clusters the target can reuse
+// (ClusterTarget::reuses_clusters) go through the same batches and are not
+// compressed at all.  Finish() finishes the target.
 //
 // With a non-null `base` (not owned; the content of the writer's backing
 // file), the image is incremental: a cluster whose content equals the
@@ -45,7 +48,7 @@ std::unique_ptr<ImageSink> NewRawSink(File* out, uint64_t size, bool sparse,
 // an explicit cluster of zeros (version 2, which has no zero clusters),
 // and every other cluster is stored.  Clusters never written count as
 // zeros, so the base is consulted for them too (only where it maps data).
-std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::Qcow2Writer* writer,
+std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::ClusterTarget* writer,
                                         ClusterCompressor* compressor,
                                         BaseContent* base = nullptr);
 

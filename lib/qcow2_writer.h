@@ -21,8 +21,9 @@
 #include <string>
 #include <vector>
 
-#include "lib/aligned_buffer.h"
 #include "lib/file.h"
+#include "lib/qcow2_cluster_target.h"
+#include "lib/qcow2_file_builder.h"
 #include "lib/qcow2_format.h"
 #include "lib/status.h"
 
@@ -37,35 +38,38 @@ struct WriterOptions {
   std::string backing_format;  // written as extension 0xe2792aca if set
 };
 
-class Qcow2Writer {
+class Qcow2Writer : public ClusterTarget {
  public:
   // `out` must outlive the writer; it is written from offset 0 and its length
   // set by Finish().
   static Result<std::unique_ptr<Qcow2Writer>> Create(File* out,
                                                      WriterOptions options);
-  ~Qcow2Writer();
+  ~Qcow2Writer() override;
 
-  uint64_t cluster_size() const { return uint64_t{1} << opts_.cluster_bits; }
-  uint32_t cluster_bits() const { return opts_.cluster_bits; }
-  uint64_t guest_clusters() const { return guest_clusters_; }
-  uint32_t version() const { return opts_.version; }
+  uint64_t cluster_size() const override {
+    return uint64_t{1} << opts_.cluster_bits;
+  }
+  uint32_t cluster_bits() const override { return opts_.cluster_bits; }
+  uint64_t guest_clusters() const override { return guest_clusters_; }
+  uint32_t version() const override { return opts_.version; }
 
   // Each Add* call takes the next guest cluster `index`, which must be
   // greater than every index added before and below guest_clusters().
   //
-  // Stores `data` (cluster_size() bytes) as a normal cluster.
-  Status AddDataCluster(uint64_t index, const uint8_t* data);
   // Stores `n` consecutive clusters starting at guest cluster `index`
   // (n * cluster_size() bytes at `data`).  Large runs are written straight
   // from `data`, without a copy through the write buffer.
-  Status AddDataClusters(uint64_t index, const uint8_t* data, uint64_t n);
+  // AddDataCluster(index, data) stores one.
+  Status AddDataClusters(uint64_t index, const uint8_t* data,
+                         uint64_t n) override;
   // Stores `len` bytes (0 < len < cluster_size()) of raw deflate (or zstd,
   // see SetCompressionType) as a compressed cluster, packed at byte
   // granularity after the previous compressed cluster.
-  Status AddCompressedCluster(uint64_t index, const uint8_t* data, size_t len);
+  Status AddCompressedCluster(uint64_t index, const uint8_t* data,
+                              size_t len) override;
   // Marks the cluster as reading zeros (v3 zero flag; with a backing file
   // this hides the backing file's content).  Version 2 refuses it.
-  Status AddZeroCluster(uint64_t index);
+  Status AddZeroCluster(uint64_t index) override;
 
   // Compressed clusters use zstd (header compression_type 1, incompatible
   // bit 3, v3 only).  Call before the first Add*.
@@ -84,20 +88,16 @@ class Qcow2Writer {
 
   // Writes tables, refcounts and the header, and sets the file length.  Does
   // not fsync: the caller's OutputFile::Commit() does.
-  Status Finish();
+  Status Finish() override;
 
   // Statistics, valid after Finish().
   uint64_t data_clusters() const { return data_clusters_; }
   uint64_t compressed_clusters() const { return compressed_clusters_; }
-  uint64_t file_size() const { return file_size_; }
+  uint64_t file_size() const { return file_.file_size(); }
 
  private:
   Qcow2Writer(File* out, WriterOptions options);
   Status CheckIndex(uint64_t index);
-  Status Append(const uint8_t* data, size_t len);
-  Status FlushBuffer();
-  Status PadToCluster();
-  Status Reference(uint64_t start, uint64_t end);
   Status FlushL2();
   Status BuildHeader(Header* h) const;
   void SetL2(uint64_t index, uint64_t entry);
@@ -111,10 +111,8 @@ class Qcow2Writer {
   uint64_t last_index_ = 0;
   bool finished_ = false;
 
-  // Append position in the file and the pending write buffer.
-  uint64_t pos_ = 0;
-  uint64_t buf_start_ = 0;
-  AlignedBuffer buf_;
+  // The file: append stream, refcounts, closing sequence.
+  Qcow2FileBuilder file_;
 
   uint64_t l1_size_ = 0;
   std::vector<uint64_t> l1_;
@@ -123,12 +121,9 @@ class Qcow2Writer {
   std::vector<uint64_t> l2_;
   uint64_t l2_index_ = 0;
   bool l2_dirty_ = false;
-  // Refcount of each host cluster written so far.
-  std::vector<uint16_t> refcounts_;
 
   uint64_t data_clusters_ = 0;
   uint64_t compressed_clusters_ = 0;
-  uint64_t file_size_ = 0;
 };
 
 }  // namespace e2q::qcow2

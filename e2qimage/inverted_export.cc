@@ -1,0 +1,208 @@
+// Inverted export: one pass per state through the ordinary export pipeline
+// (selection, scrambling, copy), each into its own state of one
+// Qcow2MultiWriter, which stores only clusters that differ from the state
+// before.
+#include "e2qimage/inverted_export.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "e2qimage/export_mode.h"
+#include "e2qimage/progress.h"
+#include "e2qimage/signals.h"
+#include "e2qimage/stamp.h"
+#include "lib/cluster_compressor.h"
+#include "lib/copy_pipeline.h"
+#include "lib/digest_sink.h"
+#include "lib/ext2_fs.h"
+#include "lib/ext4_select.h"
+#include "lib/image_sink.h"
+#include "lib/output_file.h"
+#include "lib/provenance.h"
+#include "lib/qcow2_multi_writer.h"
+#include "lib/scramble.h"
+#include "snapshot/next3.h"
+
+namespace e2q::cli {
+
+namespace {
+
+struct StateSource {
+  qcow2::StateInfo info;
+  File* file = nullptr;
+  std::unique_ptr<File> owned;  // a snapshot image
+  std::unique_ptr<ext4::Filesystem> fs;
+};
+
+std::string BaseName(const std::string& path, uint32_t id) {
+  if (path.empty() || path == "-") return "snapshot-" + std::to_string(id);
+  size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+void Warn(const std::string& object, const std::string& what) {
+  fprintf(stderr, "e2qimage: %s: warning: %s\n", object.c_str(), what.c_str());
+}
+
+// Copies one state into `target` through the export pipeline; with
+// `record`, the digest of the state's content goes into it and the record
+// into `writer`'s header (the active layer's provenance).
+Status CopyState(const Options& o, StateSource* s, qcow2::ClusterTarget* target,
+                 ClusterCompressor* compressor, qcow2::Qcow2MultiWriter* writer,
+                 const Provenance* record) {
+  ext4::SelectOptions so;
+  so.all_data = o.all_data;
+  E2Q_ASSIGN_OR_RETURN(ext4::Selection selection,
+                       ext4::SelectBlocks(*s->fs, so));
+  for (const auto& w : selection.warnings) Warn(s->file->name(), w);
+  std::unique_ptr<ext4::Scrambler> scrambler;
+  if (o.scramble) {
+    E2Q_ASSIGN_OR_RETURN(scrambler, ext4::Scrambler::Create(*s->fs));
+    for (const auto& w : scrambler->warnings()) {
+      Warn(s->file->name(), "-s: " + w);
+    }
+  }
+  const uint32_t bs = s->fs->block_size();
+  Progress progress(o.progress, "Copying " + s->info.name, "blocks",
+                    selection.blocks.size(), bs);
+  std::unique_ptr<ImageSink> qcow2_sink = NewQcow2Sink(target, compressor);
+  ImageSink* sink_ptr = qcow2_sink.get();
+  std::unique_ptr<ImageSink> digest_sink;
+  if (record != nullptr) {
+    E2Q_RETURN_IF_ERROR(record->Validate());
+    Provenance r = *record;
+    E2Q_ASSIGN_OR_RETURN(
+        digest_sink,
+        NewDigestSink(qcow2_sink.get(), r.guest_size, 1,
+                      [writer, r](const Digest128& digest) mutable {
+                        r.digest = digest;
+                        writer->SetExtensions({qcow2::HeaderExtension{
+                            qcow2::kExtE2qProvenance, r.Encode()}});
+                        return Status::OK();
+                      }));
+    sink_ptr = digest_sink.get();
+  }
+  CopyOptions co;
+  co.block_size = bs;
+  E2Q_ASSIGN_OR_RETURN(co.source_size, s->file->Size());
+  co.progress = [&](uint64_t done) { progress.Update(done); };
+  if (scrambler) {
+    co.transform = [&](uint64_t first, uint64_t count, uint8_t* data) {
+      return scrambler->Apply(first, count, data);
+    };
+  }
+  E2Q_ASSIGN_OR_RETURN(CopyStats stats,
+                       CopyBlocks(s->file, selection.blocks, sink_ptr, co));
+  if (stats.blocks_past_source_end > 0) {
+    Warn(s->file->name(), std::to_string(stats.blocks_past_source_end) +
+                              " selected blocks lie past the end of the "
+                              "source and were imaged as zeros");
+  }
+  progress.Finish();
+  return Status::OK();
+}
+
+}  // namespace
+
+Status RunExportAll(const Options& o) {
+  const std::string& device_path = o.args[0];
+  const std::string& image_path = o.args[1];
+  if (o.superblock != 0) {
+    return Status::InvalidArgument(device_path +
+                                   ": -X reads snapshots through the primary "
+                                   "superblock; -b cannot be used");
+  }
+  E2Q_RETURN_IF_ERROR(ext4::CheckNotMountedReadWrite(device_path, o.force));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> device,
+                       OpenFileForRead(device_path));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<snapshot::Next3> next3,
+                       snapshot::Next3::Open(device.get()));
+
+  // Oldest exportable snapshot first, the live filesystem last.
+  E2Q_ASSIGN_OR_RETURN(const int64_t created, CreationTime());
+  const uint32_t date = static_cast<uint32_t>(created);
+  std::vector<StateSource> states;
+  const auto& list = next3->snapshots();
+  for (auto it = list.rbegin(); it != list.rend(); ++it) {
+    if (it->state != snapshot::SnapshotState::kActive &&
+        it->state != snapshot::SnapshotState::kFrozen) {
+      Warn(device_path, "snapshot " + std::to_string(it->id) + " is " +
+                            snapshot::StateName(it->state) +
+                            " and cannot be exported; left out");
+      continue;
+    }
+    StateSource s;
+    s.info.id_str = std::to_string(it->id);
+    s.info.name = BaseName(it->path, it->id);
+    E2Q_ASSIGN_OR_RETURN(s.owned, next3->OpenImage(it->id));
+    s.file = s.owned.get();
+    states.push_back(std::move(s));
+  }
+  {
+    StateSource live;
+    live.info.id_str = "0";
+    live.info.name = "current";
+    live.file = device.get();
+    states.push_back(std::move(live));
+  }
+  uint64_t max_size = 0;
+  uint32_t bs = 0;
+  for (StateSource& s : states) {
+    E2Q_ASSIGN_OR_RETURN(
+        s.fs, ext4::Filesystem::Open(s.file, ext4::Filesystem::OpenOptions()));
+    s.info.virtual_size = s.fs->byte_size();
+    s.info.date_sec = date;
+    max_size = std::max(max_size, s.info.virtual_size);
+    bs = s.fs->block_size();
+  }
+
+  E2Q_ASSIGN_OR_RETURN(uint32_t bits, ChooseClusterBits(o, max_size, bs));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> out,
+                       OutputFile::Create(image_path));
+  RegisterTempFile(out->temp_path());
+  qcow2::MultiWriterOptions wo;
+  wo.version = o.qcow2_version;
+  wo.cluster_bits = bits;
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<qcow2::Qcow2MultiWriter> writer,
+                       qcow2::Qcow2MultiWriter::Create(out->file(), wo));
+  std::unique_ptr<ClusterCompressor> compressor;
+  if (o.compress_level) {
+    E2Q_ASSIGN_OR_RETURN(compressor, NewCompressor(o, bits, [&](uint8_t type) {
+                           return writer->SetCompressionType(type);
+                         }));
+  }
+  // Provenance of the file: kind multi-state, the live filesystem's
+  // identity, the snapshot IDs held, the digest of the active layer.
+  const ext4::Filesystem& live = *states.back().fs;
+  E2Q_ASSIGN_OR_RETURN(
+      Provenance record,
+      NewProvenance(ImageKind::kMultiState, states.back().info.virtual_size));
+  record.flags = Provenance::kFlagLive;
+  if (o.all_data) record.flags |= Provenance::kFlagAllData;
+  if (o.scramble) record.flags |= Provenance::kFlagScrambled;
+  record.fs_uuid = live.uuid();
+  record.label = live.label();
+  record.block_size = live.block_size();
+  record.blocks_count = live.blocks_count();
+  for (auto it = states.rbegin() + 1; it != states.rend(); ++it) {
+    record.snapshot_ids.push_back(
+        static_cast<uint32_t>(std::stoul(it->info.id_str)));
+  }
+  for (size_t i = 0; i < states.size(); ++i) {
+    StateSource& s = states[i];
+    E2Q_ASSIGN_OR_RETURN(qcow2::ClusterTarget * target,
+                         writer->BeginState(s.info));
+    const bool last = i + 1 == states.size();
+    E2Q_RETURN_IF_ERROR(CopyState(o, &s, target, compressor.get(), writer.get(),
+                                  last ? &record : nullptr));
+    if (!last) s.fs.reset();
+  }
+  E2Q_RETURN_IF_ERROR(writer->Finish());
+  E2Q_RETURN_IF_ERROR(out->Commit());
+  UnregisterTempFile();
+  return Status::OK();
+}
+
+}  // namespace e2q::cli

@@ -1,0 +1,185 @@
+// Qcow2FileBuilder: append stream, refcounts and the closing sequence of a
+// qcow2 file.  Write order: everything the header points to is written
+// first; the header goes into cluster 0 last, so an interrupted run never
+// leaves a file that qemu takes for a complete image.
+#include "lib/qcow2_file_builder.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "lib/endian.h"
+
+namespace e2q::qcow2 {
+
+namespace {
+
+constexpr size_t kWriteBuffer = 4 << 20;
+constexpr size_t kDirectWrite = kWriteBuffer / 4;
+constexpr uint64_t kMaxRefcount = 0xffff;
+
+uint64_t DivRoundUp(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+Qcow2FileBuilder::Qcow2FileBuilder(File* out, uint32_t cluster_bits)
+    : out_(out),
+      bits_(cluster_bits),
+      pos_(uint64_t{1} << cluster_bits),
+      buf_start_(pos_),
+      buf_(kWriteBuffer) {
+  refcounts_.push_back(1);  // the header
+}
+
+Status Qcow2FileBuilder::Flush() {
+  if (!buf_.empty()) {
+    E2Q_RETURN_IF_ERROR(out_->WriteAt(buf_start_, buf_.data(), buf_.size()));
+  }
+  buf_start_ = pos_;
+  buf_.clear();
+  return Status::OK();
+}
+
+Status Qcow2FileBuilder::Append(const void* data, size_t len) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  if (len >= kDirectWrite) {
+    E2Q_RETURN_IF_ERROR(Flush());
+    E2Q_RETURN_IF_ERROR(out_->WriteAt(pos_, p, len));
+    pos_ += len;
+    buf_start_ = pos_;
+    return Status::OK();
+  }
+  while (len > 0) {
+    size_t n = buf_.Append(p, len);
+    p += n;
+    len -= n;
+    pos_ += n;
+    if (buf_.full()) E2Q_RETURN_IF_ERROR(Flush());
+  }
+  return Status::OK();
+}
+
+Status Qcow2FileBuilder::PadToCluster() {
+  const uint64_t cs = cluster_size();
+  uint64_t rem = pos_ % cs;
+  if (rem == 0) return Status::OK();
+  static const uint8_t zeros[4096] = {};
+  uint64_t pad = cs - rem;
+  while (pad > 0) {
+    size_t n = std::min<uint64_t>(pad, sizeof(zeros));
+    E2Q_RETURN_IF_ERROR(Append(zeros, n));
+    pad -= n;
+  }
+  return Status::OK();
+}
+
+Result<uint64_t> Qcow2FileBuilder::AppendTable(
+    const std::vector<uint64_t>& entries) {
+  E2Q_RETURN_IF_ERROR(PadToCluster());
+  const uint64_t offset = pos_;
+  if (entries.empty()) return offset;
+  std::vector<uint8_t> table(
+      DivRoundUp(entries.size() * 8, cluster_size()) * cluster_size(), 0);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    StoreBE64(&table[i * 8], entries[i]);
+  }
+  E2Q_RETURN_IF_ERROR(Append(table.data(), table.size()));
+  E2Q_RETURN_IF_ERROR(Reference(offset, pos_));
+  return offset;
+}
+
+Status Qcow2FileBuilder::Reference(uint64_t start, uint64_t end,
+                                   uint32_t times) {
+  if (end <= start || times == 0) return Status::OK();
+  uint64_t last = (end - 1) >> bits_;
+  if (last >= refcounts_.size()) refcounts_.resize(last + 1, 0);
+  for (uint64_t c = start >> bits_; c <= last; ++c) {
+    if (refcounts_[c] + uint64_t{times} > kMaxRefcount) {
+      return Status::NotSupported(out_->name() +
+                                  ": qcow2: refcount overflow in cluster " +
+                                  std::to_string(c));
+    }
+    refcounts_[c] = static_cast<uint16_t>(refcounts_[c] + times);
+  }
+  return Status::OK();
+}
+
+uint64_t Qcow2FileBuilder::RefcountAt(uint64_t offset) const {
+  uint64_t c = offset >> bits_;
+  return c < refcounts_.size() ? refcounts_[c] : 0;
+}
+
+Status Qcow2FileBuilder::ReadBack(uint64_t offset, void* buf, size_t len) {
+  if (offset + len > pos_) {
+    return Status::InvalidArgument(out_->name() +
+                                   ": qcow2: read back past the end written");
+  }
+  if (offset + len > buf_start_ && !buf_.empty()) E2Q_RETURN_IF_ERROR(Flush());
+  return out_->ReadAt(offset, buf, len);
+}
+
+Status Qcow2FileBuilder::Rewrite(uint64_t offset, const void* buf, size_t len) {
+  if (offset < cluster_size() || offset + len > pos_) {
+    return Status::InvalidArgument(out_->name() +
+                                   ": qcow2: rewrite outside the tables");
+  }
+  if (offset + len > buf_start_ && !buf_.empty()) E2Q_RETURN_IF_ERROR(Flush());
+  return out_->WriteAt(offset, buf, len);
+}
+
+Status Qcow2FileBuilder::Finish(Header* h) {
+  E2Q_RETURN_IF_ERROR(PadToCluster());
+  const uint64_t cs = cluster_size();
+
+  // Refcount table and blocks: size them so that they count themselves.
+  const uint64_t rb_entries = cs * 8 >> kRefcountOrder;
+  const uint64_t before = pos_ >> bits_;
+  uint64_t n_rb = 0, n_rt = 0, total = before;
+  for (;;) {
+    uint64_t rb = DivRoundUp(total, rb_entries);
+    uint64_t rt = DivRoundUp(rb * 8, cs);
+    uint64_t t = before + rb + rt;
+    if (rb == n_rb && rt == n_rt) break;
+    n_rb = rb;
+    n_rt = rt;
+    total = t;
+  }
+  if (n_rt * cs > kMaxRefcountTableBytes) {
+    return Status::NotSupported(out_->name() +
+                                ": qcow2: refcount table would exceed qemu's "
+                                "8 MiB limit; use larger clusters");
+  }
+  const uint64_t rt_offset = pos_;
+  const uint64_t rb_offset = rt_offset + n_rt * cs;
+  refcounts_.resize(total, 0);
+  for (uint64_t c = rt_offset >> bits_; c < total; ++c) refcounts_[c] = 1;
+  {
+    std::vector<uint8_t> table(n_rt * cs, 0);
+    for (uint64_t i = 0; i < n_rb; ++i) {
+      StoreBE64(&table[i * 8], rb_offset + i * cs);
+    }
+    E2Q_RETURN_IF_ERROR(Append(table.data(), table.size()));
+  }
+  std::vector<uint8_t> block(cs);
+  for (uint64_t i = 0; i < n_rb; ++i) {
+    std::fill(block.begin(), block.end(), 0);
+    for (uint64_t j = 0; j < rb_entries; ++j) {
+      uint64_t c = i * rb_entries + j;
+      if (c >= total) break;
+      SetRefcount(block.data(), j, kRefcountOrder, refcounts_[c]);
+    }
+    E2Q_RETURN_IF_ERROR(Append(block.data(), cs));
+  }
+  E2Q_RETURN_IF_ERROR(Flush());
+  file_size_ = pos_;
+
+  // Header last: until it is written the file is not a qcow2 image.
+  h->refcount_order = kRefcountOrder;
+  h->refcount_table_offset = rt_offset;
+  h->refcount_table_clusters = static_cast<uint32_t>(n_rt);
+  std::vector<uint8_t> cluster0;
+  E2Q_RETURN_IF_ERROR(h->EncodeTo(&cluster0).WithContext(out_->name()));
+  E2Q_RETURN_IF_ERROR(out_->WriteAt(0, cluster0.data(), cluster0.size()));
+  return out_->Truncate(file_size_);
+}
+
+}  // namespace e2q::qcow2

@@ -1,0 +1,83 @@
+// Qcow2FileBuilder: the part of writing a qcow2 file that every writer
+// shares -- an append-only stream of clusters after the header cluster, the
+// refcount of every host cluster, and the closing sequence (refcount table
+// and blocks sized so that they count themselves, then the header, last).
+//
+// Qcow2Writer (one guest state) and Qcow2MultiWriter (several states
+// sharing clusters) decide what goes into the file and reference it here;
+// the builder guarantees that every cluster of the file ends with exactly
+// the refcount its references imply.  Memory: a 4 MiB write buffer and 2
+// bytes per host cluster.
+#ifndef E2Q_LIB_QCOW2_FILE_BUILDER_H_
+#define E2Q_LIB_QCOW2_FILE_BUILDER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "lib/aligned_buffer.h"
+#include "lib/file.h"
+#include "lib/qcow2_format.h"
+#include "lib/status.h"
+
+namespace e2q::qcow2 {
+
+class Qcow2FileBuilder {
+ public:
+  // Refcount order the builder writes (16-bit refcounts, as qemu).
+  static constexpr uint32_t kRefcountOrder = 4;
+
+  // `out` (not owned) is written from offset 0.  Cluster 0 is reserved for
+  // the header (refcount 1); appends start at cluster 1.
+  Qcow2FileBuilder(File* out, uint32_t cluster_bits);
+
+  File* file() const { return out_; }
+  uint64_t cluster_size() const { return uint64_t{1} << bits_; }
+  uint32_t cluster_bits() const { return bits_; }
+  // Offset of the next appended byte.
+  uint64_t pos() const { return pos_; }
+
+  // Appends `len` bytes.  Small appends are gathered in the write buffer;
+  // large ones (1 MiB or more) are written straight from `data`.
+  Status Append(const void* data, size_t len);
+  // Appends zeros up to the next cluster boundary.
+  Status PadToCluster();
+  // Appends `table` as whole clusters (zero-padded) at a cluster boundary
+  // and references them once; returns their offset.
+  Result<uint64_t> AppendTable(const std::vector<uint64_t>& entries);
+  // Writes the buffered bytes to the file.
+  Status Flush();
+
+  // Adds `times` references to every host cluster overlapping
+  // [start, end).  kNotSupported when a refcount would pass 65535.
+  Status Reference(uint64_t start, uint64_t end, uint32_t times = 1);
+  // The refcount of the host cluster holding byte `offset`.
+  uint64_t RefcountAt(uint64_t offset) const;
+
+  // Reads bytes that were appended before (the buffer is flushed first if
+  // it holds any of them).
+  Status ReadBack(uint64_t offset, void* buf, size_t len);
+  // Overwrites bytes appended before (tables fixed up before the header).
+  Status Rewrite(uint64_t offset, const void* buf, size_t len);
+
+  // Pads to a cluster, appends the refcount table and refcount blocks, then
+  // writes `header` (its refcount_table_offset, refcount_table_clusters and
+  // refcount_order are set here) into cluster 0 and sets the file length.
+  // Nothing may be appended afterwards.  Does not fsync.
+  Status Finish(Header* header);
+  // File length, valid after Finish().
+  uint64_t file_size() const { return file_size_; }
+
+ private:
+  File* out_;
+  const uint32_t bits_;
+  uint64_t pos_;
+  uint64_t buf_start_;
+  AlignedBuffer buf_;  // aligned, so full flushes can go O_DIRECT
+  std::vector<uint16_t> refcounts_;
+  uint64_t file_size_ = 0;
+};
+
+}  // namespace e2q::qcow2
+
+#endif  // E2Q_LIB_QCOW2_FILE_BUILDER_H_
