@@ -1,14 +1,16 @@
-// CopyBlocks: a reader thread fills large buffers from the source while the
-// calling thread transforms them and hands the selected blocks to the sink.
+// CopyBlocks: two reader threads fill large buffers from the source while
+// the calling thread transforms them and hands the selected blocks to the
+// sink, in guest order.
 #include "lib/copy_pipeline.h"
 
 #include <algorithm>
 #include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
+
+#include "lib/aligned_buffer.h"
 
 namespace e2q {
 
@@ -16,27 +18,39 @@ namespace {
 
 // Selected runs closer than this many bytes are read in one call; the gap
 // is read and dropped.  Cheaper than a second system call for small gaps.
-constexpr uint64_t kMaxGapBytes = 256 << 10;
-constexpr size_t kQueueDepth = 3;
+constexpr uint64_t kMaxGapBytes = 32 << 10;
+constexpr size_t kQueueDepth = 4;
+constexpr int kReaders = 2;
 
-struct Chunk {
-  uint64_t first = 0;               // first block in `data`
+// One read: a stretch of the source that holds selected runs, with the
+// (small) gaps between them read and dropped.
+struct Piece {
+  uint64_t first = 0;               // first block read
   uint64_t nblocks = 0;
-  // Uninitialised, max_read_bytes long, recycled between chunks: a fresh
-  // zero-filled buffer per chunk cost a memset and page faults per read.
-  std::unique_ptr<uint8_t[]> data;
+  uint64_t buf_offset = 0;          // where in the chunk's buffer
   std::vector<BlockRun> selected;   // runs inside [first, first + nblocks)
-  uint64_t past_end = 0;            // blocks beyond the source's end
-  Status status;
-  bool last = false;
 };
 
-// Splits the runs into chunks of at most `max_blocks`, merging runs whose
-// gap is small.
+// What the reader hands over at once: up to max_read_bytes of pieces in one
+// buffer, so that scattered metadata costs one hand-off per buffer, not one
+// per piece.
+struct Chunk {
+  std::vector<Piece> pieces;
+  uint64_t nblocks = 0;             // blocks in all pieces
+  // Uninitialised (zero-filling cost a memset per read), at least
+  // max_read_bytes long, recycled between chunks.
+  AlignedBytes data;
+  uint64_t past_end = 0;            // blocks beyond the source's end
+  Status status;
+};
+
+// Splits the runs into pieces of at most `max_blocks`, merging runs whose
+// gap is small, and packs consecutive pieces into chunks of at most
+// `max_blocks`.
 std::vector<Chunk> PlanChunks(const std::vector<BlockRun>& runs,
                               uint64_t max_blocks, uint64_t max_gap) {
-  std::vector<Chunk> plan;
-  Chunk cur;
+  std::vector<Piece> pieces;
+  Piece cur;
   bool open = false;
   for (BlockRun r : runs) {
     while (r.count > 0) {
@@ -51,8 +65,8 @@ std::vector<Chunk> PlanChunks(const std::vector<BlockRun>& runs,
           r.count -= take;
           continue;
         }
-        plan.push_back(std::move(cur));
-        cur = Chunk();
+        pieces.push_back(std::move(cur));
+        cur = Piece();
       }
       uint64_t take = std::min(r.count, max_blocks);
       cur.first = r.start;
@@ -63,18 +77,71 @@ std::vector<Chunk> PlanChunks(const std::vector<BlockRun>& runs,
       r.count -= take;
     }
   }
-  if (open) plan.push_back(std::move(cur));
+  if (open) pieces.push_back(std::move(cur));
+
+  std::vector<Chunk> plan;
+  for (Piece& p : pieces) {
+    if (plan.empty() || plan.back().nblocks + p.nblocks > max_blocks) {
+      plan.emplace_back();
+    }
+    Chunk& c = plan.back();
+    p.buf_offset = c.nblocks;
+    c.nblocks += p.nblocks;
+    c.pieces.push_back(std::move(p));
+  }
   return plan;
 }
 
-class Queue {
+// Hands the planned chunks from the reader threads to the consumer in plan
+// order.  Readers claim chunks in order but may finish them out of order;
+// at most kQueueDepth chunks are read ahead of the consumer, so memory is
+// bounded by kQueueDepth buffers.
+class ChunkQueue {
  public:
-  // Buffers of consumed chunks, handed back to the reader.
-  void Recycle(std::unique_ptr<uint8_t[]> buf) {
-    std::lock_guard<std::mutex> lock(mu_);
-    free_.push_back(std::move(buf));
+  explicit ChunkQueue(std::vector<Chunk>* plan)
+      : plan_(plan), ready_(plan->size(), false) {}
+
+  // Reader side: the next chunk to read, or nullptr when there is none
+  // left or the consumer stopped.  Blocks while the read-ahead is full.
+  Chunk* Claim(size_t* index) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] {
+      return stop_ || claimed_ >= plan_->size() ||
+             claimed_ < consumed_ + kQueueDepth;
+    });
+    if (stop_ || claimed_ >= plan_->size()) return nullptr;
+    *index = claimed_++;
+    return &(*plan_)[*index];
   }
-  std::unique_ptr<uint8_t[]> TakeBuffer(size_t size) {
+  void Ready(size_t index) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ready_[index] = true;
+    cv_.notify_all();
+  }
+
+  // Consumer side: waits until chunk `index` has been read.
+  Chunk* Wait(size_t index) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return static_cast<bool>(ready_[index]); });
+    return &(*plan_)[index];
+  }
+  // Chunk `index` is done with; its buffer goes back to the readers.
+  void Consumed(Chunk* c) {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(std::move(c->data));
+    ++consumed_;
+    cv_.notify_all();
+  }
+  // Lets blocked readers finish: the consumer stopped early.
+  void Stop() {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+
+  // Buffers of consumed chunks are reused: a fresh buffer per chunk cost
+  // page faults per read.
+  AlignedBytes TakeBuffer(size_t size) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!free_.empty()) {
@@ -83,65 +150,52 @@ class Queue {
         return buf;
       }
     }
-    return std::unique_ptr<uint8_t[]>(new uint8_t[size]);
-  }
-
-  void Push(Chunk c) {
-    std::unique_lock<std::mutex> lock(mu_);
-    not_full_.wait(lock, [&] { return q_.size() < kQueueDepth || stop_; });
-    q_.push_back(std::move(c));
-    not_empty_.notify_one();
-  }
-  Chunk Pop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    not_empty_.wait(lock, [&] { return !q_.empty(); });
-    Chunk c = std::move(q_.front());
-    q_.pop_front();
-    not_full_.notify_one();
-    return c;
-  }
-  // Lets a blocked producer finish: the consumer stopped early.
-  void Stop() {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-    not_full_.notify_all();
-  }
-  bool stopped() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return stop_;
+    return AllocateAligned(size);
   }
 
  private:
+  std::vector<Chunk>* plan_;
   std::mutex mu_;
-  std::condition_variable not_full_, not_empty_;
-  std::deque<Chunk> q_;
-  std::vector<std::unique_ptr<uint8_t[]>> free_;
+  std::condition_variable cv_;
+  std::vector<bool> ready_;
+  size_t claimed_ = 0;
+  size_t consumed_ = 0;
+  std::vector<AlignedBytes> free_;
   bool stop_ = false;
 };
 
-Status ReadChunk(File* source, const CopyOptions& o, Chunk* c) {
+Status ReadPiece(File* source, const CopyOptions& o, uint8_t* data,
+                 const Piece& p, uint64_t* past_end) {
   const uint64_t bs = o.block_size;
-  uint64_t off = c->first * bs;
-  uint64_t want = c->nblocks * bs;
+  uint64_t off = p.first * bs;
+  uint64_t want = p.nblocks * bs;
   uint64_t have = 0;
   if (off < o.source_size) have = std::min(want, o.source_size - off);
   uint64_t got = 0;
   while (got < have) {
-    E2Q_ASSIGN_OR_RETURN(size_t n, source->ReadSome(off + got,
-                                                    c->data.get() + got,
-                                                    have - got));
+    E2Q_ASSIGN_OR_RETURN(size_t n,
+                         source->ReadSome(off + got, data + got, have - got));
     if (n == 0) break;  // the source ended early
     got += n;
   }
   if (got < want) {
-    std::memset(c->data.get() + got, 0, want - got);
-    uint64_t first_missing = c->first + got / bs;
-    for (const auto& r : c->selected) {
+    std::memset(data + got, 0, want - got);
+    uint64_t first_missing = p.first + got / bs;
+    for (const auto& r : p.selected) {
       uint64_t end = r.start + r.count;
       if (end > first_missing) {
-        c->past_end += end - std::max(r.start, first_missing);
+        *past_end += end - std::max(r.start, first_missing);
       }
     }
+  }
+  return Status::OK();
+}
+
+Status ReadChunk(File* source, const CopyOptions& o, Chunk* c) {
+  for (const Piece& p : c->pieces) {
+    E2Q_RETURN_IF_ERROR(ReadPiece(source, o,
+                                  c->data.get() + p.buf_offset * o.block_size,
+                                  p, &c->past_end));
   }
   return Status::OK();
 }
@@ -156,50 +210,49 @@ Result<CopyStats> CopyBlocks(File* source, const BlockSet& blocks,
   }
   std::vector<Chunk> plan = PlanChunks(
       blocks.Runs(), options.max_read_bytes / bs, kMaxGapBytes / bs);
-  Queue queue;
+  ChunkQueue queue(&plan);
   const uint64_t max_bytes = options.max_read_bytes / bs * bs;
-  std::thread reader([&] {
-    for (size_t i = 0; i < plan.size(); ++i) {
-      if (queue.stopped()) return;
-      Chunk c = std::move(plan[i]);
-      c.data = queue.TakeBuffer(c.nblocks * bs > max_bytes ? c.nblocks * bs
-                                                           : max_bytes);
-      c.status = ReadChunk(source, options, &c);
-      c.last = i + 1 == plan.size() || !c.status.ok();
-      bool stop = c.last;
-      queue.Push(std::move(c));
-      if (stop) return;
+  // Two readers: copying out of the page cache is what a warm export
+  // spends its time on, and it scales with cores.
+  auto read_chunks = [&] {
+    size_t i;
+    while (Chunk* c = queue.Claim(&i)) {
+      c->data = queue.TakeBuffer(std::max(c->nblocks * bs, max_bytes));
+      c->status = ReadChunk(source, options, c);
+      queue.Ready(i);
     }
-  });
+  };
+  std::vector<std::thread> readers;
+  for (int t = 0; t < kReaders; ++t) readers.emplace_back(read_chunks);
 
   CopyStats stats;
   Status status;
   uint64_t done = 0;
-  while (!plan.empty()) {
-    Chunk c = queue.Pop();
-    if (!c.status.ok()) {
-      status = c.status;
-      break;
-    }
-    stats.bytes_read += c.nblocks * bs;
-    stats.blocks_past_source_end += c.past_end;
-    for (const auto& r : c.selected) {
-      uint8_t* p = c.data.get() + (r.start - c.first) * bs;
-      if (options.transform) {
-        status = options.transform(r.start, r.count, p);
-        if (!status.ok()) break;
-      }
-      status = sink->Write(r.start * bs, p, r.count * bs);
-      if (!status.ok()) break;
-      done += r.count;
-    }
+  for (size_t i = 0; i < plan.size() && status.ok(); ++i) {
+    Chunk* c = queue.Wait(i);
+    status = c->status;
     if (!status.ok()) break;
-    if (options.progress) options.progress(done);
-    if (c.last) break;
-    queue.Recycle(std::move(c.data));
+    stats.bytes_read += c->nblocks * bs;
+    stats.blocks_past_source_end += c->past_end;
+    for (const Piece& piece : c->pieces) {
+      uint8_t* base = c->data.get() + piece.buf_offset * bs;
+      for (const auto& r : piece.selected) {
+        uint8_t* p = base + (r.start - piece.first) * bs;
+        if (options.transform) {
+          status = options.transform(r.start, r.count, p);
+          if (!status.ok()) break;
+        }
+        status = sink->Write(r.start * bs, p, r.count * bs);
+        if (!status.ok()) break;
+        done += r.count;
+      }
+      if (!status.ok()) break;
+    }
+    if (status.ok() && options.progress) options.progress(done);
+    queue.Consumed(c);
   }
   queue.Stop();
-  reader.join();
+  for (auto& t : readers) t.join();
   E2Q_RETURN_IF_ERROR(status);
   stats.blocks_read = done;
   E2Q_RETURN_IF_ERROR(sink->Finish());

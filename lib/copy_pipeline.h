@@ -1,5 +1,5 @@
 // CopyPipeline: copies selected block runs from a source File to an
-// ImageSink in large sequential reads, on a reader thread, so that reading
+// ImageSink in large sequential reads, on two reader threads, so that reading
 // the device and writing the image overlap.  Runs are coalesced into reads
 // of up to `max_read_bytes`; no call is made per block.
 #ifndef E2Q_LIB_COPY_PIPELINE_H_

@@ -77,7 +77,9 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Create(
     return m;
   }());
   out->temp_path_ = buf.data();
-  out->file_.reset(new PosixFile(path, fd, true));
+  auto* file = new PosixFile(path, fd, true);
+  out->file_.reset(file);
+  file->EnableDirectWrites();
   return out;
 }
 

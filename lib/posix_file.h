@@ -20,9 +20,24 @@ class PosixFile : public File {
   Status Truncate(uint64_t size) override;
   int fd() const { return fd_; }
 
+  // From now on, writes of at least kDirectWriteMin bytes whose offset,
+  // length and memory are kDirectIoAlignment-aligned go through a second
+  // descriptor opened with O_DIRECT: large image writes then cost a DMA
+  // instead of a copy into the page cache, and leave the cache to the
+  // source.  Other writes stay buffered (the kernel keeps the two coherent).
+  // Best effort: returns false, changing nothing, where the file system
+  // refuses O_DIRECT (tmpfs); a later EINVAL turns it off again.
+  bool EnableDirectWrites();
+
  private:
+  // Writes all of [*p, *p + *len) at *offset, advancing the three as it
+  // goes; returns 0 or the errno that stopped it.
+  static int WriteAll(int fd, uint64_t* offset, const uint8_t** p,
+                      size_t* len);
+
   int fd_;
   bool owns_fd_;
+  int direct_fd_ = -1;
 };
 
 class StreamFile : public File {

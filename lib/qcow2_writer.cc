@@ -27,7 +27,7 @@ uint64_t DivRoundUp(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 }  // namespace
 
 Qcow2Writer::Qcow2Writer(File* out, WriterOptions options)
-    : out_(out), opts_(std::move(options)) {}
+    : out_(out), opts_(std::move(options)), buf_(kWriteBuffer) {}
 
 Qcow2Writer::~Qcow2Writer() = default;
 
@@ -60,7 +60,6 @@ Result<std::unique_ptr<Qcow2Writer>> Qcow2Writer::Create(
   w->l2_.assign(w->l2_entries_, 0);
   w->pos_ = cs;  // cluster 0 is the header
   w->buf_start_ = cs;
-  w->buf_.reserve(kWriteBuffer);
   w->refcounts_.push_back(1);  // the header
   // Encode a trial header now so that an oversized backing name fails early.
   Header h;
@@ -108,12 +107,11 @@ void Qcow2Writer::SetL2(uint64_t index, uint64_t entry) {
 
 Status Qcow2Writer::Append(const uint8_t* data, size_t len) {
   while (len > 0) {
-    size_t n = std::min(len, kWriteBuffer - buf_.size());
-    buf_.insert(buf_.end(), data, data + n);
+    size_t n = buf_.Append(data, len);
     data += n;
     len -= n;
     pos_ += n;
-    if (buf_.size() == kWriteBuffer) E2Q_RETURN_IF_ERROR(FlushBuffer());
+    if (buf_.full()) E2Q_RETURN_IF_ERROR(FlushBuffer());
   }
   return Status::OK();
 }

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/aligned_buffer.h"
 #include "lib/file.h"
 #include "lib/qcow2_format.h"
 #include "lib/status.h"
@@ -101,7 +102,7 @@ class Qcow2Writer {
   // Append position in the file and the pending write buffer.
   uint64_t pos_ = 0;
   uint64_t buf_start_ = 0;
-  std::vector<uint8_t> buf_;
+  AlignedBuffer buf_;
 
   uint64_t l1_size_ = 0;
   std::vector<uint64_t> l1_;
