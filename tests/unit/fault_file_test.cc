@@ -108,5 +108,23 @@ TEST(FaultFileTest, OwnsItsBaseWhenGivenOne) {
   EXPECT_EQ(size, 4u);
 }
 
+std::unique_ptr<File> FailFirstRead(std::unique_ptr<File> f, FileRole role) {
+  auto ff = std::make_unique<FaultFile>(std::move(f));
+  if (role == FileRole::kInput) ff->AddFault({FaultFile::Op::kRead, 0, EIO});
+  return ff;
+}
+
+TEST(FaultFileTest, InterposerWrapsOpenedFiles) {
+  SetFileInterposer(FailFirstRead);
+  auto f = OpenFileForRead("/proc/self/exe");
+  SetFileInterposer(nullptr);
+  ASSERT_OK(f.status());
+  char c;
+  EXPECT_EQ(f.value()->ReadAt(0, &c, 1).code(), Code::kIOError);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<File> g,
+                       OpenFileForRead("/proc/self/exe"));
+  EXPECT_OK(g->ReadAt(0, &c, 1));
+}
+
 }  // namespace
 }  // namespace e2q
