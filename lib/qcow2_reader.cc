@@ -238,7 +238,14 @@ Status Qcow2Reader::OpenBacking(const OpenOptions& options, uint32_t depth,
     return Status::OK();
   }
   auto sub = OpenInternal(std::move(file), options, depth + 1, chain);
-  if (!sub.ok()) return sub.status().WithContext(what);
+  if (!sub.ok()) {
+    // Name the first few links of the chain and the failing one, not all
+    // 64 of a long chain.
+    constexpr uint32_t kNamedLinks = 4;
+    if (depth < kNamedLinks) return sub.status().WithContext(what);
+    if (depth == kNamedLinks) return sub.status().WithContext("...");
+    return sub.status();
+  }
   backing_qcow2_ = std::move(sub).value();
   backing_size_ = backing_qcow2_->virtual_size();
   return Status::OK();
