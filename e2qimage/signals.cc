@@ -31,6 +31,10 @@ void InstallSignalHandlers() {
   sa.sa_handler = OnSignal;
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaction(sig, &sa, nullptr);
+  // Over the file size limit (ulimit -f), a write fails with EFBIG and the
+  // run ends with a message and no output, instead of dying of SIGXFSZ
+  // with its temporary file left behind.
+  signal(SIGXFSZ, SIG_IGN);
 }
 
 void RegisterTempFile(const std::string& path) {
