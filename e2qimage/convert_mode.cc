@@ -8,11 +8,13 @@
 #include <optional>
 
 #include "e2qimage/progress.h"
+#include "e2qimage/stamp.h"
 #include "e2qimage/signals.h"
 #include "e2qimage/export_mode.h"
 #include "lib/cluster_compressor.h"
 #include "lib/image_sink.h"
 #include "lib/output_file.h"
+#include "lib/provenance.h"
 #include "lib/qcow2_reader.h"
 #include "lib/qcow2_writer.h"
 
@@ -103,6 +105,31 @@ Status Copy(qcow2::Qcow2Reader* reader, ImageSink* sink, Progress* progress) {
   return Status::OK();
 }
 
+// The record of a re-packed image: kind "converted"; the source's
+// filesystem identity and content flags when it has a record of its own
+// (a qemu-made source leaves them unknown).  Its snapshot IDs carry over
+// only when its active layer is converted, not an internal snapshot.
+Result<Provenance> ConvertedProvenance(const qcow2::Qcow2Reader& reader,
+                                       const Options& o) {
+  E2Q_ASSIGN_OR_RETURN(Provenance p, NewProvenance(ImageKind::kConverted,
+                                                   reader.virtual_size()));
+  E2Q_ASSIGN_OR_RETURN(std::optional<Provenance> src,
+                       Provenance::Find(reader.name(), reader.header()));
+  if (src) {
+    p.fs_uuid = src->fs_uuid;
+    p.label = src->label;
+    p.block_size = src->block_size;
+    p.blocks_count = src->blocks_count;
+    p.flags = src->flags & (Provenance::kFlagAllData |
+                            Provenance::kFlagScrambled);
+    if (o.snapshot.empty()) {
+      p.flags |= src->flags & Provenance::kFlagLive;
+      p.snapshot_ids = src->snapshot_ids;
+    }
+  }
+  return p;
+}
+
 }  // namespace
 
 Result<size_t> ResolveSnapshot(const std::vector<qcow2::SnapshotEntry>& snaps,
@@ -159,7 +186,10 @@ Status RunConvert(const Options& o) {
 
   // Check the output parameters before creating anything.
   qcow2::WriterOptions wo;
+  Provenance record;
   if (o.format == OutputFormat::kQcow2) {
+    E2Q_ASSIGN_OR_RETURN(record, ConvertedProvenance(*reader, o));
+    ReserveProvenance(record, &wo);
     wo.version = o.qcow2_version;
     // The export's rule, with 64 KiB standing in for the block size.
     auto bits = ChooseClusterBits(o, size, uint32_t{1} << kDefaultClusterBits);
@@ -177,6 +207,7 @@ Status RunConvert(const Options& o) {
   } temp_guard(out->temp_path());
   std::unique_ptr<qcow2::Qcow2Writer> writer;
   std::unique_ptr<ClusterCompressor> compressor;
+  std::unique_ptr<ImageSink> qcow2_sink;
   std::unique_ptr<ImageSink> sink;
   if (o.format == OutputFormat::kQcow2) {
     E2Q_ASSIGN_OR_RETURN(writer, qcow2::Qcow2Writer::Create(out->file(), wo));
@@ -184,7 +215,9 @@ Status RunConvert(const Options& o) {
       E2Q_ASSIGN_OR_RETURN(compressor,
                            NewCompressor(o, wo.cluster_bits, writer.get()));
     }
-    sink = NewQcow2Sink(writer.get(), compressor.get());
+    qcow2_sink = NewQcow2Sink(writer.get(), compressor.get());
+    E2Q_ASSIGN_OR_RETURN(sink, NewStampingSink(qcow2_sink.get(), writer.get(),
+                                               std::move(record)));
   } else {
     sink = NewRawSink(out->file(), size, out->sparse());
   }

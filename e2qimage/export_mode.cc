@@ -2,16 +2,22 @@
 #include "e2qimage/export_mode.h"
 
 #include <cstdio>
+#include <optional>
 #include <thread>
 
+#include "e2qimage/backing_base.h"
 #include "e2qimage/progress.h"
+#include "e2qimage/stamp.h"
 #include "e2qimage/signals.h"
+#include "e2qimage/snapshot_source.h"
+#include "lib/base_content.h"
 #include "lib/cluster_compressor.h"
 #include "lib/copy_pipeline.h"
 #include "lib/ext2_fs.h"
 #include "lib/ext4_select.h"
 #include "lib/image_sink.h"
 #include "lib/output_file.h"
+#include "lib/qcow2_reader.h"
 #include "lib/qcow2_writer.h"
 #include "lib/scramble.h"
 
@@ -69,20 +75,35 @@ Result<uint32_t> ChooseClusterBits(const Options& o, uint64_t virtual_size,
 Status RunExport(const Options& o) {
   const std::string& device_path = o.args[0];
   const std::string& image_path = o.args[1];
-  if (!o.export_snapshot.empty() || o.export_all_snapshots ||
-      !o.backing.empty()) {
-    return Status::NotSupported(
-        device_path + ": export: next3 snapshot and incremental exports "
-                      "(-x, -X, --backing) are not implemented yet");
+  if (o.export_all_snapshots) {
+    return Status::NotSupported(device_path +
+                                ": export: -X is not implemented yet");
+  }
+  std::optional<SnapshotSpec> spec;
+  if (!o.export_snapshot.empty()) {
+    spec = ParseSnapshotSpec(o.export_snapshot);
+    if (!spec) {
+      return Status::InvalidArgument(device_path + ": -x " +
+                                     o.export_snapshot + ": malformed");
+    }
   }
   E2Q_RETURN_IF_ERROR(ext4::CheckNotMountedReadWrite(device_path, o.force));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> device,
                        OpenFileForRead(device_path));
+  // With -x, everything below reads the snapshot's normalised image
+  // instead of the device: selection from the snapshot's own metadata.
+  // -x ID1..ID2 reads ID2 (the device itself for ID1..live).
+  File* source = device.get();
+  SnapshotSource snapshot;
+  if (spec) {
+    E2Q_ASSIGN_OR_RETURN(snapshot, OpenSnapshotSource(o, device.get()));
+    if (snapshot.image) source = snapshot.image.get();
+  }
   ext4::Filesystem::OpenOptions fo;
   fo.superblock = o.superblock;
   fo.block_size = o.blocksize;
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<ext4::Filesystem> fs,
-                       ext4::Filesystem::Open(device.get(), fo));
+                       ext4::Filesystem::Open(source, fo));
 
   ext4::SelectOptions so;
   so.all_data = o.all_data;
@@ -90,7 +111,7 @@ Status RunExport(const Options& o) {
   E2Q_ASSIGN_OR_RETURN(ext4::Selection selection,
                        ext4::SelectBlocks(*fs, so));
   for (const auto& w : selection.warnings) {
-    fprintf(stderr, "e2qimage: %s: warning: %s\n", device_path.c_str(),
+    fprintf(stderr, "e2qimage: %s: warning: %s\n", source->name().c_str(),
             w.c_str());
   }
 
@@ -98,32 +119,68 @@ Status RunExport(const Options& o) {
   if (o.scramble) {
     E2Q_ASSIGN_OR_RETURN(scrambler, ext4::Scrambler::Create(*fs));
     for (const auto& w : scrambler->warnings()) {
-      fprintf(stderr, "e2qimage: %s: warning: -s: %s\n", device_path.c_str(),
-              w.c_str());
+      fprintf(stderr, "e2qimage: %s: warning: -s: %s\n",
+              source->name().c_str(), w.c_str());
     }
   }
 
+  // What the image will hold, at most: the selected blocks.
+  const uint64_t expected = selection.blocks.size() * fs->block_size();
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> out,
-                       OutputFile::Create(image_path));
+                       OutputFile::Create(image_path, expected));
   RegisterTempFile(out->temp_path());
   const uint64_t size = fs->byte_size();
   const uint32_t bs = fs->block_size();
 
   std::unique_ptr<qcow2::Qcow2Writer> writer;
   std::unique_ptr<ClusterCompressor> compressor;
+  std::unique_ptr<qcow2::Qcow2Reader> base_reader;
+  std::unique_ptr<BaseContent> base;
+  std::unique_ptr<ImageSink> qcow2_sink;
   std::unique_ptr<ImageSink> sink;
   if (o.format == OutputFormat::kQcow2) {
     E2Q_ASSIGN_OR_RETURN(uint32_t bits, ChooseClusterBits(o, size, bs));
+    E2Q_ASSIGN_OR_RETURN(
+        Provenance record,
+        NewProvenance(o.all_data ? ImageKind::kFull : ImageKind::kMetadata,
+                      size));
+    // The state held: snapshot ID, ID2 of a range, or the live filesystem.
+    const bool live = !spec || (spec->range && spec->to_live);
+    record.flags = live ? Provenance::kFlagLive : 0;
+    if (!live) {
+      record.kind = ImageKind::kSnapshot;
+      record.snapshot_ids = {spec->range ? spec->to : spec->id};
+    }
+    if (o.all_data) record.flags |= Provenance::kFlagAllData;
+    if (o.scramble) record.flags |= Provenance::kFlagScrambled;
+    record.fs_uuid = fs->uuid();
+    record.label = fs->label();
+    record.block_size = bs;
+    record.blocks_count = fs->blocks_count();
     qcow2::WriterOptions wo;
     wo.version = o.qcow2_version;
     wo.cluster_bits = bits;
     wo.virtual_size = size;
+    if (!o.backing.empty()) {
+      BaseExpectation want;
+      want.fs_uuid = fs->uuid();
+      want.fs_name = fs->name();
+      if (spec && spec->range) want.snapshot_id = spec->id;
+      E2Q_ASSIGN_OR_RETURN(base_reader,
+                           OpenBase(image_path, o.backing, want, &record));
+      base = std::make_unique<BaseContent>(base_reader.get(), bits);
+      wo.backing_file = o.backing;
+      wo.backing_format = "qcow2";
+    }
+    ReserveProvenance(record, &wo);
     E2Q_ASSIGN_OR_RETURN(writer,
                          qcow2::Qcow2Writer::Create(out->file(), wo));
     if (o.compress_level) {
       E2Q_ASSIGN_OR_RETURN(compressor, NewCompressor(o, bits, writer.get()));
     }
-    sink = NewQcow2Sink(writer.get(), compressor.get());
+    qcow2_sink = NewQcow2Sink(writer.get(), compressor.get(), base.get());
+    E2Q_ASSIGN_OR_RETURN(sink, NewStampingSink(qcow2_sink.get(), writer.get(),
+                                               std::move(record)));
   } else {
     sink = NewRawSink(out->file(), size, out->sparse(), std::max(bs, 4096u));
   }
@@ -132,7 +189,7 @@ Status RunExport(const Options& o) {
                     bs);
   CopyOptions co;
   co.block_size = bs;
-  E2Q_ASSIGN_OR_RETURN(co.source_size, device->Size());
+  E2Q_ASSIGN_OR_RETURN(co.source_size, source->Size());
   co.progress = [&](uint64_t done) { progress.Update(done); };
   if (scrambler) {
     co.transform = [&](uint64_t first, uint64_t count, uint8_t* data) {
@@ -140,7 +197,7 @@ Status RunExport(const Options& o) {
     };
   }
   E2Q_ASSIGN_OR_RETURN(CopyStats stats,
-                       CopyBlocks(device.get(), selection.blocks, sink.get(),
+                       CopyBlocks(source, selection.blocks, sink.get(),
                                   co));
   if (stats.blocks_past_source_end > 0) {
     fprintf(stderr,

@@ -11,6 +11,8 @@
 #ifdef E2Q_FAULT_HOOK
 #include "e2qimage/fault_hook.h"
 #endif
+#include "e2qimage/info_mode.h"
+#include "e2qimage/list_mode.h"
 #include "e2qimage/options.h"
 #include "e2qimage/signals.h"
 #include "lib/file.h"
@@ -44,14 +46,16 @@ e2q::Status Run(const e2q::cli::Options& o) {
       }
       return e2q::cli::RunExport(o);
     }
+    case Mode::kInfo:
+      return e2q::cli::RunInfo(o);
+    case Mode::kVerify:
+      return e2q::cli::RunVerify(o);
     case Mode::kList:
+      return e2q::cli::RunList(o);
     case Mode::kRollback:
     case Mode::kUndo:
-    case Mode::kInfo:
-    case Mode::kVerify:
       return e2q::Status::NotSupported(
-          o.args[0] + ": this mode (-L, -R, -U, --info, --verify) is not "
-                      "implemented yet");
+          o.args[0] + ": this mode (-R, -U) is not implemented yet");
     default:
       return e2q::Status::OK();
   }

@@ -67,6 +67,19 @@ bool ParseSize(const char* s, uint64_t* out) {
   return true;
 }
 
+// A decimal snapshot ID: 1 to 2^32 - 1, digits only.
+bool ParseId(const std::string& s, uint32_t* out) {
+  if (s.empty() || s.size() > 10) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v == 0 || v > UINT32_MAX) return false;
+  *out = static_cast<uint32_t>(v);
+  return true;
+}
+
 bool SetMode(Options* o, Mode m, std::string* error) {
   if (o->mode != Mode::kExport && o->mode != m) {
     *error = "only one of -L, -R, -U, --info, --verify may be given";
@@ -78,13 +91,37 @@ bool SetMode(Options* o, Mode m, std::string* error) {
 
 }  // namespace
 
+std::optional<SnapshotSpec> ParseSnapshotSpec(const std::string& arg) {
+  SnapshotSpec spec;
+  const size_t dots = arg.find("..");
+  if (dots == std::string::npos) {
+    if (!ParseId(arg, &spec.id)) return std::nullopt;
+    return spec;
+  }
+  spec.range = true;
+  const std::string to = arg.substr(dots + 2);
+  if (!ParseId(arg.substr(0, dots), &spec.id)) return std::nullopt;
+  if (to == "live") {
+    spec.to_live = true;
+  } else if (!ParseId(to, &spec.to)) {
+    return std::nullopt;
+  }
+  return spec;
+}
+
 const char* UsageText() {
   return
       "Usage: e2qimage -Q|-r [-a] [-z[LEVEL]] [-s] [-p] [-f] [-b SUPERBLOCK "
       "-B BLOCKSIZE]\n"
-      "                [--cluster-size=BYTES] [--compat=0.10|1.1] "
-      "[--threads=N] DEVICE IMAGE-FILE\n"
+      "                [-x ID] [--cluster-size=BYTES] [--compat=0.10|1.1] "
+      "[--threads=N]\n"
+      "                DEVICE IMAGE-FILE\n"
       "       e2qimage -r|-Q [-l SNAPSHOT] [-z] IMAGE.qcow2 OUT-FILE\n"
+      "       e2qimage -Q [-a] [-z[LEVEL]] [-x ID1..ID2|ID1..live] "
+      "--backing=BASE\n"
+      "                DEVICE IMAGE-FILE\n"
+      "       e2qimage -L DEVICE\n"
+      "       e2qimage --info|--verify IMAGE-FILE\n"
       "       e2qimage --help | --version\n"
       "\n"
       "Output:\n"
@@ -108,16 +145,29 @@ const char* UsageText() {
       "  --threads=N            compression threads (default: all cores)\n"
       "  -l, --snapshot=ID|NAME read internal snapshot of a qcow2 input\n"
       "\n"
-      "next3 snapshots (not implemented yet):\n"
-      "  -L, --list DEVICE      list snapshots\n"
-      "  -x, --export-snapshot=ID[..ID2]   export a snapshot\n"
+      "next3 snapshots:\n"
+      "  -L, --list DEVICE      list snapshots (ID INODE STATUS NAME, newest "
+      "first)\n"
+      "  -x, --export-snapshot=ID\n"
+      "                         export snapshot ID instead of the live "
+      "filesystem\n"
+      "  -x ID1..ID2|ID1..live --backing=BASE\n"
+      "                         snapshot ID2 (or the live filesystem) as the "
+      "blocks\n"
+      "                         that differ from BASE, an export of snapshot "
+      "ID1\n"
+      "\n"
+      "Not implemented yet:\n"
       "  -X, --export-all       all snapshots as qcow2 internal snapshots\n"
       "  -R, --rollback=ID      roll DEVICE back (with UNDO-FILE)\n"
       "  -U, --undo             undo a rollback\n"
       "  -n, --dry-run          report what a rollback would write\n"
-      "  --backing=FILE         incremental export against FILE\n"
-      "  --info IMAGE-FILE      describe an image\n"
-      "  --verify IMAGE-FILE    check an image's recorded digest\n"
+      "\n"
+      "Incremental exports and provenance (qcow2):\n"
+      "  --backing=FILE         store only what differs from FILE, an earlier\n"
+      "                         e2qimage export of the same filesystem\n"
+      "  --info IMAGE-FILE      describe an image: layout and provenance\n"
+      "  --verify IMAGE-FILE    check an image's recorded content digest\n"
       "\n"
       "  --help                 this text\n"
       "  --version              version\n"
@@ -287,9 +337,35 @@ std::optional<Options> ParseOptions(int argc, char** argv,
         *error = "--compress=zstd needs --compat=1.1";
         return std::nullopt;
       }
+      if (!o.backing.empty() && o.format != OutputFormat::kQcow2) {
+        *error = "--backing needs -Q";
+        return std::nullopt;
+      }
       if (o.export_all_snapshots && o.format != OutputFormat::kQcow2) {
         *error = "-X needs -Q";
         return std::nullopt;
+      }
+      if (!o.export_snapshot.empty()) {
+        if (!ParseSnapshotSpec(o.export_snapshot)) {
+          *error = "invalid -x '" + o.export_snapshot +
+                   "' (a snapshot ID, ID1..ID2 or ID1..live)";
+          return std::nullopt;
+        }
+        if (o.export_all_snapshots) {
+          *error = "-x and -X are mutually exclusive";
+          return std::nullopt;
+        }
+        if (ParseSnapshotSpec(o.export_snapshot)->range &&
+            o.backing.empty()) {
+          *error = "-x ID1..ID2 needs --backing=BASE (an export of snapshot "
+                   "ID1)";
+          return std::nullopt;
+        }
+        if (o.superblock != 0) {
+          *error = "-b cannot be used with -x (snapshots are read through "
+                   "the primary superblock)";
+          return std::nullopt;
+        }
       }
       break;
     case Mode::kList:

@@ -47,6 +47,17 @@ struct Options {
   std::vector<std::string> args;              // positional arguments
 };
 
+// The argument of -x: "ID" or "ID1..ID2" (ID2 may be "live").  IDs are
+// next3 snapshot IDs, 1 to 4294967295.
+struct SnapshotSpec {
+  uint32_t id = 0;        // ID, or ID1 of a range
+  bool range = false;     // ID1..ID2
+  uint32_t to = 0;        // ID2 (0 with to_live)
+  bool to_live = false;   // ID1..live
+};
+// Parses the argument of -x; nullopt if it is malformed.
+std::optional<SnapshotSpec> ParseSnapshotSpec(const std::string& arg);
+
 // Parses argv.  On a usage error returns nullopt and sets *error to the
 // message (printed by main with the usage text, exit 2).
 std::optional<Options> ParseOptions(int argc, char** argv, std::string* error);

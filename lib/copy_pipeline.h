@@ -25,7 +25,7 @@ using BlockTransform =
 
 struct CopyOptions {
   uint32_t block_size = 4096;
-  uint64_t max_read_bytes = 8 << 20;
+  uint64_t max_read_bytes = 2 << 20;
   // Size of the source; blocks at or past it read as zeros and are
   // reported through `short_source` (a truncated device or image).
   uint64_t source_size = UINT64_MAX;

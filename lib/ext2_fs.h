@@ -8,7 +8,9 @@
 #include <ext2fs/ext2_fs.h>
 #include <ext2fs/ext2fs.h>
 
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -50,6 +52,16 @@ class Filesystem {
   uint64_t blocks_count() const { return ext2fs_blocks_count(fs_->super); }
   // Size of the filesystem in bytes (blocks_count * block_size).
   uint64_t byte_size() const { return blocks_count() * block_size(); }
+  // The superblock's UUID and volume label (up to its first NUL).
+  std::array<uint8_t, 16> uuid() const {
+    std::array<uint8_t, 16> u;
+    std::memcpy(u.data(), fs_->super->s_uuid, u.size());
+    return u;
+  }
+  std::string label() const {
+    const char* l = reinterpret_cast<const char*>(fs_->super->s_volume_name);
+    return std::string(l, strnlen(l, sizeof(fs_->super->s_volume_name)));
+  }
   // The block (in block_size() units) of the superblock in use: 0 for the
   // primary, else the backup given or fallen back to.
   uint64_t superblock() const { return superblock_; }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "lib/aligned_buffer.h"
 #include "lib/endian.h"
 #include "lib/ext4_dir_refs.h"
 #include "lib/ext4_inode_walk.h"
@@ -222,19 +223,21 @@ void ScanRanges(File* device, const WalkGeometry& geo, uint64_t ipg,
   const uint64_t bs = geo.block_size;
   const uint64_t isz = geo.inode_size;
   const uint64_t chunk_blocks = std::max<uint64_t>(1, kScanChunkBytes / bs);
-  std::vector<uint8_t> buf;
+  // One buffer for the whole scan (a buffer grown per read costs a fresh
+  // mapping and its page faults every time).
+  const AlignedBytes buf = AllocateAligned(chunk_blocks * bs);
   for (const ScanRange* r = begin; r != end; ++r) {
     const uint64_t need_blocks = (r->inodes * isz + bs - 1) / bs;
     uint64_t index = 0;  // inode index within the group
     for (uint64_t b = 0; b < need_blocks && index < r->inodes;
          b += chunk_blocks) {
       const uint64_t n = std::min(chunk_blocks, need_blocks - b);
-      buf.resize(n * bs);
+      const uint64_t want = n * bs;
       const uint64_t offset = (r->table + b) * bs;
-      size_t got = 0;
-      while (got < buf.size()) {
+      uint64_t got = 0;
+      while (got < want) {
         Result<size_t> rd =
-            device->ReadSome(offset + got, buf.data() + got, buf.size() - got);
+            device->ReadSome(offset + got, buf.get() + got, want - got);
         if (!rd.ok() || *rd == 0) {
           result->warnings.push_back(
               GroupWhat(r->group, "inode table block ") +
@@ -252,7 +255,7 @@ void ScanRanges(File* device, const WalkGeometry& geo, uint64_t ipg,
       for (uint64_t i = 0; i < std::min(readable, in_chunk); ++i) {
         const uint64_t ino = r->group * ipg + index + i + 1;
         if (ino > UINT32_MAX) return;  // only with an inconsistent superblock
-        walker.Walk(static_cast<uint32_t>(ino), buf.data() + i * isz);
+        walker.Walk(static_cast<uint32_t>(ino), buf.get() + i * isz);
       }
       index += in_chunk;
     }

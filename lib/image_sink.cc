@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "lib/base_content.h"
 #include "lib/cluster_compressor.h"
 
 namespace e2q {
@@ -77,9 +78,11 @@ class RawSink : public ImageSink {
 // while the order of offsets stays the guest order.
 class Qcow2Sink : public ImageSink {
  public:
-  Qcow2Sink(qcow2::Qcow2Writer* writer, ClusterCompressor* compressor)
+  Qcow2Sink(qcow2::Qcow2Writer* writer, ClusterCompressor* compressor,
+            BaseContent* base)
       : writer_(writer),
         compressor_(compressor),
+        base_(base),
         cs_(writer->cluster_size()),
         bits_(writer->cluster_bits()),
         cur_(cs_, 0) {
@@ -96,7 +99,7 @@ class Qcow2Sink : public ImageSink {
         // non-zero clusters go to the writer in one call when uncompressed.
         size_t n = len / cs_;
         for (size_t k = 0; k < n;) {
-          if (compressor_ || IsZero(data + k * cs_, cs_)) {
+          if (compressor_ || base_ || IsZero(data + k * cs_, cs_)) {
             E2Q_RETURN_IF_ERROR(Emit(index + k, data + k * cs_));
             ++k;
             continue;
@@ -128,6 +131,7 @@ class Qcow2Sink : public ImageSink {
 
   Status Finish() override {
     if (have_cur_) E2Q_RETURN_IF_ERROR(FlushCur());
+    if (base_) E2Q_RETURN_IF_ERROR(Gap(writer_->guest_clusters()));
     E2Q_RETURN_IF_ERROR(FlushBatch());
     return writer_->Finish();
   }
@@ -141,7 +145,44 @@ class Qcow2Sink : public ImageSink {
   }
 
   Status Emit(uint64_t index, const uint8_t* data) {
+    if (base_) return EmitDelta(index, data);
     if (IsZero(data, cs_)) return Status::OK();
+    return Store(index, data);
+  }
+
+  // Incremental: compare with the base (see NewQcow2Sink).
+  Status EmitDelta(uint64_t index, const uint8_t* data) {
+    E2Q_RETURN_IF_ERROR(Gap(index));
+    next_ = index + 1;
+    E2Q_ASSIGN_OR_RETURN(const uint8_t* b, base_->Cluster(index));
+    const bool zero = IsZero(data, cs_);
+    if (b == nullptr ? zero : std::memcmp(b, data, cs_) == 0) {
+      return Status::OK();
+    }
+    return zero ? StoreZero(index) : Store(index, data);
+  }
+
+  // Clusters [next_, end) were not written, so they read as zeros: hide
+  // the base wherever it is not zero.
+  Status Gap(uint64_t end) {
+    if (next_ < end) {
+      E2Q_RETURN_IF_ERROR(base_->ForEachNonZero(
+          next_, end, [this](uint64_t c) { return StoreZero(c); }));
+    }
+    next_ = std::max(next_, end);
+    return Status::OK();
+  }
+
+  Status StoreZero(uint64_t index) {
+    if (writer_->version() < 3) {
+      if (zeros_.empty()) zeros_.assign(cs_, 0);
+      return Store(index, zeros_.data());
+    }
+    E2Q_RETURN_IF_ERROR(FlushBatch());  // the writer takes clusters in order
+    return writer_->AddZeroCluster(index);
+  }
+
+  Status Store(uint64_t index, const uint8_t* data) {
     if (!compressor_) return writer_->AddDataCluster(index, data);
     batch_.insert(batch_.end(), data, data + cs_);
     batch_index_.push_back(index);
@@ -170,6 +211,9 @@ class Qcow2Sink : public ImageSink {
 
   qcow2::Qcow2Writer* writer_;
   ClusterCompressor* compressor_;
+  BaseContent* base_;
+  uint64_t next_ = 0;          // with base_: clusters below are decided
+  std::vector<uint8_t> zeros_;  // an explicit zero cluster (version 2)
   const uint64_t cs_;
   const uint32_t bits_;
   std::vector<uint8_t> cur_;
@@ -188,8 +232,9 @@ std::unique_ptr<ImageSink> NewRawSink(File* out, uint64_t size, bool sparse,
 }
 
 std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::Qcow2Writer* writer,
-                                        ClusterCompressor* compressor) {
-  return std::make_unique<Qcow2Sink>(writer, compressor);
+                                        ClusterCompressor* compressor,
+                                        BaseContent* base) {
+  return std::make_unique<Qcow2Sink>(writer, compressor, base);
 }
 
 }  // namespace e2q

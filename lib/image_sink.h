@@ -15,6 +15,7 @@
 
 namespace e2q {
 
+class BaseContent;
 class ClusterCompressor;
 
 class ImageSink {
@@ -36,8 +37,17 @@ std::unique_ptr<ImageSink> NewRawSink(File* out, uint64_t size, bool sparse,
 // clusters are compressed in batches on its threads and stored compressed
 // when that saves space, in guest order, so the output does not depend on
 // the number of threads.
+//
+// With a non-null `base` (not owned; the content of the writer's backing
+// file), the image is incremental: a cluster whose content equals the
+// base's is left unallocated (it reads through to the base), a cluster
+// that is zero where the base is not becomes a zero cluster (version 3) or
+// an explicit cluster of zeros (version 2, which has no zero clusters),
+// and every other cluster is stored.  Clusters never written count as
+// zeros, so the base is consulted for them too (only where it maps data).
 std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::Qcow2Writer* writer,
-                                        ClusterCompressor* compressor);
+                                        ClusterCompressor* compressor,
+                                        BaseContent* base = nullptr);
 
 // True when all `len` bytes are zero.
 bool IsZero(const uint8_t* p, size_t len);

@@ -31,7 +31,7 @@ std::string BaseName(const std::string& path) {
 }  // namespace
 
 Result<std::unique_ptr<OutputFile>> OutputFile::Create(
-    const std::string& path) {
+    const std::string& path, uint64_t expected_bytes) {
   std::unique_ptr<OutputFile> out(new OutputFile());
   out->path_ = path;
   if (path == "-") {
@@ -82,7 +82,16 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Create(
   out->temp_path_ = buf.data();
   auto* file = new PosixFile(path, fd, true);
   out->file_.reset(file);
-  file->EnableDirectWrites();
+  // Small outputs: copying them into the page cache is cheaper than waiting
+  // for the disk on every write, and their writeback overlaps the run.
+  // Large ones: O_DIRECT spares the copy and leaves the cache to the source
+  // (on the 8 GiB benchmark filesystem, -Q (180 MiB) ran 1.5x faster
+  // buffered, -Qa (3.6 GiB) 1.7x faster direct).
+  if (expected_bytes != 0 && expected_bytes < kDirectWriteThreshold) {
+    file->EnableEarlyWriteback();
+  } else {
+    file->EnableDirectWrites();
+  }
   out->file_ = Interpose(std::move(out->file_), FileRole::kOutput);
   return out;
 }

@@ -26,7 +26,12 @@ class OutputFile {
 
   // Creates the output for `path` ("-" = standard output).  Refuses an
   // existing directory.  The returned object owns the temporary file.
-  static Result<std::unique_ptr<OutputFile>> Create(const std::string& path);
+  // `expected_bytes` (0: unknown) chooses how a regular file is written:
+  // below kDirectWriteThreshold through the page cache with early
+  // writeback, otherwise (and when unknown) large writes with O_DIRECT.
+  static Result<std::unique_ptr<OutputFile>> Create(
+      const std::string& path, uint64_t expected_bytes = 0);
+  static constexpr uint64_t kDirectWriteThreshold = 1ull << 30;
   ~OutputFile();
 
   File* file() { return file_.get(); }

@@ -68,8 +68,18 @@ Status PosixFile::WriteAt(uint64_t offset, const void* buf, size_t len) {
     ::close(direct_fd_);
     direct_fd_ = -1;
   }
+  const uint64_t start = offset;
+  const size_t total = len;
   int err = WriteAll(fd_, &offset, &p, &len);
-  if (err == 0) return Status::OK();
+  if (err == 0) {
+    if (early_writeback_ && total >= kDirectWriteMin &&
+        ::sync_file_range(fd_, static_cast<off_t>(start),
+                          static_cast<off_t>(total),
+                          SYNC_FILE_RANGE_WRITE) != 0) {
+      early_writeback_ = false;
+    }
+    return Status::OK();
+  }
   return Status::FromErrno(name(), "write at offset " + std::to_string(offset),
                            err);
 }

@@ -29,6 +29,14 @@ class PosixFile : public File {
   // refuses O_DIRECT (tmpfs); a later EINVAL turns it off again.
   bool EnableDirectWrites();
 
+  // From now on, buffered writes of at least kDirectWriteMin bytes start
+  // their writeback at once (sync_file_range): the disk works while the
+  // caller computes the next data, and a final Sync() finds little left to
+  // write.  For outputs small enough that the copy into the page cache costs
+  // less than waiting for the disk on every write.  Best effort: turned off
+  // at the first refusal (a pipe, an unsupported file system).
+  void EnableEarlyWriteback() { early_writeback_ = true; }
+
  private:
   // Writes all of [*p, *p + *len) at *offset, advancing the three as it
   // goes; returns 0 or the errno that stopped it.
@@ -38,6 +46,7 @@ class PosixFile : public File {
   int fd_;
   bool owns_fd_;
   int direct_fd_ = -1;
+  bool early_writeback_ = false;
 };
 
 class StreamFile : public File {

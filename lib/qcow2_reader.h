@@ -102,6 +102,21 @@ class Qcow2Reader {
   // not past virtual_size(), whose bytes are all of one kind.
   Result<Extent> Map(uint64_t offset, uint64_t max_len);
 
+  // How the guest clusters of the selected layer are stored in this file
+  // (not its backing files), by their L2 entries: `data` normal clusters,
+  // `compressed`, `zero` (zero flag, preallocated or not), `unallocated`
+  // (read from the backing file, or zeros).  A partial last cluster counts.
+  // With extended L2 entries a cluster counts once for each kind of
+  // subcluster it holds.
+  struct ClusterCounts {
+    uint64_t total = 0;
+    uint64_t data = 0;
+    uint64_t compressed = 0;
+    uint64_t zero = 0;
+    uint64_t unallocated = 0;
+  };
+  Result<ClusterCounts> CountClusters();
+
  private:
   enum class RunKind { kNormal, kCompressed, kZero, kUnallocated };
   // A stretch of guest clusters with the same kind of L2 entry; for kNormal

@@ -303,4 +303,25 @@ Result<Qcow2Reader::Extent> Qcow2Reader::Map(uint64_t offset,
   return result;
 }
 
+Result<Qcow2Reader::ClusterCounts> Qcow2Reader::CountClusters() {
+  const uint64_t size = virtual_size();
+  const uint32_t cb = header_.cluster_bits;
+  ClusterCounts c;
+  c.total = (size + (uint64_t{1} << cb) - 1) >> cb;
+  uint64_t offset = 0;
+  while (offset < size) {
+    E2Q_ASSIGN_OR_RETURN(Run run, Lookup(offset, size - offset));
+    if (run.len == 0) return Corrupt("map: empty run");
+    const uint64_t n = ((offset + run.len - 1) >> cb) - (offset >> cb) + 1;
+    switch (run.kind) {
+      case RunKind::kNormal: c.data += n; break;
+      case RunKind::kCompressed: c.compressed += n; break;
+      case RunKind::kZero: c.zero += n; break;
+      case RunKind::kUnallocated: c.unallocated += n; break;
+    }
+    offset += run.len;
+  }
+  return c;
+}
+
 }  // namespace e2q::qcow2

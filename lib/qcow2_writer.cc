@@ -82,6 +82,34 @@ Status Qcow2Writer::SetCompressionType(uint8_t type) {
   return Status::OK();
 }
 
+Status Qcow2Writer::SetExtension(uint32_t type, std::vector<uint8_t> data) {
+  const std::string& name = out_->name();
+  if (type == kExtEnd || type == kExtBackingFormat) {
+    return Status::InvalidArgument(name + ": qcow2: header extension " +
+                                   Hex(type) + " is managed by the writer");
+  }
+  if (finished_) {
+    return Status::InvalidArgument(name + ": qcow2: header extension " +
+                                   Hex(type) + " set after the end");
+  }
+  std::vector<HeaderExtension> saved = opts_.extensions;
+  auto it = std::find_if(opts_.extensions.begin(), opts_.extensions.end(),
+                         [type](const HeaderExtension& e) {
+                           return e.type == type;
+                         });
+  if (it != opts_.extensions.end()) {
+    it->data = std::move(data);
+  } else {
+    opts_.extensions.push_back(HeaderExtension{type, std::move(data)});
+  }
+  Header h;
+  std::vector<uint8_t> trial;
+  Status s = BuildHeader(&h);
+  if (s.ok()) s = h.EncodeTo(&trial).WithContext(name);
+  if (!s.ok()) opts_.extensions = std::move(saved);
+  return s;
+}
+
 Status Qcow2Writer::CheckIndex(uint64_t index) {
   if (finished_) {
     return Status::InvalidArgument(out_->name() + ": qcow2: write after end");

@@ -48,6 +48,7 @@ class Qcow2Writer {
   uint64_t cluster_size() const { return uint64_t{1} << opts_.cluster_bits; }
   uint32_t cluster_bits() const { return opts_.cluster_bits; }
   uint64_t guest_clusters() const { return guest_clusters_; }
+  uint32_t version() const { return opts_.version; }
 
   // Each Add* call takes the next guest cluster `index`, which must be
   // greater than every index added before and below guest_clusters().
@@ -69,6 +70,17 @@ class Qcow2Writer {
   // Compressed clusters use zstd (header compression_type 1, incompatible
   // bit 3, v3 only).  Call before the first Add*.
   Status SetCompressionType(uint8_t type);
+
+  // Sets the data of header extension `type`: replaces the data of the
+  // extension of that type given in WriterOptions::extensions or set
+  // earlier (keeping its place), or appends a new one.  The header is
+  // written last, by Finish(), so content known only at the end (a digest
+  // of the guest data) can be set any time before it.  kInvalidArgument
+  // for the types the writer manages itself (0, backing file format), after
+  // Finish(), or when header, extensions and backing file name would no
+  // longer fit in the first cluster (then nothing changes).  To fail early,
+  // pass a placeholder of the final size in WriterOptions::extensions.
+  Status SetExtension(uint32_t type, std::vector<uint8_t> data);
 
   // Writes tables, refcounts and the header, and sets the file length.  Does
   // not fsync: the caller's OutputFile::Commit() does.

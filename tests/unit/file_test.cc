@@ -84,6 +84,31 @@ TEST(PosixFileTest, DirectWritesMixWithBufferedWrites) {
   unlink(path);
 }
 
+TEST(PosixFileTest, EarlyWritebackKeepsContent) {
+  char path[] = "/var/tmp/e2q-writeback-test-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  PosixFile f(path, fd, true);
+  f.EnableEarlyWriteback();
+  const size_t big = 1 << 20;
+  std::vector<uint8_t> a(big);
+  for (size_t i = 0; i < big; ++i) a[i] = static_cast<uint8_t>(i * 13 + 1);
+  ASSERT_OK(f.WriteAt(4096, a.data(), big));       // writeback started
+  ASSERT_OK(f.WriteAt(5, a.data(), 100));          // small: not
+  ASSERT_OK(f.WriteAt(big / 2, a.data() + 7, big));  // over the first
+  ASSERT_OK(f.Sync());
+  std::vector<uint8_t> want(big / 2 + big, 0);
+  std::memcpy(want.data() + 4096, a.data(), big / 2 - 4096);
+  std::memcpy(want.data() + 5, a.data(), 100);
+  std::memcpy(want.data() + big / 2, a.data() + 7, big);
+  ASSERT_OK_AND_ASSIGN(uint64_t size, f.Size());
+  ASSERT_EQ(size, want.size());
+  std::vector<uint8_t> back(want.size());
+  ASSERT_OK(f.ReadAt(0, back.data(), back.size()));
+  EXPECT_TRUE(back == want);
+  unlink(path);
+}
+
 TEST(StreamFileTest, FillsGapsAndRefusesBackwardWrites) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);

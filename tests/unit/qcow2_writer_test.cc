@@ -209,6 +209,49 @@ TEST(Qcow2WriterTest, RecordsBackingFileAndFormat) {
   EXPECT_FALSE(Qcow2Writer::Create(&f, o).ok());
 }
 
+TEST(Qcow2WriterTest, SetExtensionReplacesInPlaceBeforeFinish) {
+  MemFile f;
+  WriterOptions o;
+  o.cluster_bits = 9;
+  o.virtual_size = 1 << 20;
+  o.backing_file = "base.qcow2";
+  o.backing_format = "qcow2";
+  o.extensions.push_back(HeaderExtension{0xe2e2a9e0, std::vector<uint8_t>(40)});
+  o.extensions.push_back(HeaderExtension{0x12345678, {1, 2, 3}});
+  ASSERT_OK_AND_ASSIGN(auto w, Qcow2Writer::Create(&f, o));
+  auto d = Pattern(512, 7);
+  ASSERT_OK(w->AddDataCluster(3, d.data()));
+  // Replaced in place (order kept), then a new type appended.
+  ASSERT_OK(w->SetExtension(0xe2e2a9e0, std::vector<uint8_t>(40, 0xab)));
+  ASSERT_OK(w->SetExtension(0x0badf00d, {9}));
+  // Managed types and oversized data are refused and change nothing.
+  EXPECT_FALSE(w->SetExtension(kExtBackingFormat, {'r', 'a', 'w'}).ok());
+  EXPECT_FALSE(w->SetExtension(kExtEnd, {}).ok());
+  EXPECT_FALSE(w->SetExtension(0x12345678, std::vector<uint8_t>(400)).ok());
+  ASSERT_OK(w->Finish());
+  EXPECT_FALSE(w->SetExtension(0x0badf00d, {1}).ok());
+  ASSERT_OK_AND_ASSIGN(Header h, Header::DecodeFrom("f", f.data().data(),
+                                                    f.data().size()));
+  ASSERT_EQ(h.extensions.size(), 4u);
+  EXPECT_EQ(h.extensions[0].type, kExtBackingFormat);
+  EXPECT_EQ(h.extensions[1].type, 0xe2e2a9e0u);
+  EXPECT_EQ(h.extensions[1].data, std::vector<uint8_t>(40, 0xab));
+  EXPECT_EQ(h.extensions[2].type, 0x12345678u);
+  EXPECT_EQ(h.extensions[2].data, (std::vector<uint8_t>{1, 2, 3}));
+  EXPECT_EQ(h.extensions[3].type, 0x0badf00du);
+  EXPECT_EQ(h.backing_file, "base.qcow2");
+  // (qemu-img check would look for base.qcow2: checked without a backing
+  // file below.)
+  MemFile g;
+  o.backing_file.clear();
+  o.backing_format.clear();
+  ASSERT_OK_AND_ASSIGN(auto w2, Qcow2Writer::Create(&g, o));
+  ASSERT_OK(w2->AddDataCluster(3, d.data()));
+  ASSERT_OK(w2->SetExtension(0xe2e2a9e0, std::vector<uint8_t>(40, 0xab)));
+  ASSERT_OK(w2->Finish());
+  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(g.data()), 0);
+}
+
 TEST(Qcow2WriterTest, SameCallsSameBytes) {
   auto build = [](MemFile* f) {
     WriterOptions o;

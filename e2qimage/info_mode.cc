@@ -1,0 +1,188 @@
+// --info and --verify.  The layout comes from Qcow2Reader (header, cluster
+// counts, snapshot table, backing chain), the provenance from the header
+// extension; --verify reads the guest content through the chain.
+#include "e2qimage/info_mode.h"
+
+#include <cstdio>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "e2qimage/progress.h"
+#include "lib/file.h"
+#include "lib/image_digest.h"
+#include "lib/provenance.h"
+#include "lib/qcow2_reader.h"
+
+namespace e2q::cli {
+
+namespace {
+
+std::string Ids(const std::vector<uint32_t>& ids) {
+  std::string s;
+  for (uint32_t id : ids) {
+    if (!s.empty()) s += ' ';
+    s += std::to_string(id);
+  }
+  return s;
+}
+
+std::string Time(int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm;
+  char buf[64];
+  if (gmtime_r(&tt, &tm) == nullptr ||
+      std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0) {
+    return std::to_string(t);
+  }
+  return std::to_string(t) + " (" + buf + ")";
+}
+
+// Labels are raw superblock bytes: show anything unprintable as \xNN.
+std::string Printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+std::string DigestText(const Digest128& d) { return "xxh3-128:" + DigestHex(d); }
+
+void PrintProvenance(const Provenance& p) {
+  printf("provenance: e2qimage record version %u\n", Provenance::kVersion);
+  printf("kind: %s\n", ImageKindName(p.kind));
+  const bool known = p.block_size != 0;
+  printf("filesystem UUID: %s\n",
+         known ? FormatUuid(p.fs_uuid).c_str() : "unknown");
+  printf("filesystem label: %s\n", Printable(p.label).c_str());
+  if (known) {
+    printf("filesystem size: %llu blocks of %u bytes\n",
+           static_cast<unsigned long long>(p.blocks_count), p.block_size);
+  } else {
+    printf("filesystem size: unknown\n");
+  }
+  printf("content: %s%s\n",
+         p.flags & Provenance::kFlagAllData ? "all data" : "metadata only",
+         p.flags & Provenance::kFlagScrambled ? ", names scrambled" : "");
+  std::string states = Ids(p.snapshot_ids);
+  if (p.flags & Provenance::kFlagLive) {
+    states += states.empty() ? "live" : " live";
+  }
+  printf("states: %s\n", states.empty() ? "unknown" : states.c_str());
+  if (p.kind == ImageKind::kIncremental) {
+    printf("base digest: %s\n", DigestText(p.base_digest).c_str());
+    if (!p.base_snapshot_ids.empty()) {
+      printf("base states: %s\n", Ids(p.base_snapshot_ids).c_str());
+    }
+  }
+  printf("created: %s\n", Time(p.created).c_str());
+  printf("e2qimage version: %s\n", p.tool_version.c_str());
+  printf("digest: %s\n", DigestText(p.digest).c_str());
+}
+
+Result<std::unique_ptr<qcow2::Qcow2Reader>> OpenImage(const std::string& path,
+                                                      bool backing) {
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> file, OpenFileForRead(path));
+  if (!qcow2::Qcow2Reader::IsQcow2(file.get())) {
+    return Status::InvalidArgument(path + ": not a qcow2 image");
+  }
+  qcow2::Qcow2Reader::OpenOptions oo;
+  oo.open_backing = backing;
+  return qcow2::Qcow2Reader::Open(std::move(file), oo);
+}
+
+}  // namespace
+
+Status RunInfo(const Options& o) {
+  const std::string& path = o.args[0];
+  // The image itself, without its backing chain (which may be missing).
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<qcow2::Qcow2Reader> r,
+                       OpenImage(path, false));
+  const qcow2::Header& h = r->header();
+  E2Q_ASSIGN_OR_RETURN(std::optional<Provenance> prov,
+                       Provenance::Find(path, h));
+  E2Q_ASSIGN_OR_RETURN(qcow2::Qcow2Reader::ClusterCounts c,
+                       r->CountClusters());
+  printf("file: %s\n", path.c_str());
+  printf("format: qcow2 version %u (compat %s)\n", h.version,
+         h.version == 2 ? "0.10" : "1.1");
+  printf("virtual size: %llu bytes\n",
+         static_cast<unsigned long long>(h.size));
+  printf("cluster size: %llu bytes\n",
+         static_cast<unsigned long long>(h.cluster_size()));
+  printf("clusters: %llu total, %llu allocated, %llu compressed, %llu zero\n",
+         static_cast<unsigned long long>(c.total),
+         static_cast<unsigned long long>(c.data + c.compressed),
+         static_cast<unsigned long long>(c.compressed),
+         static_cast<unsigned long long>(c.zero));
+  printf("compression type: %s\n",
+         h.compression_type == qcow2::kCompressionZstd ? "zstd" : "deflate");
+  printf("internal snapshots: %zu\n", r->snapshots().size());
+  for (const auto& s : r->snapshots()) {
+    printf("snapshot: id %s, name %s, size %llu bytes\n", s.id_str.c_str(),
+           s.name.c_str(), static_cast<unsigned long long>(s.disk_size));
+  }
+  if (h.backing_file.empty()) {
+    printf("backing file: none\n");
+  } else {
+    auto chain = OpenImage(path, true);
+    if (!chain.ok()) {
+      printf("backing file: %s (cannot open: %s)\n", h.backing_file.c_str(),
+             chain.status().message().c_str());
+    } else {
+      for (qcow2::Qcow2Reader* b = chain->get();
+           b != nullptr && !b->header().backing_file.empty();
+           b = b->backing_qcow2()) {
+        printf("backing file: %s (format %s, opened as %s)\n",
+               b->header().backing_file.c_str(), b->backing_format().c_str(),
+               b->backing_path().c_str());
+      }
+    }
+  }
+  if (prov) {
+    PrintProvenance(*prov);
+  } else {
+    printf("provenance: none (not written by e2qimage)\n");
+  }
+  return Status::OK();
+}
+
+Status RunVerify(const Options& o) {
+  const std::string& path = o.args[0];
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<qcow2::Qcow2Reader> r,
+                       OpenImage(path, true));
+  E2Q_ASSIGN_OR_RETURN(std::optional<Provenance> prov,
+                       Provenance::Find(path, r->header()));
+  if (!prov) {
+    return Status::NotFound(path +
+                            ": verify: no provenance record (the image was "
+                            "not written by e2qimage), nothing to compare");
+  }
+  constexpr uint64_t kUnit = 1u << 20;
+  const uint64_t size = r->virtual_size();
+  Progress progress(o.progress, "Verifying", "MiB", (size + kUnit - 1) / kUnit,
+                    kUnit);
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  E2Q_ASSIGN_OR_RETURN(
+      Digest128 d,
+      ComputeImageDigest(r.get(), o.threads ? o.threads - 1 : cores - 1,
+                         [&](uint64_t done) { progress.Update(done / kUnit); }));
+  progress.Finish();
+  if (d != prov->digest) {
+    return Status::Corruption(path + ": verify: digest mismatch (recorded " +
+                              DigestText(prov->digest) + ", computed " +
+                              DigestText(d) + ")");
+  }
+  printf("%s: verify: OK, digest %s\n", path.c_str(), DigestText(d).c_str());
+  return Status::OK();
+}
+
+}  // namespace e2q::cli

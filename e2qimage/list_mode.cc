@@ -1,0 +1,29 @@
+// List mode: Next3::Open, then one line per snapshot.
+#include "e2qimage/list_mode.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+
+#include "lib/file.h"
+#include "snapshot/next3.h"
+
+namespace e2q::cli {
+
+Status RunList(const Options& o) {
+  const std::string& device_path = o.args[0];
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> device,
+                       OpenFileForRead(device_path));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<snapshot::Next3> next3,
+                       snapshot::Next3::Open(device.get()));
+  for (const snapshot::SnapshotInfo& s : next3->snapshots()) {
+    printf("%u %u %s %s\n", s.id, s.inode, snapshot::StateName(s.state),
+           s.path.c_str());
+  }
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    return Status::FromErrno("standard output", "write", errno);
+  }
+  return Status::OK();
+}
+
+}  // namespace e2q::cli

@@ -1,0 +1,113 @@
+// DigestSink: partial chunks are assembled in a buffer (zeros where nothing
+// was written); runs of whole chunks are hashed straight from the caller's
+// buffer, on the hasher's threads, while the inner sink writes them.
+#include "lib/digest_sink.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace e2q {
+
+namespace {
+
+// Fewer whole chunks than this are hashed on the calling thread: waking a
+// helper costs more than hashing a few 64 KiB chunks.
+constexpr size_t kMinParallelChunks = 4;
+
+class DigestSink : public ImageSink {
+ public:
+  DigestSink(ImageSink* inner, uint64_t guest_size,
+             std::unique_ptr<ChunkHasher> hasher, DigestReady on_digest)
+      : inner_(inner),
+        digest_(guest_size),
+        hasher_(std::move(hasher)),
+        on_digest_(std::move(on_digest)),
+        cur_(kDigestChunkSize, 0) {}
+
+  Status Write(uint64_t offset, const uint8_t* data, size_t len) override {
+    if (len == 0) return inner_->Write(offset, data, len);
+    // The part before the first chunk boundary, into the partial chunk.
+    size_t head = std::min<uint64_t>(
+        len, kDigestChunkSize - (offset & (kDigestChunkSize - 1)));
+    if (head == kDigestChunkSize) head = 0;  // starts on a boundary
+    if (head > 0) Accumulate(offset, data, head);
+    const size_t whole = (len - head) / kDigestChunkSize;
+    const uint64_t whole_at = offset + head;
+    const uint8_t* whole_data = data + head;
+    if (whole > 0) FlushCur();
+    Status s;
+    if (whole >= kMinParallelChunks) {
+      hasher_->Start(whole_data, whole);
+      s = inner_->Write(offset, data, len);
+      const auto& slots = hasher_->Wait();  // before `data` may go away
+      const uint64_t first = whole_at >> kDigestChunkBits;
+      for (size_t k = 0; k < whole; ++k) {
+        if (slots[k].nonzero) digest_.Add(first + k, slots[k].hash);
+      }
+    } else {
+      s = inner_->Write(offset, data, len);
+      for (size_t k = 0; k < whole; ++k) {
+        Digest128 h;
+        if (HashChunk(whole_data + k * kDigestChunkSize, &h)) {
+          digest_.Add((whole_at >> kDigestChunkBits) + k, h);
+        }
+      }
+    }
+    const size_t tail = len - head - whole * kDigestChunkSize;
+    if (tail > 0) {
+      Accumulate(whole_at + whole * kDigestChunkSize,
+                 whole_data + whole * kDigestChunkSize, tail);
+    }
+    return s;
+  }
+
+  Status Finish() override {
+    FlushCur();
+    E2Q_RETURN_IF_ERROR(on_digest_(digest_.Final()));
+    return inner_->Finish();
+  }
+
+ private:
+  // Copies bytes that lie within one chunk into the partial-chunk buffer,
+  // completing the previous chunk first when this is another one.
+  void Accumulate(uint64_t offset, const uint8_t* data, size_t len) {
+    const uint64_t index = offset >> kDigestChunkBits;
+    if (have_cur_ && index != cur_index_) FlushCur();
+    if (!have_cur_) {
+      std::fill(cur_.begin(), cur_.end(), 0);
+      cur_index_ = index;
+      have_cur_ = true;
+    }
+    std::memcpy(cur_.data() + (offset & (kDigestChunkSize - 1)), data, len);
+  }
+
+  void FlushCur() {
+    if (!have_cur_) return;
+    have_cur_ = false;
+    Digest128 h;
+    if (HashChunk(cur_.data(), &h)) digest_.Add(cur_index_, h);
+  }
+
+  ImageSink* inner_;
+  ContentDigest digest_;
+  std::unique_ptr<ChunkHasher> hasher_;
+  DigestReady on_digest_;
+  std::vector<uint8_t> cur_;
+  uint64_t cur_index_ = 0;
+  bool have_cur_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ImageSink>> NewDigestSink(ImageSink* inner,
+                                                 uint64_t guest_size,
+                                                 unsigned threads,
+                                                 DigestReady on_digest) {
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<ChunkHasher> hasher,
+                       ChunkHasher::Create(threads));
+  return std::unique_ptr<ImageSink>(new DigestSink(
+      inner, guest_size, std::move(hasher), std::move(on_digest)));
+}
+
+}  // namespace e2q

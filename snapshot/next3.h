@@ -1,0 +1,73 @@
+// Next3: the snapshots of a next3 filesystem and their images.  Open()
+// reads the list (snapshot/next3_list.h) and the snapshot files' names;
+// OpenImage() reads the block maps of the read-through chain and the
+// exclude bitmap, and returns the normalised image of one snapshot as a
+// read-only File that the export pipeline reads like a device.  See
+// doc/next3.md.
+#ifndef E2Q_SNAPSHOT_NEXT3_H_
+#define E2Q_SNAPSHOT_NEXT3_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/block_set.h"
+#include "lib/ext2_fs.h"
+#include "lib/file.h"
+#include "lib/status.h"
+#include "snapshot/next3_list.h"
+#include "snapshot/next3_normalise.h"
+
+namespace e2q::snapshot {
+
+class Next3 {
+ public:
+  // Opens the filesystem on `device` (not owned; must outlive the result)
+  // read-only and reads its snapshot list.  A filesystem without the
+  // has_snapshot feature opens with no snapshots.  With has_snapshot,
+  // geometry next3 cannot have (block size other than 4096, a first data
+  // block other than 0, other than 32768 blocks per group) is
+  // kNotSupported, and a damaged list is kCorruption naming the inode and
+  // the problem.
+  static Result<std::unique_ptr<Next3>> Open(File* device);
+  ~Next3();
+
+  // True if the filesystem has the has_snapshot feature.
+  bool has_snapshot() const { return has_snapshot_; }
+  // The listed snapshots, newest (the active one) first.
+  const std::vector<SnapshotInfo>& snapshots() const { return infos_; }
+  // kNotFound if no listed snapshot has this ID.
+  Result<const SnapshotInfo*> Find(uint32_t id) const;
+
+  // The normalised image of exportable snapshot `id` (next3 read-through
+  // plus the -x normalisation of snapshot/next3_normalise.h): a read-only
+  // File of blocks_count * 4096 bytes, named "DEVICE: snapshot ID", whose
+  // reads go to the device in large runs.  Reads are thread-safe.  The
+  // result must not outlive *this.  kNotFound for an unknown ID,
+  // kInvalidArgument for a deleted or shrunk snapshot, kCorruption for
+  // damaged maps, exclude bitmap or image metadata.
+  Result<std::unique_ptr<File>> OpenImage(uint32_t id) const;
+
+  // The image exactly as next3 shows it (read-through only, no
+  // normalisation), same rules otherwise.
+  Result<std::unique_ptr<File>> OpenRawImage(uint32_t id) const;
+
+  // The normalisation OpenImage applies (what changes, what is released).
+  Result<Normalisation> NormalisationOf(uint32_t id) const;
+
+ private:
+  Next3() = default;
+  Result<size_t> IndexOf(uint32_t id) const;
+
+  File* device_ = nullptr;
+  std::unique_ptr<ext4::Filesystem> fs_;
+  bool has_snapshot_ = false;
+  std::vector<ListedSnapshot> list_;
+  std::vector<SnapshotInfo> infos_;
+  BlockSet metadata_;  // fixed metadata of the live filesystem
+};
+
+}  // namespace e2q::snapshot
+
+#endif  // E2Q_SNAPSHOT_NEXT3_H_

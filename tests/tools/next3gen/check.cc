@@ -1,0 +1,239 @@
+// Invariant self-check (see check.h).
+#include "tests/tools/next3gen/check.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "tests/tools/next3gen/blockmap.h"
+#include "tests/tools/next3gen/gen.h"
+
+namespace n3g {
+namespace {
+
+struct Listed {
+  uint32_t ino;
+  ext2_inode in;
+};
+
+class Checker {
+ public:
+  Checker(const std::string& image, const std::string& dir)
+      : image_(image), dir_(dir) {}
+
+  std::vector<std::string> Run() {
+    fd_ = open(image_.c_str(), O_RDONLY);
+    if (fd_ < 0) return {image_ + ": open: " + strerror(errno)};
+    errcode_t err = ext2fs_open(image_.c_str(), EXT2_FLAG_64BITS, 0, 0,
+                                unix_io_manager, &fs_);
+    if (err) return {image_ + ": ext2fs_open: " + error_message(err)};
+    Check(ext2fs_read_bitmaps(fs_), "read bitmaps");
+    read_ = [this](uint64_t b, void* buf) { Read(b, buf); };
+    CheckList();
+    LoadExclude();
+    CheckOwners();
+    for (size_t k = 0; k < list_.size(); k++) CheckImageOf(k);
+    ext2fs_close_free(&fs_);
+    close(fd_);
+    return errors_;
+  }
+
+ private:
+  void Bad(const std::string& s) {
+    if (errors_.size() < 20) errors_.push_back(s);
+  }
+  void Read(uint64_t b, void* buf) const {
+    if (pread(fd_, buf, kBlockSize, off_t(b * kBlockSize)) !=
+        ssize_t(kBlockSize))
+      Die("read block " + std::to_string(b));
+  }
+  ext2_inode Inode(uint32_t ino) {
+    ext2_inode in{};
+    Check(ext2fs_read_inode(fs_, ino, &in), "read inode");
+    return in;
+  }
+
+  // Invariant 5: newest first, IDs strictly decreasing, active = head.
+  void CheckList() {
+    ext2_super_block* sb = fs_->super;
+    if (!(sb->s_feature_ro_compat & EXT4_FEATURE_RO_COMPAT_HAS_SNAPSHOT))
+      Bad("HAS_SNAPSHOT not set");
+    if (!(sb->s_feature_compat & kCompatExcludeInode))
+      Bad("exclude_inode feature not set");
+    uint32_t ino = sb->s_snapshot_list;
+    if (ino != sb->s_snapshot_inum) Bad("active snapshot is not the list head");
+    uint32_t last_id = 0;
+    while (ino) {
+      if (list_.size() > 100) {
+        Bad("snapshot list does not end");
+        break;
+      }
+      ext2_inode in = Inode(ino);
+      if (!LINUX_S_ISREG(in.i_mode) || !(in.i_flags & kSnapFileFl) ||
+          in.i_dtime)
+        Bad("list entry " + std::to_string(ino) + " is not a snapshot file");
+      if (list_.empty() && in.i_generation != sb->s_snapshot_id)
+        Bad("s_snapshot_id differs from the head's ID");
+      if (!list_.empty() && in.i_generation >= last_id)
+        Bad("snapshot IDs not strictly decreasing");
+      last_id = in.i_generation;
+      for (int i = 0; i < EXT2_DIND_BLOCK; i++)  // invariant 6
+        if (in.i_block[i]) Bad("snapshot " + std::to_string(ino) +
+                               ": i_block[" + std::to_string(i) + "] set");
+      list_.push_back({ino, in});
+      ino = in.osd1.linux1.l_i_version;
+    }
+  }
+
+  void LoadExclude() {
+    ext2_inode in = Inode(kExcludeIno);
+    if (in.i_block[EXT2_IND_BLOCK]) Bad("exclude inode: i_block[12] set");
+    uint32_t groups = fs_->group_desc_count;
+    excl_.assign(ext2fs_blocks_count(fs_->super), false);
+    for (uint32_t g = 0; g < groups; g++) {
+      uint64_t b = MapGet(read_, in, kShift + g);
+      if (!b) {
+        Bad("exclude bitmap of group " + std::to_string(g) + " missing");
+        continue;
+      }
+      exclbm_[b] = g;
+      Block bm;
+      Read(b, bm.data());
+      for (uint64_t i = 0; i < kBlocksPerGroup; i++) {
+        uint64_t blk = uint64_t(g) * kBlocksPerGroup + i;
+        if (blk < excl_.size() && ((bm[i / 8] >> (i % 8)) & 1))
+          excl_[blk] = true;
+      }
+    }
+  }
+
+  // Invariants 3 and 4: exclude bitmap == blocks of all snapshot files, each
+  // owned once, allocated, and counted in i_blocks.
+  void CheckOwners() {
+    std::map<uint64_t, uint32_t> owner;
+    uint32_t n = fs_->super->s_inodes_count;
+    for (uint32_t ino = 1; ino <= n; ino++) {
+      if (!ext2fs_test_inode_bitmap2(fs_->inode_map, ino)) continue;
+      ext2_inode in = Inode(ino);
+      if (!LINUX_S_ISREG(in.i_mode) || !(in.i_flags & kSnapFileFl)) continue;
+      uint64_t count = 0;
+      auto own = [&](uint64_t p) {
+        count++;
+        if (p >= excl_.size()) {
+          Bad("snapshot " + std::to_string(ino) + " maps block " +
+              std::to_string(p) + " beyond the fs");
+          return;
+        }
+        if (!owner.emplace(p, ino).second)
+          Bad("block " + std::to_string(p) + " owned by snapshots " +
+              std::to_string(owner[p]) + " and " + std::to_string(ino));
+      };
+      MapWalk(read_, in, [&](uint64_t, uint64_t p) { own(p); }, own);
+      if (in.i_blocks != 8 * count)
+        Bad("snapshot " + std::to_string(ino) + ": i_blocks " +
+            std::to_string(in.i_blocks) + " for " + std::to_string(count) +
+            " blocks");
+    }
+    for (uint64_t b = 0; b < excl_.size(); b++) {
+      bool owned = owner.count(b) != 0;
+      if (owned != excl_[b])
+        Bad("block " + std::to_string(b) +
+            (owned ? " owned by a snapshot but not excluded"
+                   : " excluded but owned by no snapshot"));
+      if (owned && !ext2fs_test_block_bitmap2(fs_->block_map, b))
+        Bad("snapshot block " + std::to_string(b) + " free in the live bitmap");
+    }
+  }
+
+  // 3.3: block b of the snapshot at list position k.
+  void ReadThrough(size_t k, uint64_t b, Block& out) {
+    for (size_t j = k + 1; j-- > 0;) {
+      uint64_t p = MapGet(read_, list_[j].in, b + kShift);
+      if (p) {
+        Read(p, out.data());
+        return;
+      }
+    }
+    uint64_t g = b / kBlocksPerGroup;
+    if (g < fs_->group_desc_count && ext2fs_block_bitmap_loc(fs_, g) == b) {
+      Read(b, out.data());
+      for (uint64_t i = 0; i < kBlocksPerGroup; i++) {
+        uint64_t blk = g * kBlocksPerGroup + i;
+        if (blk < excl_.size() && excl_[blk])
+          out[i / 8] &= uint8_t(~(1 << (i % 8)));
+      }
+      return;
+    }
+    if (exclbm_.count(b)) {
+      out.fill(0);
+      return;
+    }
+    Read(b, out.data());
+  }
+
+  // Invariants 1 and 2 against the saved expected image.
+  void CheckImageOf(size_t k) {
+    const ext2_inode& in = list_[k].in;
+    uint32_t id = in.i_generation;
+    if (in.i_flags & (kSnapDeletedFl | kSnapShrunkFl)) return;
+    std::string path = dir_ + "/snap-" + std::to_string(id) + ".img";
+    int fd = open(path.c_str(), O_RDONLY);
+    if (fd < 0) {
+      Bad(path + ": missing");
+      return;
+    }
+    Block b0;
+    if (pread(fd, b0.data(), kBlockSize, 0) != ssize_t(kBlockSize))
+      Die(path + ": short read");
+    const ext2_super_block* sb =
+        reinterpret_cast<const ext2_super_block*>(b0.data() + 1024);
+    uint64_t n = sb->s_blocks_count;
+    uint64_t isize = EXT2_I_SIZE(&in);
+    if (isize != (n + kShift) * kBlockSize)
+      Bad("snapshot " + std::to_string(id) + ": i_size does not match");
+    uint64_t groups = (n + kBlocksPerGroup - 1) / kBlocksPerGroup;
+    uint64_t bad = 0;
+    for (uint64_t g = 0; g < groups; g++) {
+      Block bm;
+      uint64_t bbm = ext2fs_block_bitmap_loc(fs_, g);
+      if (pread(fd, bm.data(), kBlockSize, off_t(bbm * kBlockSize)) !=
+          ssize_t(kBlockSize))
+        Die(path + ": short read");
+      for (uint64_t i = 0; i < kBlocksPerGroup; i++) {
+        uint64_t b = g * kBlocksPerGroup + i;
+        if (b >= n || !((bm[i / 8] >> (i % 8)) & 1)) continue;
+        Block want, got;
+        if (pread(fd, want.data(), kBlockSize, off_t(b * kBlockSize)) !=
+            ssize_t(kBlockSize))
+          Die(path + ": short read");
+        ReadThrough(k, b, got);
+        if (want != got && bad++ < 5)
+          Bad("snapshot " + std::to_string(id) + " block " +
+              std::to_string(b) + ": read-through differs from snap-" +
+              std::to_string(id) + ".img");
+      }
+    }
+    close(fd);
+  }
+
+  std::string image_, dir_;
+  int fd_ = -1;
+  ext2_filsys fs_ = nullptr;
+  ReadFn read_;
+  std::vector<Listed> list_;
+  std::vector<bool> excl_;
+  std::map<uint64_t, uint32_t> exclbm_;
+  std::vector<std::string> errors_;
+};
+
+}  // namespace
+
+std::vector<std::string> CheckImage(const std::string& image,
+                                    const std::string& expect_dir) {
+  return Checker(image, expect_dir).Run();
+}
+
+}  // namespace n3g

@@ -1,0 +1,38 @@
+// Live filesystem changes, each routed through the next3 engine: directory
+// entries and inodes are written through the hooked channel (copy-on-write),
+// regular-file data overwrites move the old block into the active snapshot
+// (move-on-write), and every freed block goes through Gen::Release.
+#ifndef E2Q_TESTS_TOOLS_NEXT3GEN_FSOPS_H_
+#define E2Q_TESTS_TOOLS_NEXT3GEN_FSOPS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace n3g {
+
+class Gen;
+
+void LinkEntry(Gen& gen, uint32_t dir, const std::string& name, uint32_t ino,
+               int file_type);
+uint32_t MakeDir(Gen& gen, uint32_t parent, const std::string& name);
+void RemoveDir(Gen& gen, uint32_t parent, const std::string& name,
+               uint32_t ino);
+uint32_t MakeSymlink(Gen& gen, uint32_t parent, const std::string& name,
+                     const std::string& target);
+// A new regular file of `size` bytes with the given logical blocks written.
+uint32_t MakeFile(Gen& gen, uint32_t parent, const std::string& name,
+                  const std::vector<uint64_t>& blocks, uint64_t size);
+// Writes (overwrites or fills) logical blocks; grows i_size to `min_size`.
+void WriteBlocks(Gen& gen, uint32_t ino, const std::vector<uint64_t>& blocks,
+                 uint64_t min_size);
+void TruncateFile(Gen& gen, uint32_t ino, uint64_t size);
+// Unlinks a file or symlink and deletes it when no link is left.
+void RemoveFile(Gen& gen, uint32_t parent, const std::string& name,
+                uint32_t ino);
+void Rename(Gen& gen, uint32_t from_dir, const std::string& from,
+            uint32_t to_dir, const std::string& to, uint32_t ino, int ft);
+
+}  // namespace n3g
+
+#endif  // E2Q_TESTS_TOOLS_NEXT3GEN_FSOPS_H_

@@ -1,0 +1,183 @@
+// Tests for lib/content_digest, lib/digest_sink and lib/image_digest: the
+// digest follows its written definition (recomputed here with XXH3
+// directly), does not depend on how the content is split into writes, on
+// the cluster size, on compression or on the number of threads, and
+// changes with any byte.
+#include "lib/content_digest.h"
+
+#include <xxhash.h>
+
+#include <random>
+
+#include "lib/cluster_compressor.h"
+#include "lib/digest_sink.h"
+#include "lib/endian.h"
+#include "lib/image_digest.h"
+#include "lib/image_sink.h"
+#include "lib/qcow2_reader.h"
+#include "lib/qcow2_writer.h"
+#include "tests/unit/test_util.h"
+
+namespace e2q {
+namespace {
+
+constexpr size_t kChunk = kDigestChunkSize;
+
+// A disk of `size` bytes: zero chunks, full chunks, chunks with a few
+// non-zero bytes, and a last partial chunk.
+std::vector<uint8_t> Disk(size_t size, uint32_t seed) {
+  std::vector<uint8_t> d(size, 0);
+  std::mt19937 rng(seed);
+  for (size_t c = 0; c * kChunk < size; ++c) {
+    size_t start = c * kChunk, end = std::min(size, start + kChunk);
+    switch (rng() % 4) {
+      case 0: break;  // zero
+      case 1:
+        for (size_t i = start; i < end; ++i) d[i] = static_cast<uint8_t>(rng());
+        break;
+      case 2:
+        d[start + rng() % (end - start)] = 1;
+        break;
+      default:
+        for (size_t i = start; i < end; i += 3) d[i] = static_cast<uint8_t>(i);
+    }
+  }
+  return d;
+}
+
+// The definition in content_digest.h, written out independently.
+Digest128 Reference(const std::vector<uint8_t>& disk) {
+  std::vector<uint8_t> stream = {'E', '2', 'Q', 'D', 0, 0, 0, 1};
+  uint8_t b[8];
+  StoreBE64(b, disk.size());
+  stream.insert(stream.end(), b, b + 8);
+  StoreBE32(b, kChunk);
+  stream.insert(stream.end(), b, b + 4);
+  for (size_t c = 0; c * kChunk < disk.size(); ++c) {
+    std::vector<uint8_t> chunk(kChunk, 0);
+    size_t n = std::min(kChunk, disk.size() - c * kChunk);
+    std::copy(disk.begin() + c * kChunk, disk.begin() + c * kChunk + n,
+              chunk.begin());
+    if (std::all_of(chunk.begin(), chunk.end(), [](uint8_t x) { return x == 0; })) {
+      continue;
+    }
+    XXH128_canonical_t h;
+    XXH128_canonicalFromHash(&h, XXH3_128bits(chunk.data(), kChunk));
+    StoreBE64(b, c);
+    stream.insert(stream.end(), b, b + 8);
+    stream.insert(stream.end(), h.digest, h.digest + 16);
+  }
+  XXH128_canonical_t d;
+  XXH128_canonicalFromHash(&d, XXH3_128bits(stream.data(), stream.size()));
+  Digest128 out;
+  std::copy(d.digest, d.digest + 16, out.begin());
+  return out;
+}
+
+// Writes `disk` through a DigestSink in pieces split at random points, with
+// the all-zero stretches sometimes skipped, and returns the digest.
+Digest128 ThroughSink(const std::vector<uint8_t>& disk, uint32_t seed,
+                      unsigned threads, size_t max_piece) {
+  MemFile raw;
+  auto inner = NewRawSink(&raw, disk.size(), true);
+  Digest128 got{};
+  auto sink = NewDigestSink(inner.get(), disk.size(), threads,
+                            [&](const Digest128& d) {
+                              got = d;
+                              return Status::OK();
+                            });
+  EXPECT_TRUE(sink.ok());
+  std::mt19937 rng(seed);
+  size_t pos = 0;
+  while (pos < disk.size()) {
+    size_t n = std::min(disk.size() - pos, 1 + rng() % max_piece);
+    if (rng() % 3 == 0 && IsZero(&disk[pos], n)) {
+      pos += n;
+      continue;
+    }
+    EXPECT_OK((*sink)->Write(pos, &disk[pos], n));
+    pos += n;
+  }
+  EXPECT_OK((*sink)->Finish());
+  EXPECT_EQ(raw.data(), disk);
+  return got;
+}
+
+// Writes `disk` as a qcow2 image (digest recorded by the sink) and returns
+// the digest recomputed through Qcow2Reader.
+Digest128 ThroughQcow2(const std::vector<uint8_t>& disk, uint32_t bits,
+                       bool compress) {
+  MemFile f("img");
+  qcow2::WriterOptions o;
+  o.cluster_bits = bits;
+  o.virtual_size = disk.size();
+  auto w = qcow2::Qcow2Writer::Create(&f, o);
+  EXPECT_TRUE(w.ok());
+  std::unique_ptr<ClusterCompressor> comp;
+  if (compress) {
+    auto c = ClusterCompressor::Create(ClusterCompressor::Algorithm::kDeflate,
+                                       6, 2, bits);
+    EXPECT_TRUE(c.ok());
+    comp = std::move(c).value();
+  }
+  auto q = NewQcow2Sink(w->get(), comp.get());
+  Digest128 recorded{};
+  auto sink = NewDigestSink(q.get(), disk.size(), 1, [&](const Digest128& d) {
+    recorded = d;
+    return Status::OK();
+  });
+  EXPECT_TRUE(sink.ok());
+  EXPECT_OK((*sink)->Write(0, disk.data(), disk.size()));
+  EXPECT_OK((*sink)->Finish());
+  auto r = qcow2::Qcow2Reader::Open(
+      std::make_unique<MemFile>("img", f.data()));
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  if (!r.ok()) return {};
+  for (unsigned t : {0u, 3u}) {
+    auto d = ComputeImageDigest(r->get(), t);
+    EXPECT_TRUE(d.ok());
+    EXPECT_EQ(*d, recorded) << "bits " << bits << " threads " << t;
+  }
+  return recorded;
+}
+
+TEST(ContentDigestTest, MatchesDefinitionWhateverTheWrites) {
+  // 3 MiB + 4 KiB: a partial last chunk.
+  std::vector<uint8_t> disk = Disk((3 << 20) + 4096, 1);
+  const Digest128 want = Reference(disk);
+  EXPECT_EQ(ThroughSink(disk, 1, 0, 1 << 20), want);
+  EXPECT_EQ(ThroughSink(disk, 2, 1, 700 << 10), want);
+  EXPECT_EQ(ThroughSink(disk, 3, 3, 5000), want);
+  EXPECT_EQ(ThroughSink(disk, 4, 1, 4 << 20), want);
+}
+
+TEST(ContentDigestTest, IndependentOfClusterSizeAndCompression) {
+  std::vector<uint8_t> disk = Disk(4 << 20, 2);
+  const Digest128 want = Reference(disk);
+  for (uint32_t bits : {9u, 12u, 16u, 21u}) {
+    EXPECT_EQ(ThroughQcow2(disk, bits, false), want) << bits;
+  }
+  EXPECT_EQ(ThroughQcow2(disk, 16, true), want);
+  EXPECT_EQ(ThroughQcow2(disk, 12, true), want);
+}
+
+TEST(ContentDigestTest, ZerosAndSizeCount) {
+  std::vector<uint8_t> a(1 << 20, 0), b(2 << 20, 0);
+  // Empty disks of different sizes differ; neither hashes any chunk.
+  EXPECT_NE(Reference(a), Reference(b));
+  EXPECT_EQ(ThroughSink(a, 5, 1, 100000), Reference(a));
+  // Any single changed byte changes the digest.
+  std::vector<uint8_t> disk = Disk(1 << 20, 3);
+  const Digest128 base = Reference(disk);
+  for (size_t at : {size_t{0}, size_t{65535}, size_t{65536}, disk.size() - 1}) {
+    auto v = disk;
+    v[at] ^= 0x40;
+    EXPECT_NE(Reference(v), base) << at;
+    EXPECT_EQ(ThroughSink(v, 6, 1, 100000), Reference(v)) << at;
+  }
+  EXPECT_EQ(DigestHex(Digest128{0x01, 0xab}),
+            "01ab0000000000000000000000000000");
+}
+
+}  // namespace
+}  // namespace e2q
