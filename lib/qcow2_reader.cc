@@ -59,10 +59,16 @@ Status Qcow2Reader::Corrupt(const std::string& why) const {
   return Status::Corruption(file_->name() + ": " + why);
 }
 
-bool Qcow2Reader::IsQcow2(File* file) {
+Result<bool> Qcow2Reader::IsQcow2(File* file) {
   uint8_t magic[4];
-  auto got = file->ReadSome(0, magic, sizeof(magic));
-  return got.ok() && got.value() == sizeof(magic) && LoadBE32(magic) == kMagic;
+  size_t got = 0;
+  while (got < sizeof(magic)) {
+    E2Q_ASSIGN_OR_RETURN(size_t n,
+                         file->ReadSome(got, magic + got, sizeof(magic) - got));
+    if (n == 0) return false;  // shorter than a magic number
+    got += n;
+  }
+  return LoadBE32(magic) == kMagic;
 }
 
 Result<std::unique_ptr<Qcow2Reader>> Qcow2Reader::Open(
@@ -230,7 +236,9 @@ Status Qcow2Reader::OpenBacking(const OpenOptions& options, uint32_t depth,
   if (!opened.ok()) return opened.status().WithContext(what);
   std::unique_ptr<File> file = std::move(opened).value();
   if (backing_format_.empty()) {
-    backing_format_ = IsQcow2(file.get()) ? "qcow2" : "raw";
+    auto is_qcow2 = IsQcow2(file.get());
+    if (!is_qcow2.ok()) return is_qcow2.status().WithContext(what);
+    backing_format_ = is_qcow2.value() ? "qcow2" : "raw";
   }
   if (backing_format_ == "raw") {
     E2Q_ASSIGN_OR_RETURN(backing_size_, file->Size());
