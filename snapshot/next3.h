@@ -37,6 +37,9 @@ class Next3 {
   bool has_snapshot() const { return has_snapshot_; }
   // The listed snapshots, newest (the active one) first.
   const std::vector<SnapshotInfo>& snapshots() const { return infos_; }
+  // What Open could not read without failing (directories searched for
+  // the snapshots' names).
+  const std::vector<std::string>& warnings() const { return warnings_; }
   // kNotFound if no listed snapshot has this ID.
   Result<const SnapshotInfo*> Find(uint32_t id) const;
 
@@ -65,6 +68,7 @@ class Next3 {
   bool has_snapshot_ = false;
   std::vector<ListedSnapshot> list_;
   std::vector<SnapshotInfo> infos_;
+  std::vector<std::string> warnings_;
   BlockSet metadata_;  // fixed metadata of the live filesystem
 };
 
