@@ -97,7 +97,16 @@ Status RunExport(const Options& o) {
   SnapshotSource snapshot;
   if (spec) {
     E2Q_ASSIGN_OR_RETURN(snapshot, OpenSnapshotSource(o, device.get()));
-    if (snapshot.image) source = snapshot.image.get();
+    if (snapshot.image) {
+      source = snapshot.image.get();
+      if (snapshot.next3->needs_recovery()) {
+        fprintf(stderr,
+                "e2qimage: %s: warning: the filesystem needs journal "
+                "recovery; snapshot blocks still in the journal are not seen "
+                "(replay it first, e.g. e2fsck -E journal_only)\n",
+                device_path.c_str());
+      }
+    }
   }
   ext4::Filesystem::OpenOptions fo;
   fo.superblock = o.superblock;

@@ -14,6 +14,7 @@ Result<SnapshotSource> OpenSnapshotSource(const Options& o, File* device) {
   // ID1..live: the state exported is the live filesystem itself.
   if (spec->range && spec->to_live) return src;
   const uint32_t id = spec->range ? spec->to : spec->id;
+  src.id = id;
   E2Q_ASSIGN_OR_RETURN(src.next3, snapshot::Next3::Open(device));
   if (!src.next3->has_snapshot()) {
     return Status::InvalidArgument(

@@ -29,7 +29,8 @@ Status CheckGeometry(const ext4::Filesystem& fs) {
                                 "blocks per group");
   }
   if (fs.blocks_count() > kMaxSnapshotBlocks) {
-    return Status::NotSupported(what + "more blocks than a snapshot file can map");
+    return Status::NotSupported(what +
+                                "more blocks than a snapshot file can map");
   }
   return Status::OK();
 }
@@ -48,7 +49,9 @@ Result<std::unique_ptr<Next3>> Next3::Open(File* device) {
   E2Q_ASSIGN_OR_RETURN(n->fs_, ext4::Filesystem::Open(device, fo));
   const ext4::Filesystem& fs = *n->fs_;
   const ext2_filsys f = fs.raw();
-  n->has_snapshot_ = (f->super->s_feature_ro_compat & kRoCompatHasSnapshot) != 0;
+  n->has_snapshot_ =
+      (f->super->s_feature_ro_compat & kRoCompatHasSnapshot) != 0;
+  n->needs_recovery_ = ext2fs_has_feature_journal_needs_recovery(f->super);
   if (!n->has_snapshot_) return n;  // the kernel ignores the list then
   E2Q_RETURN_IF_ERROR(CheckGeometry(fs));
 
@@ -96,42 +99,26 @@ Result<const SnapshotInfo*> Next3::Find(uint32_t id) const {
   return &infos_[i];
 }
 
-Result<std::unique_ptr<File>> Next3::OpenRawImage(uint32_t id) const {
-  E2Q_ASSIGN_OR_RETURN(size_t index, IndexOf(id));
-  const SnapshotInfo& info = list_[index].info;
-  if (info.state == SnapshotState::kDeleted) {
-    return Status::InvalidArgument(
-        device_->name() + ": snapshot " + Num(id) +
-        ": deleted snapshots cannot be exported (next3 no longer shows "
-        "their image; only active and frozen snapshots can be)");
-  }
-  if (info.state == SnapshotState::kShrunk) {
-    return Status::InvalidArgument(
-        device_->name() + ": snapshot " + Num(id) +
-        ": shrunk snapshots cannot be exported (their image is incomplete; "
-        "only active and frozen snapshots can be)");
-  }
+Result<std::shared_ptr<const SnapshotMap>> Next3::MapOf(size_t index) const {
+  auto it = maps_.find(index);
+  if (it != maps_.end()) return it->second;
+  const ListedSnapshot& s = list_[index];
+  MapLimits limits;
+  limits.fs_blocks = fs_->blocks_count();
+  limits.image_blocks = s.info.blocks_count;
+  limits.reserved = &metadata_;
+  const std::string context = device_->name() + ": snapshot " + Num(s.info.id) +
+                              " (inode " + Num(s.info.inode) + ")";
+  E2Q_ASSIGN_OR_RETURN(SnapshotMap map, ReadSnapshotMap(device_, context,
+                                                        s.inode.block, limits));
+  auto shared = std::make_shared<const SnapshotMap>(std::move(map));
+  maps_.emplace(index, shared);
+  return shared;
+}
+
+Result<std::shared_ptr<const ExcludeBitmap>> Next3::Exclude() const {
+  if (exclude_ != nullptr) return exclude_;
   const ext2_filsys f = fs_->raw();
-  const std::string name = device_->name() + ": snapshot " + Num(id);
-
-  // The chain: this snapshot, then each newer one up to the active one
-  // (list_[0]).  Deleted and shrunk snapshots in between take part.
-  std::vector<std::shared_ptr<const SnapshotMap>> chain;
-  for (size_t i = index + 1; i-- > 0;) {
-    const ListedSnapshot& s = list_[i];
-    MapLimits limits;
-    limits.fs_blocks = fs_->blocks_count();
-    limits.image_blocks = s.info.blocks_count;
-    limits.reserved = &metadata_;
-    const std::string context =
-        device_->name() + ": snapshot " + Num(s.info.id) + " (inode " +
-        Num(s.info.inode) + ")";
-    E2Q_ASSIGN_OR_RETURN(
-        SnapshotMap map,
-        ReadSnapshotMap(device_, context, s.inode.block, limits));
-    chain.push_back(std::make_shared<const SnapshotMap>(std::move(map)));
-  }
-
   auto exclude = std::make_shared<ExcludeBitmap>();
   const uint32_t compat = f->super->s_feature_compat;
   if (compat & kCompatExcludeBitmap) {
@@ -151,15 +138,46 @@ Result<std::unique_ptr<File>> Next3::OpenRawImage(uint32_t id) const {
     limits.fs_blocks = fs_->blocks_count();
     limits.reserved = &metadata_;
     E2Q_ASSIGN_OR_RETURN(
-        *exclude,
-        ExcludeBitmap::FromExcludeInode(
-            device_, device_->name() + ": exclude inode 9", ino9,
-            f->group_desc_count, limits));
+        *exclude, ExcludeBitmap::FromExcludeInode(
+                      device_, device_->name() + ": exclude inode 9", ino9,
+                      f->group_desc_count, limits));
   }
+  exclude_ = std::move(exclude);
+  return exclude_;
+}
 
-  auto live = std::make_shared<LiveLayout>();
-  live->blocks_count = fs_->blocks_count();
-  live->block_bitmaps = BlockBitmapLocations(*fs_);
+Result<std::unique_ptr<File>> Next3::OpenRawImage(uint32_t id) const {
+  E2Q_ASSIGN_OR_RETURN(size_t index, IndexOf(id));
+  const SnapshotInfo& info = list_[index].info;
+  if (info.state == SnapshotState::kDeleted) {
+    return Status::InvalidArgument(
+        device_->name() + ": snapshot " + Num(id) +
+        ": deleted snapshots cannot be exported (next3 no longer shows "
+        "their image; only active and frozen snapshots can be)");
+  }
+  if (info.state == SnapshotState::kShrunk) {
+    return Status::InvalidArgument(
+        device_->name() + ": snapshot " + Num(id) +
+        ": shrunk snapshots cannot be exported (their image is incomplete; "
+        "only active and frozen snapshots can be)");
+  }
+  const std::string name = device_->name() + ": snapshot " + Num(id);
+  std::lock_guard<std::mutex> lock(mu_);
+  // The chain: this snapshot, then each newer one up to the active one
+  // (list_[0]).  Deleted and shrunk snapshots in between take part.
+  std::vector<std::shared_ptr<const SnapshotMap>> chain;
+  for (size_t i = index + 1; i-- > 0;) {
+    E2Q_ASSIGN_OR_RETURN(std::shared_ptr<const SnapshotMap> map, MapOf(i));
+    chain.push_back(std::move(map));
+  }
+  E2Q_ASSIGN_OR_RETURN(std::shared_ptr<const ExcludeBitmap> exclude, Exclude());
+  if (live_ == nullptr) {
+    auto live = std::make_shared<LiveLayout>();
+    live->blocks_count = fs_->blocks_count();
+    live->block_bitmaps = BlockBitmapLocations(*fs_);
+    live_ = std::move(live);
+  }
+  std::shared_ptr<const LiveLayout> live = live_;
 
   auto image = std::make_unique<ReadThroughFile>(
       name, device_, std::move(chain), std::move(live), std::move(exclude),
@@ -178,8 +196,9 @@ Result<std::unique_ptr<File>> Next3::OpenImage(uint32_t id) const {
   E2Q_ASSIGN_OR_RETURN(const SnapshotInfo* info, Find(id));
   E2Q_ASSIGN_OR_RETURN(Normalisation n,
                        Normalise(raw.get(), info->blocks_count, info->inode));
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<PatchedFile> patched,
-                       PatchedFile::Create(std::move(raw), std::move(n.patches)));
+  E2Q_ASSIGN_OR_RETURN(
+      std::unique_ptr<PatchedFile> patched,
+      PatchedFile::Create(std::move(raw), std::move(n.patches)));
   return std::unique_ptr<File>(std::move(patched));
 }
 

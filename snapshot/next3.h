@@ -8,7 +8,9 @@
 #define E2Q_SNAPSHOT_NEXT3_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,7 +18,10 @@
 #include "lib/ext2_fs.h"
 #include "lib/file.h"
 #include "lib/status.h"
+#include "snapshot/next3_exclude.h"
+#include "snapshot/next3_image.h"
 #include "snapshot/next3_list.h"
+#include "snapshot/next3_map.h"
 #include "snapshot/next3_normalise.h"
 
 namespace e2q::snapshot {
@@ -35,6 +40,10 @@ class Next3 {
 
   // True if the filesystem has the has_snapshot feature.
   bool has_snapshot() const { return has_snapshot_; }
+  // True if the live filesystem needs journal recovery: next3 writes
+  // snapshot copies through the journal, so until it is replayed some
+  // snapshot blocks may be only in the journal and images may be wrong.
+  bool needs_recovery() const { return needs_recovery_; }
   // The listed snapshots, newest (the active one) first.
   const std::vector<SnapshotInfo>& snapshots() const { return infos_; }
   // What Open could not read without failing (directories searched for
@@ -47,9 +56,10 @@ class Next3 {
   // plus the -x normalisation of snapshot/next3_normalise.h): a read-only
   // File of blocks_count * 4096 bytes, named "DEVICE: snapshot ID", whose
   // reads go to the device in large runs.  Reads are thread-safe.  The
-  // result must not outlive *this.  kNotFound for an unknown ID,
-  // kInvalidArgument for a deleted or shrunk snapshot, kCorruption for
-  // damaged maps, exclude bitmap or image metadata.
+  // result must not outlive *this.  Block maps are read once per Next3 and
+  // shared between the images opened (for -X, which opens them all).  kNotFound
+  // for an unknown ID, kInvalidArgument for a deleted or shrunk snapshot,
+  // kCorruption for damaged maps, exclude bitmap or image metadata.
   Result<std::unique_ptr<File>> OpenImage(uint32_t id) const;
 
   // The image exactly as next3 shows it (read-through only, no
@@ -62,14 +72,24 @@ class Next3 {
  private:
   Next3() = default;
   Result<size_t> IndexOf(uint32_t id) const;
+  // The block map of list_[index] and the live exclude bitmap, each read
+  // once and then shared by every image opened (the caller holds mu_).
+  Result<std::shared_ptr<const SnapshotMap>> MapOf(size_t index) const;
+  Result<std::shared_ptr<const ExcludeBitmap>> Exclude() const;
 
   File* device_ = nullptr;
   std::unique_ptr<ext4::Filesystem> fs_;
   bool has_snapshot_ = false;
+  bool needs_recovery_ = false;
   std::vector<ListedSnapshot> list_;
   std::vector<SnapshotInfo> infos_;
   std::vector<std::string> warnings_;
   BlockSet metadata_;  // fixed metadata of the live filesystem
+  // Read on first use by OpenRawImage, under mu_.
+  mutable std::mutex mu_;
+  mutable std::map<size_t, std::shared_ptr<const SnapshotMap>> maps_;
+  mutable std::shared_ptr<const ExcludeBitmap> exclude_;
+  mutable std::shared_ptr<const LiveLayout> live_;
 };
 
 }  // namespace e2q::snapshot

@@ -32,7 +32,8 @@ Result<ExcludeBitmap> ExcludeBitmap::FromExcludeInode(
                  " (the exclude inode uses only i_block[13])");
     }
   }
-  if (inode.block[kDindSlot] == 0) return bad("no block map (i_block[13] is 0)");
+  if (inode.block[kDindSlot] == 0)
+    return bad("no block map (i_block[13] is 0)");
   MapLimits l = limits;
   l.image_blocks = groups;
   uint32_t roots[kNumSlots] = {};
@@ -44,7 +45,8 @@ Result<ExcludeBitmap> ExcludeBitmap::FromExcludeInode(
     for (uint64_t i = 0; i < r.count; ++i) blocks[r.image + i] = r.physical + i;
   }
   for (uint64_t g = 0; g < groups; ++g) {
-    if (blocks[g] == 0) return bad("no exclude bitmap block for group " + Num(g));
+    if (blocks[g] == 0)
+      return bad("no exclude bitmap block for group " + Num(g));
   }
   return ExcludeBitmap(std::move(blocks));
 }

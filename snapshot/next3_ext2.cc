@@ -47,8 +47,8 @@ BlockSet FixedMetadataBlocks(const ext4::Filesystem& fs) {
   for (dgrp_t g = 0; g < f->group_desc_count; ++g) {
     blk64_t super = 0, old_desc = 0, new_desc = 0;
     blk_t used = 0;
-    if (ext2fs_super_and_bgd_loc2(f, g, &super, &old_desc, &new_desc,
-                                  &used) == 0 &&
+    if (ext2fs_super_and_bgd_loc2(f, g, &super, &old_desc, &new_desc, &used) ==
+            0 &&
         used > 0) {
       add(ext2fs_group_first_block2(f, g), used);
     }

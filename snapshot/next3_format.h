@@ -20,9 +20,9 @@ constexpr uint64_t kBlocksPerGroup = 32768;
 // below therefore starts at the DIND slot: DIND[b >> 10] -> IND[b & 1023].
 constexpr uint64_t kSnapshotBlockOffset = 12 + kAddrPerBlock;
 // Image blocks mapped by one IND, one DIND and one TIND subtree.
-constexpr uint64_t kIndSpan = kAddrPerBlock;                  // 2^10
-constexpr uint64_t kDindSpan = kIndSpan * kAddrPerBlock;      // 2^20
-constexpr uint64_t kTindSpan = kDindSpan * kAddrPerBlock;     // 2^30
+constexpr uint64_t kIndSpan = kAddrPerBlock;               // 2^10
+constexpr uint64_t kDindSpan = kIndSpan * kAddrPerBlock;   // 2^20
+constexpr uint64_t kTindSpan = kDindSpan * kAddrPerBlock;  // 2^30
 // DIND + TIND (slot 14) + the three extra TINDs (raw slots 0..2).
 constexpr uint64_t kMaxSnapshotBlocks = kDindSpan + 4 * kTindSpan;
 

@@ -155,7 +155,8 @@ Result<size_t> ReadThroughFile::ReadSome(uint64_t offset, void* buf,
 }
 
 Status ReadThroughFile::WriteAt(uint64_t, const void*, size_t) {
-  return Status::NotSupported(name() + ": write: snapshot images are read-only");
+  return Status::NotSupported(name() +
+                              ": write: snapshot images are read-only");
 }
 
 Status ReadThroughFile::Truncate(uint64_t) {

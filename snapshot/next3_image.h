@@ -78,7 +78,8 @@ class ReadThroughFile : public File {
   std::shared_ptr<const LiveLayout> live_;
   std::shared_ptr<const ExcludeBitmap> exclude_;
   uint64_t image_blocks_;
-  std::vector<std::pair<uint64_t, uint64_t>> bitmaps_;  // (block, group), sorted
+  std::vector<std::pair<uint64_t, uint64_t>>
+      bitmaps_;  // (block, group), sorted
 };
 
 }  // namespace e2q::snapshot

@@ -29,7 +29,8 @@ Result<uint64_t> CheckEntry(const std::string& where, const ListHead& head,
   if (!(inode.flags & kSnapfileFl)) {
     return bad("not a snapshot file (the snapshot flag 0x1000000 is clear)");
   }
-  if (inode.dtime != 0) return bad("deleted inode (dtime " + Num(inode.dtime) + ")");
+  if (inode.dtime != 0)
+    return bad("deleted inode (dtime " + Num(inode.dtime) + ")");
   if (inode.flags & kExtentsFl) {
     return bad("extent-mapped (snapshot files are always indirect-mapped)");
   }
@@ -67,10 +68,14 @@ Result<uint64_t> CheckEntry(const std::string& where, const ListHead& head,
 
 const char* StateName(SnapshotState state) {
   switch (state) {
-    case SnapshotState::kActive: return "active";
-    case SnapshotState::kFrozen: return "frozen";
-    case SnapshotState::kDeleted: return "deleted";
-    case SnapshotState::kShrunk: return "shrunk";
+    case SnapshotState::kActive:
+      return "active";
+    case SnapshotState::kFrozen:
+      return "frozen";
+    case SnapshotState::kDeleted:
+      return "deleted";
+    case SnapshotState::kShrunk:
+      return "shrunk";
   }
   return "?";
 }

@@ -39,8 +39,8 @@ struct ListHead {
   uint32_t list = 0;    // s_snapshot_list (0: start at `active`)
   uint32_t active = 0;  // s_snapshot_inum
   uint32_t inodes_count = 0;
-  uint32_t first_ino = 11;         // s_first_ino: lower numbers are reserved
-  uint64_t fs_blocks_count = 0;    // a snapshot can be no larger
+  uint32_t first_ino = 11;       // s_first_ino: lower numbers are reserved
+  uint64_t fs_blocks_count = 0;  // a snapshot can be no larger
 };
 
 using InodeReader = std::function<Result<Next3Inode>(uint32_t ino)>;

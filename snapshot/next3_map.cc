@@ -35,8 +35,7 @@ const char* LevelName(int level) {
 
 class TreeReader {
  public:
-  TreeReader(File* device, const std::string& context,
-             const MapLimits& limits)
+  TreeReader(File* device, const std::string& context, const MapLimits& limits)
       : device_(device), context_(context), limits_(limits) {}
 
   Status AddRoot(uint32_t pointer, uint64_t first, int level,
@@ -46,30 +45,37 @@ class TreeReader {
         pointer, slot + " (" + LevelName(level) + " root) is " + Num(pointer)));
     pending_[level].push_back(Node{pointer, first, level});
     indirect_.Add(pointer);
-    physical_.push_back(pointer);
+    tree_.push_back(pointer);
     return Status::OK();
   }
 
   Result<SnapshotMap> Run() {
     for (int level = 3; level >= 1; --level) {
       std::vector<Node> nodes = std::move(pending_[level]);
-      std::sort(nodes.begin(), nodes.end(),
-                [](const Node& a, const Node& b) {
-                  return a.physical < b.physical;
-                });
+      std::sort(nodes.begin(), nodes.end(), [](const Node& a, const Node& b) {
+        return a.physical < b.physical;
+      });
       E2Q_RETURN_IF_ERROR(ReadLevel(nodes));
     }
     // Every block belongs to one place in the tree: a block named twice
     // would be shared between two image blocks or be its own ancestor.
-    std::sort(physical_.begin(), physical_.end());
-    auto dup = std::adjacent_find(physical_.begin(), physical_.end());
-    if (dup != physical_.end()) {
-      return Status::Corruption(context_ + ": block " + Num(*dup) +
-                                " appears twice in the block map");
+    // Checked on physical runs (data runs and single tree blocks), so
+    // memory follows the number of runs, not of blocks.
+    std::vector<std::pair<uint64_t, uint64_t>> used;  // (physical, count)
+    used.reserve(runs_.size() + tree_.size());
+    for (const SnapshotMap::Run& r : runs_)
+      used.emplace_back(r.physical, r.count);
+    for (uint64_t b : tree_) used.emplace_back(b, 1);
+    tree_.clear();
+    tree_.shrink_to_fit();
+    std::sort(used.begin(), used.end());
+    for (size_t i = 1; i < used.size(); ++i) {
+      if (used[i].first < used[i - 1].first + used[i - 1].second) {
+        return Status::Corruption(context_ + ": block " + Num(used[i].first) +
+                                  " appears twice in the block map");
+      }
     }
-    physical_.clear();
-    physical_.shrink_to_fit();
-    return SnapshotMap::FromPairs(std::move(pairs_), std::move(indirect_));
+    return SnapshotMap::FromRuns(std::move(runs_), std::move(indirect_));
   }
 
  private:
@@ -108,9 +114,8 @@ class TreeReader {
                                   ": " + s.message());
       }
       for (size_t k = i; k <= j; ++k) {
-        E2Q_RETURN_IF_ERROR(
-            Decode(nodes[k], buf.data() + (nodes[k].physical - first) *
-                                              kBlockSize));
+        E2Q_RETURN_IF_ERROR(Decode(
+            nodes[k], buf.data() + (nodes[k].physical - first) * kBlockSize));
       }
       i = j + 1;
     }
@@ -125,14 +130,24 @@ class TreeReader {
       const uint64_t first = node.first + i * child_span;
       if (node.level == 1) {
         if (first >= limits_.image_blocks) {
-          return Status::Corruption(
-              context_ + ": IND block " + Num(node.physical) +
-              " maps image block " + Num(first) + ", past the image's " +
-              Num(limits_.image_blocks) + " blocks");
+          return Status::Corruption(context_ + ": IND block " +
+                                    Num(node.physical) + " maps image block " +
+                                    Num(first) + ", past the image's " +
+                                    Num(limits_.image_blocks) + " blocks");
         }
         E2Q_RETURN_IF_ERROR(CheckPointer(
             p, "image block " + Num(first) + " maps to block " + Num(p)));
-        pairs_.emplace_back(first, p);
+        // Extend the last run when this entry continues it (the usual
+        // case: copies are allocated in runs).
+        if (!runs_.empty()) {
+          SnapshotMap::Run& last = runs_.back();
+          if (last.image + last.count == first &&
+              last.physical + last.count == p) {
+            ++last.count;
+            continue;
+          }
+        }
+        runs_.push_back(SnapshotMap::Run{first, p, 1});
       } else {
         E2Q_RETURN_IF_ERROR(CheckPointer(
             p, std::string(LevelName(node.level)) + " block " +
@@ -140,8 +155,8 @@ class TreeReader {
                    LevelName(node.level - 1) + " block " + Num(p)));
         pending_[node.level - 1].push_back(Node{p, first, node.level - 1});
         indirect_.Add(p);
+        tree_.push_back(p);
       }
-      physical_.push_back(p);
     }
     return Status::OK();
   }
@@ -150,8 +165,8 @@ class TreeReader {
   const std::string& context_;
   const MapLimits& limits_;
   std::vector<Node> pending_[4];
-  std::vector<std::pair<uint64_t, uint64_t>> pairs_;
-  std::vector<uint64_t> physical_;  // every block of the tree, for dups
+  std::vector<SnapshotMap::Run> runs_;  // data, in the order read
+  std::vector<uint64_t> tree_;          // the tree's own blocks, for dups
   BlockSet indirect_;
 };
 
@@ -159,30 +174,40 @@ class TreeReader {
 
 SnapshotMap SnapshotMap::FromPairs(
     std::vector<std::pair<uint64_t, uint64_t>> pairs, BlockSet indirect) {
-  std::sort(pairs.begin(), pairs.end());
+  std::vector<Run> runs;
+  runs.reserve(pairs.size());
+  for (const auto& [image, physical] : pairs) {
+    runs.push_back(Run{image, physical, 1});
+  }
+  return FromRuns(std::move(runs), std::move(indirect));
+}
+
+SnapshotMap SnapshotMap::FromRuns(std::vector<Run> runs, BlockSet indirect) {
+  std::sort(runs.begin(), runs.end(),
+            [](const Run& a, const Run& b) { return a.image < b.image; });
   SnapshotMap m;
   m.indirect_ = std::move(indirect);
-  for (const auto& [image, physical] : pairs) {
+  for (const Run& r : runs) {
+    m.mapped_ += r.count;
     if (!m.runs_.empty()) {
       Run& last = m.runs_.back();
-      if (last.image + last.count == image &&
-          last.physical + last.count == physical) {
-        ++last.count;
+      if (last.image + last.count == r.image &&
+          last.physical + last.count == r.physical) {
+        last.count += r.count;
         continue;
       }
     }
-    m.runs_.push_back(Run{image, physical, 1});
+    m.runs_.push_back(r);
   }
-  m.mapped_ = pairs.size();
   m.runs_.shrink_to_fit();
   return m;
 }
 
 SnapshotMap::Lookup SnapshotMap::Find(uint64_t block) const {
   Lookup out;
-  auto it = std::upper_bound(
-      runs_.begin(), runs_.end(), block,
-      [](uint64_t b, const Run& r) { return b < r.image; });
+  auto it =
+      std::upper_bound(runs_.begin(), runs_.end(), block,
+                       [](uint64_t b, const Run& r) { return b < r.image; });
   if (it != runs_.begin()) {
     const Run& r = *std::prev(it);
     if (block - r.image < r.count) {

@@ -3,7 +3,8 @@
 // i_block[14], extra TINDs in raw i_block[0..2]; libext2fs's iterator knows
 // only the first two).  The tree is read once, level by level, in large
 // reads, every pointer validated, into sorted runs: memory grows with the
-// number of mapped blocks, not with the filesystem.
+// number of runs of mapped blocks (contiguous copies cost one run), not
+// with the filesystem.
 #ifndef E2Q_SNAPSHOT_NEXT3_MAP_H_
 #define E2Q_SNAPSHOT_NEXT3_MAP_H_
 
@@ -43,6 +44,8 @@ class SnapshotMap {
   // at most once; `indirect` = the tree's own pointer blocks.
   static SnapshotMap FromPairs(std::vector<std::pair<uint64_t, uint64_t>> pairs,
                                BlockSet indirect);
+  // From runs in any order, not overlapping in image blocks.
+  static SnapshotMap FromRuns(std::vector<Run> runs, BlockSet indirect);
 
   // The runs, sorted by image block, maximal (adjacent runs that continue
   // each other physically are merged).

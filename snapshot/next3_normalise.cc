@@ -60,15 +60,19 @@ class Planner {
  public:
   Planner(File* image, const ext4::Filesystem& fs, uint32_t snapshot_ino,
           Normalisation* n)
-      : image_(image), fs_(fs), f_(fs.raw()), snapshot_ino_(snapshot_ino),
+      : image_(image),
+        fs_(fs),
+        f_(fs.raw()),
+        snapshot_ino_(snapshot_ino),
         n_(n) {}
 
   Status Run() {
     const std::string& name = image_->name();
     if (ext2fs_has_feature_metadata_csum(f_->super)) {
       return Status::NotSupported(
-          name + ": normalise: metadata_csum images are not supported (next3 "
-                 "never made them)");
+          name +
+          ": normalise: metadata_csum images are not supported (next3 "
+          "never made them)");
     }
     if (ext2fs_has_feature_bigalloc(f_->super)) {
       return Status::NotSupported(name +
@@ -116,8 +120,8 @@ class Planner {
     errcode_t err = ext2fs_block_iterate3(f_, kExcludeIno, BLOCK_FLAG_READ_ONLY,
                                           nullptr, CollectBlock, &c);
     if (!c.error.empty()) {
-      return Status::Corruption(image_->name() + ": exclude inode 9: " +
-                                c.error);
+      return Status::Corruption(image_->name() +
+                                ": exclude inode 9: " + c.error);
     }
     if (err != 0) return Fail("exclude inode 9: read block map", err);
     return Status::OK();
@@ -134,8 +138,8 @@ class Planner {
     if (err != 0) return Fail("read bitmaps", err);
     std::set<uint32_t> seen;
     for (uint32_t ino = snapshot_ino_; ino != 0;) {
-      if (ino < EXT2_FIRST_INO(f_->super) ||
-          ino > f_->super->s_inodes_count || !seen.insert(ino).second) {
+      if (ino < EXT2_FIRST_INO(f_->super) || ino > f_->super->s_inodes_count ||
+          !seen.insert(ino).second) {
         break;
       }
       Result<Next3Inode> r = ReadNext3Inode(fs_, ino);
@@ -206,8 +210,8 @@ class Planner {
       }
       const uint64_t loc = ext2fs_block_bitmap_loc(f_, g);
       std::vector<uint8_t> block(kBlockSize);
-      E2Q_RETURN_IF_ERROR(image_->ReadAt(loc * kBlockSize, block.data(),
-                                         block.size()));
+      E2Q_RETURN_IF_ERROR(
+          image_->ReadAt(loc * kBlockSize, block.data(), block.size()));
       const uint64_t first = ext2fs_group_first_block2(f_, g);
       const uint64_t last = ext2fs_group_last_block2(f_, g);
       bool changed = false;
@@ -215,7 +219,8 @@ class Planner {
         if (!n_->released.Contains(b)) continue;
         const uint64_t bit = b - first;
         if (block[bit / 8] & (1u << (bit % 8))) {
-          block[bit / 8] = static_cast<uint8_t>(block[bit / 8] & ~(1u << (bit % 8)));
+          block[bit / 8] =
+              static_cast<uint8_t>(block[bit / 8] & ~(1u << (bit % 8)));
           changed = true;
         }
       }
@@ -240,8 +245,8 @@ class Planner {
       if (err != 0) return Fail("block bitmap of group " + Num(g), err);
       free_blocks_[g] = CountZeroBits(bits, n);
       bits.assign((ipg + 7) / 8, 0);
-      err = ext2fs_get_inode_bitmap_range2(
-          f_->inode_map, uint64_t{g} * ipg + 1, ipg, bits.data());
+      err = ext2fs_get_inode_bitmap_range2(f_->inode_map, uint64_t{g} * ipg + 1,
+                                           ipg, bits.data());
       if (err != 0) return Fail("inode bitmap of group " + Num(g), err);
       free_inodes_[g] = CountZeroBits(bits, ipg);
     }
@@ -275,8 +280,8 @@ class Planner {
       auto it = blocks.find(loc);
       if (it == blocks.end()) {
         std::vector<uint8_t> content(kBlockSize);
-        E2Q_RETURN_IF_ERROR(image_->ReadAt(loc * kBlockSize, content.data(),
-                                           content.size()));
+        E2Q_RETURN_IF_ERROR(
+            image_->ReadAt(loc * kBlockSize, content.data(), content.size()));
         it = blocks.emplace(loc, std::move(content)).first;
       }
       uint8_t* raw = it->second.data() + (g % per_block) * desc_size;
@@ -368,10 +373,10 @@ Result<Normalisation> Normalise(File* image, uint64_t blocks_count,
                               Num(fs.value()->block_size()) + ", not 4096");
   }
   if (fs.value()->blocks_count() != blocks_count) {
-    return Status::Corruption(
-        image->name() + ": the image's superblock says " +
-        Num(fs.value()->blocks_count()) + " blocks, the snapshot file " +
-        Num(blocks_count));
+    return Status::Corruption(image->name() + ": the image's superblock says " +
+                              Num(fs.value()->blocks_count()) +
+                              " blocks, the snapshot file " +
+                              Num(blocks_count));
   }
   Normalisation n;
   Planner planner(image, *fs.value(), snapshot_ino, &n);

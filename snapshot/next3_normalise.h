@@ -28,19 +28,19 @@
 namespace e2q::snapshot {
 
 struct Normalisation {
-  BlockPatches patches{4096};  // to apply over the image
-  BlockSet changed;            // blocks with a patch
-  BlockSet released;           // blocks freed and zeroed
+  BlockPatches patches{4096};             // to apply over the image
+  BlockSet changed;                       // blocks with a patch
+  BlockSet released;                      // blocks freed and zeroed
   std::vector<uint32_t> released_inodes;  // unlinked snapshot files freed
 };
 
 // Computes the normalisation of `image` (a snapshot image as next3 shows
 // it, `blocks_count` blocks) of the snapshot whose file is inode
 // `snapshot_ino` (0: none; the snapshot list as it was at take is walked
-// from there through i_next_snapshot in the image).  Reads its superblock, descriptors, bitmaps
-// and exclude inode through libext2fs.  kCorruption when the image's
-// metadata cannot be read or does not match `blocks_count`; kNotSupported
-// for images with metadata_csum (never made by next3).
+// from there through i_next_snapshot in the image).  Reads its superblock,
+// descriptors, bitmaps and exclude inode through libext2fs.  kCorruption when
+// the image's metadata cannot be read or does not match `blocks_count`;
+// kNotSupported for images with metadata_csum (never made by next3).
 Result<Normalisation> Normalise(File* image, uint64_t blocks_count,
                                 uint32_t snapshot_ino);
 

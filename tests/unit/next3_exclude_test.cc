@@ -110,8 +110,9 @@ TEST_F(Next3ExcludeTest, ABitmapPastTheLastGroupIsCorruption) {
 TEST_F(Next3ExcludeTest, OnlyTheDindSlotMayBeUsed) {
   Next3Inode i = ExcludeInode(10);
   i.block[kIndSlot] = 10;  // next3 keeps IND == DIND only in memory
-  ExpectCorrupt(i, 3, "i_block[12] is 10 (the exclude inode uses only "
-                      "i_block[13])");
+  ExpectCorrupt(i, 3,
+                "i_block[12] is 10 (the exclude inode uses only "
+                "i_block[13])");
   i = ExcludeInode(10);
   i.block[0] = 5;
   ExpectCorrupt(i, 3, "i_block[0] is 5");

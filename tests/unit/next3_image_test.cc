@@ -16,8 +16,8 @@ namespace {
 
 using testing::CountingFile;
 using testing::FillBlock;
-using testing::TagOf;
 using testing::TaggedDevice;
+using testing::TagOf;
 
 constexpr uint64_t kDevBlocks = 128;
 constexpr uint64_t kBitmap = 3;   // live block bitmap of group 0
@@ -86,9 +86,9 @@ TEST_F(Next3ImageTest, AHoleInTheOlderSnapshotLimitsTheNewerRun) {
   std::vector<std::pair<uint64_t, uint64_t>> run;
   for (uint64_t b = 10; b <= 20; ++b) run.emplace_back(b, 60 + (b - 10));
   auto image = Image({Map({{15, 90}}), Map(run)});
-  EXPECT_EQ(Tags(image.get(), 10, 11),
-            (std::vector<uint64_t>{60, 61, 62, 63, 64, 90, 66, 67, 68, 69,
-                                   70}));
+  EXPECT_EQ(
+      Tags(image.get(), 10, 11),
+      (std::vector<uint64_t>{60, 61, 62, 63, 64, 90, 66, 67, 68, 69, 70}));
   ReadThroughFile::Source s = image->Resolve(10, 100);
   EXPECT_EQ(s.kind, ReadThroughFile::Source::kLayer);
   EXPECT_EQ(s.layer, 1u);

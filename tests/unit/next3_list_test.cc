@@ -187,8 +187,9 @@ TEST_F(Next3ListTest, EntryFieldsAreValidated) {
   i = Snap(5, 0);
   i.block[kTindSlot] = kFsBlocks;
   inodes_[13] = i;
-  ExpectCorrupt(Head(13, 13), "i_block[14] is 100000, past the end of the "
-                              "filesystem (100000 blocks)");
+  ExpectCorrupt(Head(13, 13),
+                "i_block[14] is 100000, past the end of the "
+                "filesystem (100000 blocks)");
 
   i = Snap(5, 0);
   i.block[1] = 4000000;

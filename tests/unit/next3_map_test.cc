@@ -39,10 +39,9 @@ TEST(Next3MapTest, DindTreeMapsTheFirstImageBlocks) {
   SetPointers(dev.get(), 10, {{0, 11}, {2, 12}});
   SetPointers(dev.get(), 11, {{5, 20}, {6, 21}, {7, 30}});
   SetPointers(dev.get(), 12, {{0, 40}});
-  ASSERT_OK_AND_ASSIGN(SnapshotMap m,
-                       ReadSnapshotMap(dev.get(), "t", roots, Limits(64, 4096)));
-  std::vector<SnapshotMap::Run> want = {
-      {5, 20, 2}, {7, 30, 1}, {2048, 40, 1}};
+  ASSERT_OK_AND_ASSIGN(
+      SnapshotMap m, ReadSnapshotMap(dev.get(), "t", roots, Limits(64, 4096)));
+  std::vector<SnapshotMap::Run> want = {{5, 20, 2}, {7, 30, 1}, {2048, 40, 1}};
   ASSERT_EQ(m.runs().size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     EXPECT_TRUE(m.runs()[i] == want[i]) << i;
@@ -147,8 +146,8 @@ TEST(Next3MapTest, PointerIntoFixedMetadataIsCorruption) {
   uint32_t roots[kNumSlots] = {};
   roots[kDindSlot] = 10;
   SetPointers(dev.get(), 10, {{0, 3}});  // an "inode table" block as IND
-  Result<SnapshotMap> r = ReadSnapshotMap(dev.get(), "t", roots,
-                                          Limits(64, 4096, &reserved));
+  Result<SnapshotMap> r =
+      ReadSnapshotMap(dev.get(), "t", roots, Limits(64, 4096, &reserved));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kCorruption);
   EXPECT_NE(r.status().message().find("DIND block 10 entry 0 names IND block "
@@ -198,6 +197,32 @@ TEST(Next3MapTest, BlockNamedTwiceIsCorruption) {
   r = ReadSnapshotMap(dev.get(), "t", roots, Limits(64, 4096));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("block 10 appears twice"),
+            std::string::npos)
+      << r.status().message();
+}
+
+TEST(Next3MapTest, OverlappingRunsAreCorruption) {
+  // A run of copies 20..23 and, elsewhere, a single entry naming 22; then
+  // an IND block that lies inside a run of copies.
+  auto dev = TaggedDevice(64);
+  uint32_t roots[kNumSlots] = {};
+  roots[kDindSlot] = 10;
+  SetPointers(dev.get(), 10, {{0, 11}, {1, 12}});
+  SetPointers(dev.get(), 11, {{0, 20}, {1, 21}, {2, 22}, {3, 23}});
+  SetPointers(dev.get(), 12, {{7, 22}});
+  Result<SnapshotMap> r =
+      ReadSnapshotMap(dev.get(), "t", roots, Limits(64, 4096));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("block 22 appears twice"),
+            std::string::npos)
+      << r.status().message();
+
+  SetPointers(dev.get(), 11, {{0, 30}, {1, 31}, {2, 32}, {3, 33}});
+  SetPointers(dev.get(), 10, {{0, 11}, {1, 32}});  // IND 32 inside 30..33
+  SetPointers(dev.get(), 32, {});
+  r = ReadSnapshotMap(dev.get(), "t", roots, Limits(64, 4096));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("block 32 appears twice"),
             std::string::npos)
       << r.status().message();
 }

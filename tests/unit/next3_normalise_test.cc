@@ -78,8 +78,7 @@ class Next3NormaliseTest : public ::testing::Test {
     data_ = ReadAll(dir_ + "/fs.img");
     ASSERT_EQ(data_.size(), kBlocks * kBlockSize);
     MemFile probe("probe", data_);
-    ASSERT_OK_AND_ASSIGN(auto fs,
-                         ext4::Filesystem::Open(&probe, {}));
+    ASSERT_OK_AND_ASSIGN(auto fs, ext4::Filesystem::Open(&probe, {}));
     ext2_filsys f = fs->raw();
     ASSERT_EQ(f->group_desc_count, 2u);
     bitmap_loc_ = ext2fs_block_bitmap_loc(f, 1);
@@ -151,8 +150,8 @@ TEST_F(Next3NormaliseTest, ReleasesTheExcludeInodeAndPassesE2fsck) {
   EXPECT_TRUE(n.changed.Contains(itable_loc_));  // inode 9
   EXPECT_EQ(n.changed.size(), 4u);
 
-  ASSERT_OK_AND_ASSIGN(auto patched,
-                       PatchedFile::Create(std::move(image), std::move(n.patches)));
+  ASSERT_OK_AND_ASSIGN(auto patched, PatchedFile::Create(std::move(image),
+                                                         std::move(n.patches)));
   std::vector<uint8_t> out(data_.size());
   ASSERT_OK(patched->ReadAt(0, out.data(), out.size()));
   const uint8_t* sb = out.data() + 1024;
@@ -187,16 +186,16 @@ TEST_F(Next3NormaliseTest, ReleasesTheExcludeInodeAndPassesE2fsck) {
   }
 
   WriteAll(dir_ + "/after.img", out);
-  EXPECT_EQ(Sh("e2fsck -fn " + dir_ + "/after.img >" + dir_ +
-               "/fsck.txt 2>&1"),
+  EXPECT_EQ(Sh("e2fsck -fn " + dir_ + "/after.img >" + dir_ + "/fsck.txt 2>&1"),
             0)
       << Text(ReadAll(dir_ + "/fsck.txt"));
 }
 
 TEST_F(Next3NormaliseTest, ReleasesUnlinkedSnapshotFilesOfTheListAtTake) {
   // The list at take, as left in the image: inode 20 (this snapshot,
-  // links 1) -> 21 (links 0: only the list kept it) -> 0.  Both are the empty files next3 leaves; inode 22, not
-  // on the list, has links 0 too and must be left alone.
+  // links 1) -> 21 (links 0: only the list kept it) -> 0.  Both are the empty
+  // files next3 leaves; inode 22, not on the list, has links 0 too and must be
+  // left alone.
   const uint32_t ipg = 256 / 2;
   ASSERT_EQ(LoadLE32(Block(0) + 1024 + 0x28), ipg);
   MemFile probe("probe", data_);
@@ -209,15 +208,16 @@ TEST_F(Next3NormaliseTest, ReleasesUnlinkedSnapshotFilesOfTheListAtTake) {
     StoreLE32(in + 0x20, 0x40);
     StoreLE32(in + 0x24, ino == 20 ? 21 : 0);  // i_next_snapshot
     StoreLE32(in + 0x64, 30 - ino);            // IDs
-    Block(ibitmap)[(ino - 1) / 8] |= static_cast<uint8_t>(1u << ((ino - 1) % 8));
+    Block(ibitmap)[(ino - 1) / 8] |=
+        static_cast<uint8_t>(1u << ((ino - 1) % 8));
   }
   auto image = std::make_unique<MemFile>("snap", data_);
   MemFile* raw = image.get();
   ASSERT_OK_AND_ASSIGN(Normalisation n, Normalise(raw, kBlocks, 20));
   EXPECT_EQ(n.released_inodes, std::vector<uint32_t>{21});
   EXPECT_TRUE(n.changed.Contains(ibitmap));
-  ASSERT_OK_AND_ASSIGN(auto patched,
-                       PatchedFile::Create(std::move(image), std::move(n.patches)));
+  ASSERT_OK_AND_ASSIGN(auto patched, PatchedFile::Create(std::move(image),
+                                                         std::move(n.patches)));
   std::vector<uint8_t> out(data_.size());
   ASSERT_OK(patched->ReadAt(0, out.data(), out.size()));
   const uint8_t* bits = out.data() + ibitmap * kBlockSize;
@@ -236,15 +236,61 @@ TEST_F(Next3NormaliseTest, ReleasesUnlinkedSnapshotFilesOfTheListAtTake) {
     out[ibitmap * kBlockSize + (ino - 1) / 8] &=
         static_cast<uint8_t>(~(1u << ((ino - 1) % 8)));
   }
-  StoreLE16(out.data() + kBlockSize + 0x0E,
-            static_cast<uint16_t>(LoadLE16(out.data() + kBlockSize + 0x0E) + 2));
+  StoreLE16(
+      out.data() + kBlockSize + 0x0E,
+      static_cast<uint16_t>(LoadLE16(out.data() + kBlockSize + 0x0E) + 2));
   StoreLE32(out.data() + 1024 + kSbFreeInodes,
             LoadLE32(out.data() + 1024 + kSbFreeInodes) + 2);
   WriteAll(dir_ + "/after.img", out);
-  EXPECT_EQ(Sh("e2fsck -fn " + dir_ + "/after.img >" + dir_ +
-               "/fsck.txt 2>&1"),
+  EXPECT_EQ(Sh("e2fsck -fn " + dir_ + "/after.img >" + dir_ + "/fsck.txt 2>&1"),
             0)
       << Text(ReadAll(dir_ + "/fsck.txt"));
+}
+
+TEST_F(Next3NormaliseTest, ReleasesDescriptorExcludeBitmapsOfTheExt4Flavour) {
+  // The ext4-snapshots flavour: bg_exclude_bitmap in each descriptor
+  // (COMPAT exclude_bitmap) next to the exclude inode, as E2-S made it.
+  uint8_t* sb = Block(0) + 1024;
+  StoreLE32(sb + kSbFeatureCompat,
+            LoadLE32(sb + kSbFeatureCompat) | kCompatExcludeBitmap);
+  StoreLE32(Block(1) + kGdExcludeBitmapLo, kBitmap0);
+  StoreLE32(Block(1) + 32 + kGdExcludeBitmapLo, kBitmap1);
+  auto image = std::make_unique<MemFile>("snap", data_);
+  MemFile* raw = image.get();
+  ASSERT_OK_AND_ASSIGN(Normalisation n, Normalise(raw, kBlocks, 0));
+  BlockSet want_released;
+  want_released.Add(kDind, 4);
+  EXPECT_EQ(n.released.Runs(), want_released.Runs());
+  ASSERT_OK_AND_ASSIGN(auto patched, PatchedFile::Create(std::move(image),
+                                                         std::move(n.patches)));
+  std::vector<uint8_t> out(data_.size());
+  ASSERT_OK(patched->ReadAt(0, out.data(), out.size()));
+  EXPECT_EQ(LoadLE32(out.data() + 1024 + kSbFeatureCompat) &
+                (kCompatExcludeBitmap | kCompatExcludeInode),
+            0u);
+  EXPECT_EQ(LoadLE32(out.data() + kBlockSize + kGdExcludeBitmapLo), 0u);
+  EXPECT_EQ(LoadLE32(out.data() + kBlockSize + 32 + kGdExcludeBitmapLo), 0u);
+  EXPECT_EQ(LoadLE16(out.data() + kBlockSize + 32 + 0x0C), free_blocks_[1]);
+  WriteAll(dir_ + "/after.img", out);
+  EXPECT_EQ(Sh("e2fsck -fn " + dir_ + "/after.img >" + dir_ + "/fsck.txt 2>&1"),
+            0)
+      << Text(ReadAll(dir_ + "/fsck.txt"));
+}
+
+TEST_F(Next3NormaliseTest,
+       ADescriptorExcludeBitmapInFixedMetadataIsCorruption) {
+  uint8_t* sb = Block(0) + 1024;
+  StoreLE32(sb + kSbFeatureCompat,
+            LoadLE32(sb + kSbFeatureCompat) | kCompatExcludeBitmap);
+  StoreLE32(Block(1) + 32 + kGdExcludeBitmapLo,
+            static_cast<uint32_t>(itable_loc_));
+  MemFile image("snap", data_);
+  Result<Normalisation> r = Normalise(&image, kBlocks, 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kCorruption);
+  EXPECT_NE(r.status().message().find("group 1: bg_exclude_bitmap"),
+            std::string::npos)
+      << r.status().message();
 }
 
 TEST_F(Next3NormaliseTest, AnImageOfTheWrongSizeIsCorruption) {

@@ -159,8 +159,7 @@ void MapRemoveIf(Gen& gen, ext2_inode& inode,
   for (int k = 0; k < 3; k++) {
     uint32_t& slot = inode.i_block[EXT2_IND_BLOCK + k];
     if (!slot) continue;
-    if (RemoveInd(gen, slot, k + 1, base[k], remove, release,
-                  keep_empty_ind) &&
+    if (RemoveInd(gen, slot, k + 1, base[k], remove, release, keep_empty_ind) &&
         !keep_empty_ind) {
       release(slot);
       slot = 0;
@@ -170,8 +169,8 @@ void MapRemoveIf(Gen& gen, ext2_inode& inode,
 
 uint64_t MapCount(const ReadFn& read, const ext2_inode& inode) {
   uint64_t n = 0;
-  MapWalk(read, inode, [&n](uint64_t, uint64_t) { n++; },
-          [&n](uint64_t) { n++; });
+  MapWalk(
+      read, inode, [&n](uint64_t, uint64_t) { n++; }, [&n](uint64_t) { n++; });
   return n;
 }
 

@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "tests/tools/next3gen/blockmap.h"
 #include "tests/tools/next3gen/gen.h"
@@ -23,6 +25,10 @@ class Checker {
  public:
   Checker(const std::string& image, const std::string& dir)
       : image_(image), dir_(dir) {}
+  ~Checker() {  // also on the error path (Die throws)
+    if (fs_) ext2fs_close_free(&fs_);
+    if (fd_ >= 0) close(fd_);
+  }
 
   std::vector<std::string> Run() {
     fd_ = open(image_.c_str(), O_RDONLY);
@@ -33,11 +39,10 @@ class Checker {
     Check(ext2fs_read_bitmaps(fs_), "read bitmaps");
     read_ = [this](uint64_t b, void* buf) { Read(b, buf); };
     CheckList();
+    CheckListFile();
     LoadExclude();
     CheckOwners();
     for (size_t k = 0; k < list_.size(); k++) CheckImageOf(k);
-    ext2fs_close_free(&fs_);
-    close(fd_);
     return errors_;
   }
 
@@ -81,11 +86,49 @@ class Checker {
         Bad("snapshot IDs not strictly decreasing");
       last_id = in.i_generation;
       for (int i = 0; i < EXT2_DIND_BLOCK; i++)  // invariant 6
-        if (in.i_block[i]) Bad("snapshot " + std::to_string(ino) +
-                               ": i_block[" + std::to_string(i) + "] set");
+        if (in.i_block[i])
+          Bad("snapshot " + std::to_string(ino) + ": i_block[" +
+              std::to_string(i) + "] set");
       list_.push_back({ino, in});
       ino = in.osd1.linux1.l_i_version;
     }
+  }
+
+  static int Collect(ext2_ino_t, int, ext2_dir_entry* de, int, int, char*,
+                     void* priv) {
+    auto* names = static_cast<std::map<uint32_t, std::string>*>(priv);
+    std::string name(de->name, size_t(ext2fs_dirent_name_len(de)));
+    if (name != "." && name != "..") (*names)[de->inode] = name;
+    return 0;
+  }
+
+  // list.txt (written from the generator's memory) must be what the disk
+  // says: IDs, inodes, states from the flags, names from /.snapshots.
+  void CheckListFile() {
+    std::map<uint32_t, std::string> names;
+    ext2_ino_t dir = 0;
+    if (ext2fs_lookup(fs_, EXT2_ROOT_INO, ".snapshots", 10, nullptr, &dir) ||
+        ext2fs_dir_iterate2(fs_, dir, 0, nullptr, Collect, &names)) {
+      Bad("cannot read /.snapshots");
+      return;
+    }
+    std::string want;
+    for (auto& l : list_) {
+      const ext2_inode& in = l.in;
+      std::string state = l.ino == fs_->super->s_snapshot_inum ? "active"
+                          : (in.i_flags & kSnapShrunkFl)       ? "shrunk"
+                          : (in.i_flags & kSnapDeletedFl)      ? "deleted"
+                                                               : "frozen";
+      auto it = names.find(l.ino);
+      want += std::to_string(in.i_generation) + " " + std::to_string(l.ino) +
+              " " + state + " " +
+              (it == names.end() ? "-" : "/.snapshots/" + it->second) + "\n";
+    }
+    std::ifstream f(dir_ + "/list.txt");
+    std::stringstream got;
+    got << f.rdbuf();
+    if (got.str() != want)
+      Bad("list.txt differs from the image's list:\n" + want);
   }
 
   void LoadExclude() {
@@ -119,7 +162,7 @@ class Checker {
       if (!ext2fs_test_inode_bitmap2(fs_->inode_map, ino)) continue;
       ext2_inode in = Inode(ino);
       if (!LINUX_S_ISREG(in.i_mode) || !(in.i_flags & kSnapFileFl)) continue;
-      uint64_t count = 0;
+      uint64_t count = 0, moved = 0, copied = 0, ind = 0;
       auto own = [&](uint64_t p) {
         count++;
         if (p >= excl_.size()) {
@@ -131,7 +174,21 @@ class Checker {
           Bad("block " + std::to_string(p) + " owned by snapshots " +
               std::to_string(owner[p]) + " and " + std::to_string(ino));
       };
-      MapWalk(read_, in, [&](uint64_t, uint64_t p) { own(p); }, own);
+      MapWalk(
+          read_, in,
+          [&](uint64_t l, uint64_t p) {
+            own(p);
+            (l - kShift == p ? moved : copied)++;
+          },
+          [&](uint64_t p) {
+            own(p);
+            ind++;
+          });
+      if (in.i_dtime == 0)
+        stats_ += std::to_string(in.i_generation) +
+                  " moved=" + std::to_string(moved) +
+                  " copied=" + std::to_string(copied) +
+                  " indirect=" + std::to_string(ind) + "\n";
       if (in.i_blocks != 8 * count)
         Bad("snapshot " + std::to_string(ino) + ": i_blocks " +
             std::to_string(in.i_blocks) + " for " + std::to_string(count) +
@@ -211,9 +268,9 @@ class Checker {
           Die(path + ": short read");
         ReadThrough(k, b, got);
         if (want != got && bad++ < 5)
-          Bad("snapshot " + std::to_string(id) + " block " +
-              std::to_string(b) + ": read-through differs from snap-" +
-              std::to_string(id) + ".img");
+          Bad("snapshot " + std::to_string(id) + " block " + std::to_string(b) +
+              ": read-through differs from snap-" + std::to_string(id) +
+              ".img");
       }
     }
     close(fd);
@@ -227,13 +284,20 @@ class Checker {
   std::vector<bool> excl_;
   std::map<uint64_t, uint32_t> exclbm_;
   std::vector<std::string> errors_;
+
+ public:
+  std::string stats_;
 };
 
 }  // namespace
 
 std::vector<std::string> CheckImage(const std::string& image,
-                                    const std::string& expect_dir) {
-  return Checker(image, expect_dir).Run();
+                                    const std::string& expect_dir,
+                                    std::string* stats) {
+  Checker c(image, expect_dir);
+  std::vector<std::string> errors = c.Run();
+  if (stats) *stats += c.stats_;
+  return errors;
 }
 
 }  // namespace n3g

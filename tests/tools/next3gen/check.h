@@ -11,9 +11,13 @@
 
 namespace n3g {
 
-// Returns the violations found (empty = all invariants hold).
+// Returns the violations found (empty = all invariants hold).  When stats
+// is given, one line per listed snapshot is appended to it:
+// "ID moved=M copied=C indirect=I" (map entries with p == b, p != b, and
+// the snapshot file's indirect blocks).
 std::vector<std::string> CheckImage(const std::string& image,
-                                    const std::string& expect_dir);
+                                    const std::string& expect_dir,
+                                    std::string* stats = nullptr);
 
 }  // namespace n3g
 

@@ -20,6 +20,12 @@ bool DamageKnown(const std::string& kind) {
 void Damage(const std::string& image, const std::string& kind) {
   g_gen = nullptr;
   ext2_filsys fs = OpenFs(image, /*force=*/true);
+  struct Guard {  // frees the handle when Die throws below
+    ext2_filsys& fs;
+    ~Guard() {
+      if (fs) ext2fs_free(fs);
+    }
+  } guard{fs};
   ext2_super_block* sb = fs->super;
   std::vector<uint32_t> list;
   for (uint32_t ino = sb->s_snapshot_list; ino && list.size() < 100;) {
@@ -38,9 +44,8 @@ void Damage(const std::string& image, const std::string& kind) {
   uint64_t beyond = ext2fs_blocks_count(sb) + 1000;
   if (kind == "list-cycle") {
     uint32_t head = list.front();
-    rw(list.back(), [head](ext2_inode& in) {
-      in.osd1.linux1.l_i_version = head;
-    });
+    rw(list.back(),
+       [head](ext2_inode& in) { in.osd1.linux1.l_i_version = head; });
   } else if (kind == "not-snapfile") {
     rw(list.back(), [](ext2_inode& in) { in.i_flags &= ~kSnapFileFl; });
   } else if (kind == "ptr-out-of-range") {

@@ -12,7 +12,8 @@ namespace {
 
 ext2_inode ReadInode(Gen& gen, uint32_t ino) {
   ext2_inode in{};
-  Check(ext2fs_read_inode(gen.fs, ino, &in), "read inode " + std::to_string(ino));
+  Check(ext2fs_read_inode(gen.fs, ino, &in),
+        "read inode " + std::to_string(ino));
   return in;
 }
 
@@ -23,8 +24,8 @@ void WriteInode(Gen& gen, uint32_t ino, ext2_inode& in) {
 
 // Deterministic content of logical block l of inode ino, version v.
 void Pattern(Gen& gen, uint32_t ino, uint64_t l, uint64_t v, Block& out) {
-  uint64_t x = gen.seed * 0x9E3779B97F4A7C15ull ^ (uint64_t(ino) << 40) ^
-               (l << 8) ^ v;
+  uint64_t x =
+      gen.seed * 0x9E3779B97F4A7C15ull ^ (uint64_t(ino) << 40) ^ (l << 8) ^ v;
   for (size_t i = 0; i < kBlockSize; i += 8) {
     x ^= x << 13;
     x ^= x >> 7;
@@ -134,7 +135,8 @@ uint32_t MakeSymlink(Gen& gen, uint32_t parent, const std::string& name,
 }
 
 uint32_t MakeFile(Gen& gen, uint32_t parent, const std::string& name,
-                  const std::vector<uint64_t>& blocks, uint64_t size) {
+                  const std::vector<uint64_t>& blocks, uint64_t size,
+                  int group) {
   ext2_ino_t ino = 0;
   Check(ext2fs_new_inode(gen.fs, parent, LINUX_S_IFREG | 0644, nullptr, &ino),
         "new inode");
@@ -145,16 +147,20 @@ uint32_t MakeFile(Gen& gen, uint32_t parent, const std::string& name,
   in.i_atime = in.i_ctime = in.i_mtime = uint32_t(gen.now);
   Check(ext2fs_write_new_inode(gen.fs, ino, &in), "write new inode");
   LinkEntry(gen, parent, name, ino, EXT2_FT_REG_FILE);
-  WriteBlocks(gen, ino, blocks, size);
+  WriteBlocks(gen, ino, blocks, size, group);
   return ino;
 }
 
 void WriteBlocks(Gen& gen, uint32_t ino, const std::vector<uint64_t>& blocks,
-                 uint64_t min_size) {
+                 uint64_t min_size, int group) {
   ext2_inode in = ReadInode(gen, ino);
-  // Files keep their data near their inode's group unless told otherwise.
-  uint64_t goal = uint64_t((ino - 1) / gen.fs->super->s_inodes_per_group) *
-                  kBlocksPerGroup;
+  if (!LINUX_S_ISREG(in.i_mode) || !in.i_links_count)
+    Die("write: inode " + std::to_string(ino) + " is not a regular file");
+  // Spread files over the groups (by inode number), so that snapshots own
+  // blocks and copy bitmaps in every group.
+  uint64_t goal =
+      uint64_t(group >= 0 ? uint32_t(group) : ino * 13 % gen.Groups()) *
+      kBlocksPerGroup;
   for (uint64_t l : blocks) {
     Block data;
     Pattern(gen, ino, l, ++g_version, data);
@@ -180,6 +186,8 @@ void WriteBlocks(Gen& gen, uint32_t ino, const std::vector<uint64_t>& blocks,
 
 void TruncateFile(Gen& gen, uint32_t ino, uint64_t size) {
   ext2_inode in = ReadInode(gen, ino);
+  if (!LINUX_S_ISREG(in.i_mode) || !in.i_links_count)
+    Die("truncate: inode " + std::to_string(ino) + " is not a regular file");
   uint64_t first = (size + kBlockSize - 1) / kBlockSize;
   MapRemoveIf(
       gen, in, [first](uint64_t l, uint64_t) { return l >= first; },
@@ -201,6 +209,14 @@ void RemoveFile(Gen& gen, uint32_t parent, const std::string& name,
     return;
   }
   FreeInode(gen, ino, in, false);
+}
+
+void AddLink(Gen& gen, uint32_t dir, const std::string& name, uint32_t ino) {
+  LinkEntry(gen, dir, name, ino, EXT2_FT_REG_FILE);
+  ext2_inode in = ReadInode(gen, ino);
+  in.i_links_count++;
+  in.i_ctime = uint32_t(gen.now);
+  WriteInode(gen, ino, in);
 }
 
 void Rename(Gen& gen, uint32_t from_dir, const std::string& from,

@@ -21,15 +21,20 @@ void RemoveDir(Gen& gen, uint32_t parent, const std::string& name,
 uint32_t MakeSymlink(Gen& gen, uint32_t parent, const std::string& name,
                      const std::string& target);
 // A new regular file of `size` bytes with the given logical blocks written.
+// New data blocks go to group `group` when >= 0, else to a group chosen by
+// the inode number.
 uint32_t MakeFile(Gen& gen, uint32_t parent, const std::string& name,
-                  const std::vector<uint64_t>& blocks, uint64_t size);
+                  const std::vector<uint64_t>& blocks, uint64_t size,
+                  int group = -1);
 // Writes (overwrites or fills) logical blocks; grows i_size to `min_size`.
 void WriteBlocks(Gen& gen, uint32_t ino, const std::vector<uint64_t>& blocks,
-                 uint64_t min_size);
+                 uint64_t min_size, int group = -1);
 void TruncateFile(Gen& gen, uint32_t ino, uint64_t size);
 // Unlinks a file or symlink and deletes it when no link is left.
 void RemoveFile(Gen& gen, uint32_t parent, const std::string& name,
                 uint32_t ino);
+// A further hard link to regular file `ino`.
+void AddLink(Gen& gen, uint32_t dir, const std::string& name, uint32_t ino);
 void Rename(Gen& gen, uint32_t from_dir, const std::string& from,
             uint32_t to_dir, const std::string& to, uint32_t ino, int ft);
 

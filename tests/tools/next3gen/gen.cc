@@ -92,6 +92,7 @@ uint64_t Gen::AllocBlock(uint64_t goal, bool zero) {
     goal = b + 1 < BlocksCount() ? b + 1 : 0;
   }
   ext2fs_block_alloc_stats2(fs, b, +1);
+  bitmap_changes_++;
   if (zero) {
     Block z{};
     Write(b, z.data());
@@ -107,12 +108,13 @@ uint64_t Gen::AllocSnapBlock(uint64_t goal) {
 
 void Gen::FreeBlock(uint64_t b) {
   ext2fs_block_alloc_stats2(fs, b, -1);
+  bitmap_changes_++;
   excl[b] = false;
 }
 
 uint64_t Gen::SnapLookup(const Snap& s, uint64_t b) const {
-  return MapGet([this](uint64_t blk, void* buf) { ReadRaw(blk, buf); },
-                s.inode, b + kShift);
+  return MapGet([this](uint64_t blk, void* buf) { ReadRaw(blk, buf); }, s.inode,
+                b + kShift);
 }
 
 bool Gen::Protected(uint64_t b) const {
@@ -128,15 +130,19 @@ void Gen::BeforeWrite(uint64_t off, uint64_t len, const uint8_t* data) {
   for (uint64_t b = first; b <= last; b++) {
     if (exclbm_set.count(b)) continue;  // "exclude bitmap update - skip cow"
     if (!Protected(b)) continue;
+    // Engine invariant: a protected block is never free (a free would
+    // have moved it), so nobody can be writing new content into it.
+    if (!ext2fs_test_block_bitmap2(fs->block_map, b))
+      Die("write to block " + std::to_string(b) +
+          ": free in the live bitmap but protected by the active snapshot");
     if (off == b * kBlockSize && len >= kBlockSize) {
       Block old;
       ReadRaw(b, old.data());
-      if (memcmp(old.data(), data + (b - first) * kBlockSize, kBlockSize) ==
-          0)
+      if (memcmp(old.data(), data + (b - first) * kBlockSize, kBlockSize) == 0)
         continue;  // an unchanged block is not a change
     }
-    if (writing_.count(b)) Die("re-entrant copy-on-write of block " +
-                               std::to_string(b));
+    if (writing_.count(b))
+      Die("re-entrant copy-on-write of block " + std::to_string(b));
     writing_.insert(b);
     CowCopy(b);
     writing_.erase(b);
@@ -160,6 +166,7 @@ void Gen::MoveIntoActive(uint64_t b) {
   Snap& s = snaps[active];
   SnapMap(s, b, b);
   excl[b] = true;
+  bitmap_changes_++;
 }
 
 void Gen::Release(uint64_t b) {
@@ -170,13 +177,12 @@ void Gen::Release(uint64_t b) {
 }
 
 void Gen::SnapMap(Snap& s, uint64_t b, uint64_t p) {
-  int fresh = MapSet(*this, s.inode, b + kShift, p,
-                     [this](uint64_t goal) {
-                       uint64_t n = AllocSnapBlock(goal);
-                       Block z{};
-                       Write(n, z.data());
-                       return n;
-                     });
+  int fresh = MapSet(*this, s.inode, b + kShift, p, [this](uint64_t goal) {
+    uint64_t n = AllocSnapBlock(goal);
+    Block z{};
+    Write(n, z.data());
+    return n;
+  });
   s.inode.i_blocks += 8 * (1 + fresh);
   s.inode.i_ctime = uint32_t(now);
   WriteSnapInode(s);
@@ -188,14 +194,25 @@ void Gen::WriteSnapInode(Snap& s) {
 }
 
 void Gen::Flush() {
-  for (uint32_t g = 0; g < Groups(); g++) {
-    Block bm{};
-    uint64_t start = uint64_t(g) * kBlocksPerGroup;
-    for (uint64_t i = 0; i < kBlocksPerGroup && start + i < excl.size(); i++)
-      if (excl[start + i]) bm[i / 8] |= uint8_t(1 << (i % 8));
-    Write(exclbm_block[g], bm.data());
+  // Writing a bitmap block can copy it into the active snapshot, which
+  // allocates blocks and so changes bitmaps already written: repeat until
+  // a round allocates nothing (the second write of a block is no longer
+  // protected, so this ends after at most a few rounds).
+  for (int round = 0;; round++) {
+    if (round > 8) Die("flush: bitmaps do not settle");
+    uint64_t before = bitmap_changes_;
+    ext2fs_mark_bb_dirty(fs);
+    ext2fs_mark_ib_dirty(fs);
+    Check(ext2fs_write_bitmaps(fs), "write bitmaps");
+    for (uint32_t g = 0; g < Groups(); g++) {
+      Block bm{};
+      uint64_t start = uint64_t(g) * kBlocksPerGroup;
+      for (uint64_t i = 0; i < kBlocksPerGroup && start + i < excl.size(); i++)
+        if (excl[start + i]) bm[i / 8] |= uint8_t(1 << (i % 8));
+      Write(exclbm_block[g], bm.data());
+    }
+    if (bitmap_changes_ == before) break;
   }
-  Check(ext2fs_write_bitmaps(fs), "write bitmaps");
   ext2fs_mark_super_dirty(fs);
   Check(ext2fs_flush(fs), "flush");
 }

@@ -18,7 +18,7 @@
 namespace n3g {
 
 constexpr uint32_t kBlockSize = 4096;
-constexpr uint64_t kShift = 1036;             // SNAPSHOT_BLOCK_OFFSET
+constexpr uint64_t kShift = 1036;  // SNAPSHOT_BLOCK_OFFSET
 constexpr uint32_t kBlocksPerGroup = 32768;
 constexpr uint32_t kCompatExcludeInode = 0x0080;
 constexpr uint32_t kSnapFileFl = 0x01000000;
@@ -35,26 +35,33 @@ void Check(errcode_t err, const std::string& what);  // Die on err != 0
 struct Snap {
   uint32_t id = 0;
   uint32_t ino = 0;
-  uint64_t blocks = 0;      // s_blocks_count at take
-  std::string name;         // GMT-YYYY.MM.DD-HH.MM.SS
-  std::string state;        // active frozen deleted shrunk removed
-  bool linked = true;       // still has its /.snapshots entry
-  ext2_inode inode{};       // in-memory copy, written through WriteSnapInode
-  std::vector<Block> cowbm; // per group: block bitmap at take & ~exclude
+  uint64_t blocks = 0;       // s_blocks_count at take
+  std::string name;          // GMT-YYYY.MM.DD-HH.MM.SS
+  std::string state;         // active frozen deleted shrunk removed
+  bool linked = true;        // still has its /.snapshots entry
+  ext2_inode inode{};        // in-memory copy, written through WriteSnapInode
+  std::vector<Block> cowbm;  // per group: block bitmap at take & ~exclude
   bool CowBit(uint64_t b) const;
 };
 
 class Gen {
  public:
+  Gen() = default;
+  Gen(const Gen&) = delete;
+  Gen& operator=(const Gen&) = delete;
+  ~Gen() {  // the error path: the normal path closes explicitly
+    if (fs) ext2fs_free(fs);
+  }
+
   ext2_filsys fs = nullptr;
   uint64_t seed = 1;
   time_t now = 0;
-  uint32_t snapdir = 0;                  // inode of /.snapshots
-  std::vector<bool> excl;                // live exclude bitmap (per block)
-  std::vector<uint64_t> exclbm_block;    // per group: exclude bitmap block
+  uint32_t snapdir = 0;                // inode of /.snapshots
+  std::vector<bool> excl;              // live exclude bitmap (per block)
+  std::vector<uint64_t> exclbm_block;  // per group: exclude bitmap block
   std::set<uint64_t> exclbm_set;
-  std::vector<Snap> snaps;               // in take order (oldest first)
-  int active = -1;                       // index into snaps, -1 = none
+  std::vector<Snap> snaps;  // in take order (oldest first)
+  int active = -1;          // index into snaps, -1 = none
   std::string expect_dir;
 
   // Random numbers: a fixed xorshift so results do not depend on the
@@ -81,7 +88,7 @@ class Gen {
   void FreeBlock(uint64_t b);
 
   // The next3 hooks.
-  bool Protected(uint64_t b) const;      // in active COW bitmap, not mapped
+  bool Protected(uint64_t b) const;  // in active COW bitmap, not mapped
   void BeforeWrite(uint64_t off, uint64_t len, const uint8_t* data);
   // A live block is about to be freed: moved into the active snapshot when
   // protected, freed otherwise.
@@ -110,8 +117,8 @@ class Gen {
  private:
   void CowCopy(uint64_t b);
   uint64_t rng_ = 0;
-  int hook_depth_ = 0;
-  std::set<uint64_t> writing_;           // blocks with a write in progress
+  uint64_t bitmap_changes_ = 0;  // block or exclude bitmap changes
+  std::set<uint64_t> writing_;   // blocks with a write in progress
 };
 
 extern Gen* g_gen;  // the io manager's hook target

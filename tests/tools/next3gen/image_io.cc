@@ -81,8 +81,7 @@ errcode_t ReadAt(io_channel ch, uint64_t off, uint64_t len, void* data) {
   return 0;
 }
 
-errcode_t WriteAt(io_channel ch, uint64_t off, uint64_t len,
-                  const void* data) {
+errcode_t WriteAt(io_channel ch, uint64_t off, uint64_t len, const void* data) {
   Priv* priv = static_cast<Priv*>(ch->private_data);
   // The hook may re-enter libext2fs (snapshot inode writes reuse the inode
   // cache buffer that `data` may point to), so work on a private copy.

@@ -2,8 +2,10 @@
 // the outputs a next3 reader must reproduce (next3-contract.md):
 //   next3gen [--seed=N] [--scenario=NAME] [--blocks=N] FS-IMAGE EXPECT-DIR
 //   next3gen --damage=KIND FS-IMAGE
+//   next3gen --verify FS-IMAGE EXPECT-DIR   (only the self-check)
 // Exit 0 on success, 1 on an error or a failed self-check, 2 on usage.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -27,7 +29,8 @@ int Usage() {
   fprintf(stderr,
           "usage: next3gen [--seed=N] [--scenario=busy|deleted|huge] "
           "[--blocks=N] FS-IMAGE EXPECT-DIR\n"
-          "       next3gen --damage=KIND FS-IMAGE\n");
+          "       next3gen --damage=KIND FS-IMAGE\n"
+          "       next3gen --verify FS-IMAGE EXPECT-DIR\n");
   return 2;
 }
 
@@ -37,6 +40,11 @@ void WriteLists(Gen& gen) {
   for (size_t i = gen.snaps.size(); i-- > 0;) {
     const Snap& s = gen.snaps[i];
     all << s.id << " " << s.ino << " " << s.state << " " << s.blocks << "\n";
+    if (s.state != "active" && s.state != "frozen") {  // not exportable
+      std::string base = gen.expect_dir + "/snap-" + std::to_string(s.id);
+      unlink((base + ".img").c_str());
+      unlink((base + ".manifest").c_str());
+    }
     if (s.state == "removed") continue;
     list << s.id << " " << s.ino << " " << s.state << " "
          << (s.linked ? "/.snapshots/" + s.name : std::string("-")) << "\n";
@@ -63,8 +71,11 @@ int Generate(uint64_t seed, const std::string& scenario, uint64_t blocks,
   WriteLists(gen);
   Check(ext2fs_close_free(&gen.fs), "close");
   g_gen = nullptr;
-  std::vector<std::string> errors = CheckImage(image, dir);
-  for (auto& e : errors) fprintf(stderr, "next3gen: self-check: %s\n", e.c_str());
+  std::string stats;
+  std::vector<std::string> errors = CheckImage(image, dir, &stats);
+  std::ofstream(dir + "/stats.txt", std::ios::trunc) << stats;
+  for (auto& e : errors)
+    fprintf(stderr, "next3gen: self-check: %s\n", e.c_str());
   return errors.empty() ? 0 : 1;
 }
 
@@ -80,21 +91,38 @@ bool Value(const char* arg, const char* name, std::string& out) {
 
 int main(int argc, char** argv) {
   using namespace n3g;
+  initialize_ext2_error_table();
   std::string seed = "1", scenario = "busy", blocks, damage, v;
   std::vector<std::string> pos;
+  bool verify = false;
   for (int i = 1; i < argc; i++) {
-    if (Value(argv[i], "--seed", v)) seed = v;
-    else if (Value(argv[i], "--scenario", v)) scenario = v;
-    else if (Value(argv[i], "--blocks", v)) blocks = v;
-    else if (Value(argv[i], "--damage", v)) damage = v;
-    else if (argv[i][0] == '-' && argv[i][1]) return Usage();
-    else pos.push_back(argv[i]);
+    if (Value(argv[i], "--seed", v))
+      seed = v;
+    else if (Value(argv[i], "--scenario", v))
+      scenario = v;
+    else if (Value(argv[i], "--blocks", v))
+      blocks = v;
+    else if (Value(argv[i], "--damage", v))
+      damage = v;
+    else if (strcmp(argv[i], "--verify") == 0)
+      verify = true;
+    else if (argv[i][0] == '-' && argv[i][1])
+      return Usage();
+    else
+      pos.push_back(argv[i]);
   }
   try {
     if (!damage.empty()) {
       if (pos.size() != 1 || !DamageKnown(damage)) return Usage();
       Damage(pos[0], damage);
       return 0;
+    }
+    if (verify) {  // self-check only, of an existing image and outputs
+      if (pos.size() != 2) return Usage();
+      std::vector<std::string> errors = CheckImage(pos[0], pos[1]);
+      for (auto& e : errors)
+        fprintf(stderr, "next3gen: self-check: %s\n", e.c_str());
+      return errors.empty() ? 0 : 1;
     }
     if (pos.size() != 2 || !ScenarioKnown(scenario)) return Usage();
     char* end = nullptr;
@@ -103,8 +131,7 @@ int main(int argc, char** argv) {
     uint64_t n = ScenarioBlocks(scenario);
     if (!blocks.empty()) {
       n = strtoull(blocks.c_str(), &end, 10);
-      if (*end || n < 40000 || n >= (1ull << 20) + (1ull << 30))
-        return Usage();
+      if (*end || n < 40000 || n >= (1ull << 20) + (1ull << 30)) return Usage();
     }
     return Generate(s, scenario, n, pos[0], pos[1]);
   } catch (const std::exception& e) {

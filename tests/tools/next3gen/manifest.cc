@@ -35,15 +35,19 @@ std::string Digest(Gen& gen, const ext2_inode& in, bool empty) {
   if (empty) return sha.HexDigest();
   std::vector<std::pair<uint64_t, uint64_t>> map;
   ReadFn read = [&gen](uint64_t b, void* buf) { gen.ReadRaw(b, buf); };
-  MapWalk(read, in, [&map](uint64_t l, uint64_t p) { map.push_back({l, p}); },
-          [](uint64_t) {});
+  MapWalk(
+      read, in,
+      [&map](uint64_t l, uint64_t p) {
+        map.push_back({l, p});
+      },
+      [](uint64_t) {});
   size_t i = 0;
   Block buf;
   while (i < map.size()) {
     size_t j = i + 1;
     while (j < map.size() && map[j].first == map[j - 1].first + 1) j++;
-    std::string run = std::to_string(map[i].first) + " " +
-                      std::to_string(j - i) + "\n";
+    std::string run =
+        std::to_string(map[i].first) + " " + std::to_string(j - i) + "\n";
     sha.Update(run.data(), run.size());
     for (size_t k = i; k < j; k++) {
       gen.ReadRaw(map[k].second, buf.data());
@@ -56,6 +60,7 @@ std::string Digest(Gen& gen, const ext2_inode& in, bool empty) {
 
 std::string LinkTarget(Gen& gen, const ext2_inode& in) {
   uint64_t size = EXT2_I_SIZE(&in);
+  if (size >= kBlockSize) Die("manifest: symlink target too long");
   if (in.i_blocks == 0)
     return std::string(reinterpret_cast<const char*>(in.i_block), size);
   Block buf;

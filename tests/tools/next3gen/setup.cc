@@ -46,12 +46,29 @@ void MakeBaseFs(const std::string& path, uint64_t blocks, uint32_t inodes,
   std::string hash = Uuid(Mix(seed + 2), Mix(seed + 3));
   std::string log = path + ".mke2fs-log";
   std::vector<std::string> args = {
-      "mke2fs", "-q", "-F", "-b", "4096", "-I", "128", "-N",
-      std::to_string(inodes), "-m", "0", "-g", "32768", "-O",
+      "mke2fs",
+      "-q",
+      "-F",
+      "-b",
+      "4096",
+      "-I",
+      "128",
+      "-N",
+      std::to_string(inodes),
+      "-m",
+      "0",
+      "-g",
+      "32768",
+      "-O",
       "none,has_journal,ext_attr,resize_inode,dir_index,filetype,"
       "sparse_super,large_file",
-      "-J", "size=4", "-U", uuid, "-E",
-      "hash_seed=" + hash + ",lazy_itable_init=0,root_owner=0:0", path,
+      "-J",
+      "size=4",
+      "-U",
+      uuid,
+      "-E",
+      "hash_seed=" + hash + ",lazy_itable_init=0,root_owner=0:0",
+      path,
       std::to_string(blocks)};
   pid_t pid = fork();
   if (pid < 0) Die("fork: " + std::string(strerror(errno)));

@@ -46,8 +46,7 @@ uint64_t FixInode(Gen& gen, uint8_t* itable_block, uint32_t ino) {
 
 void WriteExpectedImage(Gen& gen, const Snap& s,
                         const std::map<uint64_t, Block>& initial) {
-  std::string path =
-      gen.expect_dir + "/snap-" + std::to_string(s.id) + ".img";
+  std::string path = gen.expect_dir + "/snap-" + std::to_string(s.id) + ".img";
   int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0644);
   if (fd < 0) Die(path + ": " + strerror(errno));
   if (ftruncate(fd, off_t(s.blocks * kBlockSize)) != 0)
@@ -118,9 +117,8 @@ uint32_t TakeSnapshot(Gen& gen) {
   in.i_size = uint32_t(size);
   in.i_size_high = uint32_t(size >> 32);
   // Tree roots, zero-filled: DIND, then TIND for > 2^20 blocks.
-  uint64_t nind = s.blocks <= kDindSpan
-                      ? 1
-                      : 1 + ((s.blocks - kDindSpan) / kTindSpan) + 1;
+  uint64_t nind =
+      s.blocks <= kDindSpan ? 1 : 1 + ((s.blocks - kDindSpan) / kTindSpan) + 1;
   if (nind > 2) Die("filesystems beyond 2^20 + 2^30 blocks are not generated");
   Block zero{};
   for (uint64_t i = 0; i < nind; i++) {
@@ -215,24 +213,29 @@ uint32_t TakeSnapshot(Gen& gen) {
   gen.Flush();
 
   WriteExpectedImage(gen, sn, content);
-  WriteManifest(gen, gen.expect_dir + "/snap-" + std::to_string(id) +
-                         ".manifest",
+  WriteManifest(gen,
+                gen.expect_dir + "/snap-" + std::to_string(id) + ".manifest",
                 /*snapshot_view=*/true);
   return id;
 }
 
 void DeleteSnapshot(Gen& gen, uint32_t id, bool unlink_name) {
   Snap& s = *FindSnap(gen, id);
-  if (s.state != "frozen") Die("delete: snapshot " + std::to_string(id) +
-                               " is " + s.state);
+  if (s.state != "frozen")
+    Die("delete: snapshot " + std::to_string(id) + " is " + s.state);
   s.inode.i_flags |= kSnapDeletedFl;
   s.state = "deleted";
-  if (unlink_name) {
-    Check(ext2fs_unlink(gen.fs, gen.snapdir, s.name.c_str(), s.ino, 0),
-          "unlink " + s.name);
-    s.inode.i_links_count = 0;
-    s.linked = false;
-  }
+  gen.WriteSnapInode(s);
+  if (unlink_name) UnlinkSnapshot(gen, id);
+}
+
+void UnlinkSnapshot(Gen& gen, uint32_t id) {
+  Snap& s = *FindSnap(gen, id);
+  Check(ext2fs_unlink(gen.fs, gen.snapdir, s.name.c_str(), s.ino, 0),
+        "unlink " + s.name);
+  s.inode.i_links_count = 0;
+  s.inode.i_ctime = uint32_t(gen.now);
+  s.linked = false;
   gen.WriteSnapInode(s);
 }
 

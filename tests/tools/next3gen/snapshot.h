@@ -17,6 +17,9 @@ uint32_t TakeSnapshot(Gen& gen);
 // Marks snapshot `id` deleted (it stays on the list as a read-through
 // layer).  Unlinks its /.snapshots name when `unlink_name`.
 void DeleteSnapshot(Gen& gen, uint32_t id, bool unlink_name);
+// Removes the /.snapshots name of a listed snapshot (links 0, dtime 0: the
+// list keeps the inode, like an orphan).
+void UnlinkSnapshot(Gen& gen, uint32_t id);
 // Cleanup of a deleted snapshot: shrunk when an older non-deleted snapshot
 // exists, otherwise removed from the list and its file deleted.
 void CleanupSnapshot(Gen& gen, uint32_t id);

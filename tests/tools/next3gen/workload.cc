@@ -15,8 +15,8 @@ namespace n3g {
 namespace {
 
 constexpr long kT0 = 1700000000;
-constexpr uint64_t kDind0 = 12 + 1024;                  // first DIND block
-constexpr uint64_t kTind0 = 12 + 1024 + 1024 * 1024;    // first TIND block
+constexpr uint64_t kDind0 = 12 + 1024;                // first DIND block
+constexpr uint64_t kTind0 = 12 + 1024 + 1024 * 1024;  // first TIND block
 
 enum Type { kFile, kDir, kLink };
 
@@ -40,9 +40,9 @@ class Workload {
     return ino;
   }
   uint32_t File(uint32_t parent, const std::string& name,
-                std::vector<uint64_t> blocks, uint64_t size) {
+                std::vector<uint64_t> blocks, uint64_t size, int group = -1) {
     Tick();
-    uint32_t ino = MakeFile(g_, parent, name, blocks, size);
+    uint32_t ino = MakeFile(g_, parent, name, blocks, size, group);
     nodes_.push_back({ino, parent, name, kFile});
     return ino;
   }
@@ -148,7 +148,11 @@ class Workload {
   }
   void RandomDelete() {
     int i = RandomNode(g_.Rand(4) ? kFile : kLink);
-    if (i >= 0) RemoveNode(i);
+    if (i < 0) return;
+    uint32_t ino = nodes_[i].ino;
+    if (ino == ind_ || ino == dind_ || ino == tind_ || ino == high_)
+      return;  // the big files stay (their inode numbers are kept)
+    RemoveNode(i);
   }
   void RandomRmdir() {
     int i = RandomNode(kDir);
@@ -166,6 +170,16 @@ class Workload {
     n.parent = to;
     n.name = name;
   }
+  void RandomHardLink() {
+    int i = RandomNode(kFile);
+    if (i < 0) return;
+    Node n = nodes_[i];
+    uint32_t dir = RandomDir();
+    std::string name = Name('h');
+    Tick();
+    AddLink(g_, dir, name, n.ino);
+    nodes_.push_back({n.ino, dir, name, kFile});
+  }
   void RandomSymlink() {
     std::string t = g_.Rand(2) ? "target-" + std::to_string(g_.Rand(1000))
                                : std::string(80 + g_.Rand(100), 'x') + "/end";
@@ -175,15 +189,26 @@ class Workload {
   void Phase(int ops) {
     for (int k = 0; k < ops; k++) {
       uint64_t r = g_.Rand(100);
-      if (r < 20) RandomCreate();
-      else if (r < 45) RandomOverwrite();
-      else if (r < 55) RandomAppend();
-      else if (r < 63) RandomTruncate();
-      else if (r < 73) RandomDelete();
-      else if (r < 80) RandomRename();
-      else if (r < 86) Dir(RandomDir(), Name('d'));
-      else if (r < 91) RandomRmdir();
-      else RandomSymlink();
+      if (r < 20)
+        RandomCreate();
+      else if (r < 45)
+        RandomOverwrite();
+      else if (r < 55)
+        RandomAppend();
+      else if (r < 63)
+        RandomTruncate();
+      else if (r < 73)
+        RandomDelete();
+      else if (r < 80)
+        RandomRename();
+      else if (r < 86)
+        Dir(RandomDir(), Name('d'));
+      else if (r < 91)
+        RandomRmdir();
+      else if (r < 94)
+        RandomHardLink();
+      else
+        RandomSymlink();
     }
   }
 
@@ -230,6 +255,23 @@ class Workload {
     }
   }
 
+  // Huge filesystems: a file whose data lies above 2^20 blocks, so that
+  // snapshots map blocks through their TIND root, and its group's bitmap
+  // is copied there too.
+  void PopulateHigh() {
+    int last = int(g_.Groups()) - 1;
+    std::vector<uint64_t> b;
+    for (uint64_t i = 0; i < 30; i++) b.push_back(i);
+    high_ = File(EXT2_ROOT_INO, "high", b, 30 * kBlockSize, last);
+  }
+  void TouchHigh(int round) {
+    int last = int(g_.Groups()) - 1;
+    Tick();
+    WriteBlocks(g_, high_, {uint64_t(round), uint64_t(round + 7), 29}, 0, last);
+    TruncateFile(g_, high_, (28 - round) * kBlockSize);
+    WriteBlocks(g_, high_, {40, 41}, 0, last - 1);
+  }
+
   void TakeAt(int k) {
     g_.SetTime(kT0 + 3600L * k);
     TakeSnapshot(g_);
@@ -239,17 +281,19 @@ class Workload {
   Gen& g_;
   std::vector<Node> nodes_;
   unsigned n_ = 0;
-  uint32_t ind_ = 0, dind_ = 0, tind_ = 0;
+  uint32_t ind_ = 0, dind_ = 0, tind_ = 0, high_ = 0;
 };
 
-void Busy(Gen& gen, int takes) {
+void Busy(Gen& gen, int takes, bool high) {
   Workload w(gen);
   gen.SetTime(kT0 + 60);
   w.Populate();
+  if (high) w.PopulateHigh();
   for (int k = 1; k <= takes; k++) {
     w.TakeAt(k);
     w.Phase(30);
     w.TouchBigFiles(k - 1);
+    if (high) w.TouchHigh(k - 1);
     w.Phase(10);
   }
 }
@@ -267,8 +311,11 @@ void Deleted(Gen& gen) {
       CleanupSnapshot(gen, 1);  // no older snapshot: removed
     }
     if (k == 5) {
-      DeleteSnapshot(gen, 3, true);  // unlinked: listed without a name
-      CleanupSnapshot(gen, 3);       // snapshot 2 is older: shrunk
+      DeleteSnapshot(gen, 3, false);
+      CleanupSnapshot(gen, 3);  // snapshot 2 is older: shrunk
+      // Listed without a name (links 0, dtime 0, kept by the list), and
+      // so inside snapshot 6's image as a linkless empty inode.
+      UnlinkSnapshot(gen, 3);
     }
     if (k == 6) DeleteSnapshot(gen, 4, false);  // deleted, not cleaned
     w.Phase(10);
@@ -287,14 +334,18 @@ unsigned long long ScenarioBlocks(const std::string& name) {
 }
 
 unsigned ScenarioInodes(const std::string& name) {
-  return name == "huge" ? 35 * 64 : 512;
+  return name == "huge" ? 35 * 64 : 256;
 }
 
 void RunScenario(Gen& gen, const std::string& name) {
-  if (name == "busy") Busy(gen, 5);
-  else if (name == "deleted") Deleted(gen);
-  else if (name == "huge") Busy(gen, 3);
-  else Die("unknown scenario " + name);
+  if (name == "busy")
+    Busy(gen, 5, false);
+  else if (name == "deleted")
+    Deleted(gen);
+  else if (name == "huge")
+    Busy(gen, 3, true);
+  else
+    Die("unknown scenario " + name);
 }
 
 }  // namespace n3g
