@@ -72,7 +72,9 @@ Result<size_t> FaultFile::ReadSome(uint64_t offset, void* buf, size_t len) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     const uint64_t n = counts_[Index(Op::kRead)]++;
-    if (const Fault* f = Find(Op::kRead, n)) return Fail("read", offset, f->err);
+    if (const Fault* f = Find(Op::kRead, n)) {
+      return Fail("read", offset, f->err);
+    }
     if (max_read_ != 0) len = std::min(len, max_read_);
   }
   return base_->ReadSome(offset, buf, len);
