@@ -16,6 +16,10 @@ Status RunList(const Options& o) {
                        OpenFileForRead(device_path));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<snapshot::Next3> next3,
                        snapshot::Next3::Open(device.get()));
+  for (const std::string& w : next3->warnings()) {
+    fprintf(stderr, "e2qimage: %s: warning: %s\n", device_path.c_str(),
+            w.c_str());
+  }
   for (const snapshot::SnapshotInfo& s : next3->snapshots()) {
     printf("%u %u %s %s\n", s.id, s.inode, snapshot::StateName(s.state),
            s.path.c_str());

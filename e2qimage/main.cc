@@ -2,11 +2,15 @@
 // main() parses the command line, dispatches to one mode, and is the only
 // place where a Status becomes a message and an exit code.
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "config.h"
 #include "e2qimage/convert_mode.h"
 #include "e2qimage/export_mode.h"
+#ifdef E2Q_FAULT_HOOK
+#include "e2qimage/fault_hook.h"
+#endif
 #include "e2qimage/info_mode.h"
 #include "e2qimage/list_mode.h"
 #include "e2qimage/options.h"
@@ -76,6 +80,22 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   e2q::cli::InstallSignalHandlers();
+#ifdef E2Q_FAULT_HOOK
+  // The test build only (e2qimage-fault): see fault_hook.h.
+  if (const char* spec = getenv("E2Q_FAULT")) {
+    e2q::Status hs = e2q::cli::InstallFaultHook(spec);
+    if (!hs.ok()) {
+      fprintf(stderr, "e2qimage: %s\n", hs.message().c_str());
+      return kExitUsage;
+    }
+  }
+  struct ReportAtExit {
+    ~ReportAtExit() {
+      std::string r = e2q::cli::FaultReport();
+      if (!r.empty()) fprintf(stderr, "e2qimage: %s\n", r.c_str());
+    }
+  } report_at_exit;
+#endif
   e2q::Status s = Run(*options);
   if (!s.ok()) {
     fprintf(stderr, "e2qimage: %s\n", s.message().c_str());

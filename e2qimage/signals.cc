@@ -30,7 +30,14 @@ void InstallSignalHandlers() {
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = OnSignal;
   sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaction(sig, &sa, nullptr);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+  // A reader that goes away makes the next write fail with EPIPE, which
+  // ends the run with "standard output: write ...: Broken pipe".
+  signal(SIGPIPE, SIG_IGN);
+  // Over the file size limit (ulimit -f), a write fails with EFBIG and the
+  // run ends with a message and no output, instead of dying of SIGXFSZ
+  // with its temporary file left behind.
+  signal(SIGXFSZ, SIG_IGN);
 }
 
 void RegisterTempFile(const std::string& path) {

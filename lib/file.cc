@@ -51,4 +51,17 @@ Status MemFile::Truncate(uint64_t size) {
   return Status::OK();
 }
 
+namespace {
+FileInterposer g_interposer = nullptr;
+}  // namespace
+
+void SetFileInterposer(FileInterposer interposer) {
+  g_interposer = interposer;
+}
+
+std::unique_ptr<File> Interpose(std::unique_ptr<File> file, FileRole role) {
+  if (g_interposer == nullptr) return file;
+  return g_interposer(std::move(file), role);
+}
+
 }  // namespace e2q

@@ -53,6 +53,18 @@ Result<std::unique_ptr<File>> OpenFileForRead(const std::string& path);
 Result<std::unique_ptr<File>> OpenFileForUpdate(const std::string& path,
                                                 bool exclusive);
 
+// Test seam (fault injection).  When an interposer is set, every File that
+// OpenFileForRead, OpenFileForUpdate and OutputFile::Create open is passed
+// through it, and what it returns is used instead (a FaultFile wrapping the
+// original, say).  Set it once, before any file is opened; null restores
+// the default.  Only the CLI's fault-injection test build sets it.
+enum class FileRole { kInput, kOutput };
+using FileInterposer =
+    std::unique_ptr<File> (*)(std::unique_ptr<File> file, FileRole role);
+void SetFileInterposer(FileInterposer interposer);
+// `file` itself, or what the interposer makes of it.
+std::unique_ptr<File> Interpose(std::unique_ptr<File> file, FileRole role);
+
 // A File over a growable byte vector, for unit tests.
 class MemFile : public File {
  public:

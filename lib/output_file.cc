@@ -44,6 +44,7 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Create(
     } else {
       out->file_.reset(new StreamFile("standard output", STDOUT_FILENO));
     }
+    out->file_ = Interpose(std::move(out->file_), FileRole::kOutput);
     return out;
   }
   struct stat st;
@@ -54,6 +55,7 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Create(
       int fd = ::open(path.c_str(), O_WRONLY | O_EXCL | O_CLOEXEC);
       if (fd < 0) return Status::FromErrno(path, "open", errno);
       out->file_.reset(new PosixFile(path, fd, true));
+      out->file_ = Interpose(std::move(out->file_), FileRole::kOutput);
       return out;
     }
     if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) {
@@ -63,6 +65,7 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Create(
       if (fd < 0) return Status::FromErrno(path, "open", errno);
       out->owned_fd_ = fd;
       out->file_.reset(new StreamFile(path, fd));
+      out->file_ = Interpose(std::move(out->file_), FileRole::kOutput);
       return out;
     }
   }
@@ -89,6 +92,7 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Create(
   } else {
     file->EnableDirectWrites();
   }
+  out->file_ = Interpose(std::move(out->file_), FileRole::kOutput);
   return out;
 }
 

@@ -196,14 +196,18 @@ Result<std::unique_ptr<File>> OpenWithFlags(const std::string& path,
 }  // namespace
 
 Result<std::unique_ptr<File>> OpenFileForRead(const std::string& path) {
-  return OpenWithFlags(path, O_RDONLY);
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> f, OpenWithFlags(path, O_RDONLY));
+  return Interpose(std::move(f), FileRole::kInput);
 }
 
 Result<std::unique_ptr<File>> OpenFileForUpdate(const std::string& path,
                                                 bool exclusive) {
   struct stat st;
   bool is_blk = ::stat(path.c_str(), &st) == 0 && S_ISBLK(st.st_mode);
-  return OpenWithFlags(path, O_RDWR | (exclusive && is_blk ? O_EXCL : 0));
+  E2Q_ASSIGN_OR_RETURN(
+      std::unique_ptr<File> f,
+      OpenWithFlags(path, O_RDWR | (exclusive && is_blk ? O_EXCL : 0)));
+  return Interpose(std::move(f), FileRole::kOutput);
 }
 
 }  // namespace e2q

@@ -59,10 +59,16 @@ Status Qcow2Reader::Corrupt(const std::string& why) const {
   return Status::Corruption(file_->name() + ": " + why);
 }
 
-bool Qcow2Reader::IsQcow2(File* file) {
+Result<bool> Qcow2Reader::IsQcow2(File* file) {
   uint8_t magic[4];
-  auto got = file->ReadSome(0, magic, sizeof(magic));
-  return got.ok() && got.value() == sizeof(magic) && LoadBE32(magic) == kMagic;
+  size_t got = 0;
+  while (got < sizeof(magic)) {
+    E2Q_ASSIGN_OR_RETURN(size_t n,
+                         file->ReadSome(got, magic + got, sizeof(magic) - got));
+    if (n == 0) return false;  // shorter than a magic number
+    got += n;
+  }
+  return LoadBE32(magic) == kMagic;
 }
 
 Result<std::unique_ptr<Qcow2Reader>> Qcow2Reader::Open(
@@ -230,7 +236,9 @@ Status Qcow2Reader::OpenBacking(const OpenOptions& options, uint32_t depth,
   if (!opened.ok()) return opened.status().WithContext(what);
   std::unique_ptr<File> file = std::move(opened).value();
   if (backing_format_.empty()) {
-    backing_format_ = IsQcow2(file.get()) ? "qcow2" : "raw";
+    auto is_qcow2 = IsQcow2(file.get());
+    if (!is_qcow2.ok()) return is_qcow2.status().WithContext(what);
+    backing_format_ = is_qcow2.value() ? "qcow2" : "raw";
   }
   if (backing_format_ == "raw") {
     E2Q_ASSIGN_OR_RETURN(backing_size_, file->Size());
@@ -238,7 +246,14 @@ Status Qcow2Reader::OpenBacking(const OpenOptions& options, uint32_t depth,
     return Status::OK();
   }
   auto sub = OpenInternal(std::move(file), options, depth + 1, chain);
-  if (!sub.ok()) return sub.status().WithContext(what);
+  if (!sub.ok()) {
+    // Name the first few links of the chain and the failing one, not all
+    // 64 of a long chain.
+    constexpr uint32_t kNamedLinks = 4;
+    if (depth < kNamedLinks) return sub.status().WithContext(what);
+    if (depth == kNamedLinks) return sub.status().WithContext("...");
+    return sub.status();
+  }
   backing_qcow2_ = std::move(sub).value();
   backing_size_ = backing_qcow2_->virtual_size();
   return Status::OK();

@@ -61,9 +61,10 @@ class Qcow2Reader {
     ExtentKind kind = ExtentKind::kZero;
   };
 
-  // True when `file` starts with the qcow2 magic (any version).  I/O errors
-  // and short files count as "not qcow2".
-  static bool IsQcow2(File* file);
+  // True when `file` starts with the qcow2 magic (any version); a file too
+  // short for one is not qcow2.  An I/O error is returned as such, so that
+  // a failing disk is not reported as "not a qcow2 image".
+  static Result<bool> IsQcow2(File* file);
 
   // Opens the image in `file` and, recursively, its backing chain.  The
   // reader owns `file` and the backing files.

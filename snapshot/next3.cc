@@ -70,7 +70,8 @@ Result<std::unique_ptr<Next3>> Next3::Open(File* device) {
   for (const ListedSnapshot& s : n->list_) {
     if (s.inode.links_count > 0) linked.push_back(s.info.inode);
   }
-  std::map<uint32_t, std::string> paths = FindPaths(fs, linked);
+  std::map<uint32_t, std::string> paths =
+      FindPaths(fs, linked, &n->warnings_);
   for (ListedSnapshot& s : n->list_) {
     auto it = paths.find(s.info.inode);
     if (it != paths.end()) s.info.path = it->second;

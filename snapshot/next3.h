@@ -46,6 +46,9 @@ class Next3 {
   bool needs_recovery() const { return needs_recovery_; }
   // The listed snapshots, newest (the active one) first.
   const std::vector<SnapshotInfo>& snapshots() const { return infos_; }
+  // What Open could not read without failing (directories searched for
+  // the snapshots' names).
+  const std::vector<std::string>& warnings() const { return warnings_; }
   // kNotFound if no listed snapshot has this ID.
   Result<const SnapshotInfo*> Find(uint32_t id) const;
 
@@ -80,6 +83,7 @@ class Next3 {
   bool needs_recovery_ = false;
   std::vector<ListedSnapshot> list_;
   std::vector<SnapshotInfo> infos_;
+  std::vector<std::string> warnings_;
   BlockSet metadata_;  // fixed metadata of the live filesystem
   // Read on first use by OpenRawImage, under mu_.
   mutable std::mutex mu_;

@@ -55,7 +55,8 @@ int VisitEntry(ext2_ino_t, int, struct ext2_dir_entry* d, int, int, char*,
 }  // namespace
 
 std::map<uint32_t, std::string> FindPaths(const ext4::Filesystem& fs,
-                                          const std::vector<uint32_t>& inodes) {
+                                          const std::vector<uint32_t>& inodes,
+                                          std::vector<std::string>* warnings) {
   Search s;
   s.fs = fs.raw();
   s.wanted.insert(inodes.begin(), inodes.end());
@@ -67,8 +68,13 @@ std::map<uint32_t, std::string> FindPaths(const ext4::Filesystem& fs,
     s.queue.pop_front();
     s.dir_path = &path;
     s.at_root = dir == kRootIno;
-    // Errors (a damaged directory) only mean fewer names.
-    (void)ext2fs_dir_iterate2(s.fs, dir, 0, nullptr, VisitEntry, &s);
+    // Errors (a damaged or unreadable directory) only mean fewer names.
+    errcode_t err = ext2fs_dir_iterate2(s.fs, dir, 0, nullptr, VisitEntry, &s);
+    if (err != 0 && warnings != nullptr) {
+      warnings->push_back(
+          "snapshot names: " +
+          ext4::FromErrcode("directory " + path, "read", err).message());
+    }
   }
   return std::move(s.found);
 }

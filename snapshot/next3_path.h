@@ -15,9 +15,11 @@ namespace e2q::snapshot {
 
 // A path ("/.snapshots/GMT-...") for each of `inodes` that some directory
 // links to; inodes without a link are left out.  Directories that cannot
-// be read are skipped: a name is a convenience, not worth failing for.
+// be read are skipped (a name is a convenience, not worth failing for),
+// each with a line in `warnings` (if not null) saying which and why.
 std::map<uint32_t, std::string> FindPaths(const ext4::Filesystem& fs,
-                                          const std::vector<uint32_t>& inodes);
+                                          const std::vector<uint32_t>& inodes,
+                                          std::vector<std::string>* warnings);
 
 }  // namespace e2q::snapshot
 

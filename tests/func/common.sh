@@ -66,3 +66,13 @@ fsck_clean() {
 
 # raw_of IMAGE OUT: guest content as raw, by qemu-img (the reference reader).
 raw_of() { qemu-img convert -O raw "$1" "$2"; }
+
+# ext2fs_opens IMAGE: libext2fs can open the filesystem at all (debugfs's
+# catastrophic mode: no bitmaps, checksum errors ignored) and read its
+# superblock summary.
+ext2fs_opens() {
+  local out rc
+  out=$(timeout 60 debugfs -c -R stats "$1" 2>&1); rc=$?
+  [ $rc -eq 0 ] && ! printf '%s\n' "$out" | grep -q 'while trying to open' &&
+    printf '%s\n' "$out" | grep -q '^Block count:'
+}

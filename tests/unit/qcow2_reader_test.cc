@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "lib/endian.h"
+#include "lib/fault_file.h"
 #include "tests/unit/qcow2_test_image.h"
 #include "tests/unit/test_util.h"
 #ifdef HAVE_ZSTD
@@ -59,11 +60,18 @@ class CountingFile : public File {
 TEST(Qcow2ReaderTest, IsQcow2ChecksMagic) {
   TestImage t(12, 1 << 20);
   auto f = t.BuildFile("a.qcow2");
-  EXPECT_TRUE(Qcow2Reader::IsQcow2(f.get()));
+  EXPECT_TRUE(Qcow2Reader::IsQcow2(f.get()).value());
   MemFile raw("raw", std::vector<uint8_t>(4096, 0));
-  EXPECT_FALSE(Qcow2Reader::IsQcow2(&raw));
+  EXPECT_FALSE(Qcow2Reader::IsQcow2(&raw).value());
   MemFile tiny("tiny", {0x51, 0x46});
-  EXPECT_FALSE(Qcow2Reader::IsQcow2(&tiny));
+  EXPECT_FALSE(Qcow2Reader::IsQcow2(&tiny).value());
+  // Short reads are looped over; a read error is an error, not "no".
+  FaultFile shorty(f.get());
+  shorty.set_max_read(1);
+  EXPECT_TRUE(Qcow2Reader::IsQcow2(&shorty).value());
+  FaultFile failing(f.get());
+  failing.AddFault({FaultFile::Op::kRead, 0, EIO});
+  EXPECT_EQ(Qcow2Reader::IsQcow2(&failing).status().code(), Code::kIOError);
 }
 
 TEST(Qcow2ReaderTest, ReadsNormalZeroAndUnallocatedClusters) {

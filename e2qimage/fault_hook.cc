@@ -1,0 +1,162 @@
+// E2Q_FAULT parsing and the interposer that wraps files in FaultFiles.
+#include "e2qimage/fault_hook.h"
+
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <vector>
+
+#include "lib/fault_file.h"
+#include "lib/file.h"
+
+namespace e2q::cli {
+
+namespace {
+
+struct Plan {
+  std::vector<FaultFile::Fault> in_faults, out_faults;
+  size_t in_short = 0;
+  uint64_t crash_at = UINT64_MAX;
+  bool kill = false;
+  bool report = false;
+};
+
+Plan g_plan;
+std::mutex g_mu;
+uint64_t g_max_reads = 0, g_max_writes = 0, g_max_syncs = 0,
+         g_max_truncates = 0;
+
+// A FaultFile that adds its call counts to the report when it closes.
+class CountedFaultFile : public FaultFile {
+ public:
+  CountedFaultFile(std::unique_ptr<File> base, FileRole role)
+      : FaultFile(std::move(base)), role_(role) {}
+  ~CountedFaultFile() override {
+    std::lock_guard<std::mutex> lock(g_mu);
+    if (role_ == FileRole::kInput) {
+      g_max_reads = std::max(g_max_reads, reads());
+    } else {
+      g_max_writes = std::max(g_max_writes, writes());
+      g_max_syncs = std::max(g_max_syncs, syncs());
+      g_max_truncates = std::max(g_max_truncates, truncates());
+    }
+  }
+
+ private:
+  FileRole role_;
+};
+
+std::unique_ptr<File> Wrap(std::unique_ptr<File> file, FileRole role) {
+  auto f = std::make_unique<CountedFaultFile>(std::move(file), role);
+  if (role == FileRole::kInput) {
+    for (const auto& fault : g_plan.in_faults) f->AddFault(fault);
+    f->set_max_read(g_plan.in_short);
+  } else {
+    for (const auto& fault : g_plan.out_faults) f->AddFault(fault);
+    if (g_plan.crash_at != UINT64_MAX) {
+      std::function<void()> hook;
+      if (g_plan.kill) hook = [] { std::raise(SIGKILL); };
+      f->CrashAtWrite(g_plan.crash_at, hook);
+    }
+  }
+  return f;
+}
+
+bool ParseNumber(const std::string& s, uint64_t* v) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  *v = std::strtoull(s.c_str(), nullptr, 10);
+  return true;
+}
+
+bool ParseErrno(const std::string& s, int* err) {
+  static const std::map<std::string, int> kNames = {
+      {"EIO", EIO},       {"ENOSPC", ENOSPC}, {"EFBIG", EFBIG},
+      {"EROFS", EROFS},   {"EDQUOT", EDQUOT}, {"ENXIO", ENXIO},
+      {"EINTR", EINTR},   {"EAGAIN", EAGAIN}, {"EINVAL", EINVAL},
+  };
+  auto it = kNames.find(s);
+  if (it == kNames.end()) return false;
+  *err = it->second;
+  return true;
+}
+
+bool ParseItem(const std::string& item, Plan* plan) {
+  std::vector<std::string> f;
+  std::stringstream ss(item);
+  for (std::string part; std::getline(ss, part, ':');) f.push_back(part);
+  if (f.size() == 1 && f[0] == "report") {
+    plan->report = true;
+    return true;
+  }
+  if (f.size() < 3 || (f[0] != "in" && f[0] != "out")) return false;
+  const bool in = f[0] == "in";
+  uint64_t n = 0;
+  if (f.size() == 3) {
+    if (!ParseNumber(f[2], &n)) return false;
+    if (in && f[1] == "short" && n > 0) {
+      plan->in_short = n;
+      return true;
+    }
+    if (!in && (f[1] == "crash" || f[1] == "kill")) {
+      plan->crash_at = n;
+      plan->kill = f[1] == "kill";
+      return true;
+    }
+    return false;
+  }
+  if (f.size() > 5) return false;
+  FaultFile::Fault fault;
+  if (f[1] == "read") {
+    fault.op = FaultFile::Op::kRead;
+  } else if (f[1] == "write") {
+    fault.op = FaultFile::Op::kWrite;
+  } else if (f[1] == "sync") {
+    fault.op = FaultFile::Op::kSync;
+  } else if (f[1] == "truncate") {
+    fault.op = FaultFile::Op::kTruncate;
+  } else {
+    return false;
+  }
+  if (!ParseErrno(f[2], &fault.err) || !ParseNumber(f[3], &fault.nth)) {
+    return false;
+  }
+  if (f.size() == 5) {
+    uint64_t part = 0;
+    if (!ParseNumber(f[4], &part)) return false;
+    fault.partial = part;
+  }
+  (in ? plan->in_faults : plan->out_faults).push_back(fault);
+  return true;
+}
+
+}  // namespace
+
+Status InstallFaultHook(const std::string& spec) {
+  Plan plan;
+  std::stringstream ss(spec);
+  for (std::string item; std::getline(ss, item, ',');) {
+    if (item.empty()) continue;
+    if (!ParseItem(item, &plan)) {
+      return Status::InvalidArgument("E2Q_FAULT: cannot parse '" + item + "'");
+    }
+  }
+  g_plan = plan;
+  SetFileInterposer(Wrap);
+  return Status::OK();
+}
+
+std::string FaultReport() {
+  if (!g_plan.report) return "";
+  std::lock_guard<std::mutex> lock(g_mu);
+  return "fault hook: " + std::to_string(g_max_reads) + " reads, " +
+         std::to_string(g_max_writes) + " writes, " +
+         std::to_string(g_max_syncs) + " syncs, " +
+         std::to_string(g_max_truncates) + " truncates";
+}
+
+}  // namespace e2q::cli

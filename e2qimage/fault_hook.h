@@ -1,0 +1,33 @@
+// Fault injection for functional tests: the e2qimage-fault test binary (a
+// build of e2qimage with E2Q_FAULT_HOOK defined, never installed) reads
+// the E2Q_FAULT environment variable and wraps every file it opens in a
+// FaultFile accordingly.  E2Q_FAULT is a comma-separated list of:
+//
+//   in:read:ERR:N        read call N (from 0) of each input file and every
+//                        later one fail with ERR (EIO, ENOSPC, EFBIG, ...)
+//   in:short:BYTES       every read of an input returns at most BYTES
+//   out:OP:ERR:N[:PART]  call N of OP (write, sync, truncate) on the output
+//                        and every later one fail with ERR; a failing
+//                        write first writes PART bytes (a short write)
+//   out:crash:N          from write N on nothing reaches the output (EIO)
+//   out:kill:N           the process kills itself (SIGKILL) at write N
+//   report               at exit, print the largest number of reads of one
+//                        input and of writes, syncs and truncates of one
+//                        output, so that a test can aim at every call
+#ifndef E2Q_E2QIMAGE_FAULT_HOOK_H_
+#define E2Q_E2QIMAGE_FAULT_HOOK_H_
+
+#include <string>
+
+#include "lib/status.h"
+
+namespace e2q::cli {
+
+// Parses `spec` (the value of E2Q_FAULT) and installs the interposer.
+Status InstallFaultHook(const std::string& spec);
+// The "report" line, or "" when it was not asked for.
+std::string FaultReport();
+
+}  // namespace e2q::cli
+
+#endif  // E2Q_E2QIMAGE_FAULT_HOOK_H_

@@ -1,0 +1,26 @@
+// Fuzz target: one qcow2 image (header and its extensions, L1 and L2
+// tables, the snapshot table, compressed clusters) read by Qcow2Reader from
+// memory: open it, read all guest content, then the content of every
+// internal snapshot.  Backing files are not followed (backing_fuzzer.cc).
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "lib/file.h"
+#include "lib/qcow2_reader.h"
+#include "tests/fuzz/qcow2_read_all.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using e2q::qcow2::Qcow2Reader;
+  auto file = std::make_unique<e2q::MemFile>(
+      "fuzz.qcow2", std::vector<uint8_t>(data, data + size));
+  Qcow2Reader::OpenOptions o;
+  o.open_backing = false;
+  o.decompress_threads = 1;
+  o.l2_cache_bytes = 1 << 20;
+  auto reader = Qcow2Reader::Open(std::move(file), o);
+  if (!reader.ok()) return 0;
+  e2q::fuzz::ReadAllLayers(reader->get());
+  return 0;
+}
