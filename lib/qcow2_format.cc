@@ -282,4 +282,17 @@ void SetRefcount(uint8_t* block, uint64_t index, uint32_t order,
   }
 }
 
+Status CheckCompressionType(const std::string& file, uint8_t type,
+                            uint32_t version, bool too_late) {
+  if (too_late) {
+    return Status::InvalidArgument(file +
+                                   ": qcow2: compression type set too late");
+  }
+  if (type != kCompressionDeflate && version < 3) {
+    return Status::InvalidArgument(
+        file + ": qcow2: zstd compression needs compat 1.1");
+  }
+  return Status::OK();
+}
+
 }  // namespace e2q::qcow2

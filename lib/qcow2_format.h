@@ -133,6 +133,12 @@ struct CompressedLayout {
   }
 };
 
+// Whether a writer of `file` may still set compression type `type` for an
+// image of `version`: not once clusters were added (`too_late`), and only
+// deflate before version 3.
+Status CheckCompressionType(const std::string& file, uint8_t type,
+                            uint32_t version, bool too_late);
+
 // Refcount entries of width 1 << order bits in a refcount block.
 uint64_t GetRefcount(const uint8_t* block, uint64_t index, uint32_t order);
 void SetRefcount(uint8_t* block, uint64_t index, uint32_t order,

@@ -300,14 +300,8 @@ Result<std::unique_ptr<Qcow2MultiWriter>> Qcow2MultiWriter::Create(
 }
 
 Status Qcow2MultiWriter::SetCompressionType(uint8_t type) {
-  if (!done_.empty() || state_) {
-    return Status::InvalidArgument(out_->name() +
-                                   ": qcow2: compression type set too late");
-  }
-  if (type != kCompressionDeflate && opts_.version < 3) {
-    return Status::InvalidArgument(
-        out_->name() + ": qcow2: zstd compression needs compat 1.1");
-  }
+  E2Q_RETURN_IF_ERROR(
+      CheckCompressionType(out_->name(), type, opts_.version, !done_.empty() || state_));
   compression_type_ = type;
   return Status::OK();
 }

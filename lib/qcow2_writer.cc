@@ -65,14 +65,8 @@ Result<std::unique_ptr<Qcow2Writer>> Qcow2Writer::Create(
 }
 
 Status Qcow2Writer::SetCompressionType(uint8_t type) {
-  if (any_added_) {
-    return Status::InvalidArgument(out_->name() +
-                                   ": qcow2: compression type set too late");
-  }
-  if (type != kCompressionDeflate && opts_.version < 3) {
-    return Status::InvalidArgument(
-        out_->name() + ": qcow2: zstd compression needs compat 1.1");
-  }
+  E2Q_RETURN_IF_ERROR(
+      CheckCompressionType(out_->name(), type, opts_.version, any_added_));
   compression_type_ = type;
   return Status::OK();
 }

@@ -77,6 +77,28 @@ TEST(Qcow2WriterTest, ZeroSizedDiskIsValid) {
   if (HaveQemuImg()) EXPECT_EQ(QemuCheck(f.data()), 0);
 }
 
+TEST(Qcow2WriterTest, CompressionTypeIsCheckedBeforeUse) {
+  MemFile f("img");
+  WriterOptions o;
+  o.virtual_size = 1 << 20;
+  o.version = 2;
+  ASSERT_OK_AND_ASSIGN(auto v2, Qcow2Writer::Create(&f, o));
+  Status s = v2->SetCompressionType(kCompressionZstd);
+  EXPECT_NE(s.message().find("img: qcow2: zstd compression needs compat 1.1"),
+            std::string::npos) << s.ToString();
+  EXPECT_OK(v2->SetCompressionType(kCompressionDeflate));
+
+  MemFile g("img3");
+  o.version = 3;
+  ASSERT_OK_AND_ASSIGN(auto v3, Qcow2Writer::Create(&g, o));
+  EXPECT_OK(v3->SetCompressionType(kCompressionZstd));
+  const std::vector<uint8_t> data = Pattern(v3->cluster_size(), 5);
+  ASSERT_OK(v3->AddDataCluster(0, data.data()));
+  s = v3->SetCompressionType(kCompressionDeflate);
+  EXPECT_NE(s.message().find("img3: qcow2: compression type set too late"),
+            std::string::npos) << s.ToString();
+}
+
 TEST(Qcow2WriterTest, DataRoundTripsAcrossClusterSizes) {
   for (uint32_t bits : {9u, 10u, 12u, 16u, 21u}) {
     SCOPED_TRACE(bits);
