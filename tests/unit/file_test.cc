@@ -91,8 +91,8 @@ TEST(PosixFileTest, EarlyWritebackKeepsContent) {
   PosixFile f(path, fd, true);
   f.EnableEarlyWriteback();
   const size_t big = 1 << 20;
-  std::vector<uint8_t> a(big);
-  for (size_t i = 0; i < big; ++i) a[i] = static_cast<uint8_t>(i * 13 + 1);
+  std::vector<uint8_t> a(big + 7);  // writes of `big` bytes from a or a + 7
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint8_t>(i * 13 + 1);
   ASSERT_OK(f.WriteAt(4096, a.data(), big));       // writeback started
   ASSERT_OK(f.WriteAt(5, a.data(), 100));          // small: not
   ASSERT_OK(f.WriteAt(big / 2, a.data() + 7, big));  // over the first
