@@ -41,8 +41,12 @@ Digest128 Canonical(XXH128_hash_t h) {
 
 bool HashChunk(const uint8_t* chunk, Digest128* out) {
   if (IsZero(chunk, kDigestChunkSize)) return false;
-  *out = Canonical(XXH3_128bits(chunk, kDigestChunkSize));
+  *out = HashNonZeroChunk(chunk);
   return true;
+}
+
+Digest128 HashNonZeroChunk(const uint8_t* chunk) {
+  return Canonical(XXH3_128bits(chunk, kDigestChunkSize));
 }
 
 std::string DigestHex(const Digest128& d) {
