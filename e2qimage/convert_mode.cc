@@ -198,7 +198,8 @@ Status RunConvert(const Options& o) {
     wo.virtual_size = size;
   }
 
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> out, OutputFile::Create(dst));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> out,
+                       OutputFile::Create(dst, 0, o.sync));
   // On every return the signal handler forgets the temporary file; on an
   // error the OutputFile destructor (after this guard's) removes it.
   struct TempFileGuard {

@@ -149,7 +149,7 @@ Status RunExport(const Options& o) {
   // What the image will hold, at most: the selected blocks.
   const uint64_t expected = selection.blocks.size() * fs->block_size();
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> out,
-                       OutputFile::Create(image_path, expected));
+                       OutputFile::Create(image_path, expected, o.sync));
   RegisterTempFile(out->temp_path());
   const uint64_t size = fs->byte_size();
   const uint32_t bs = fs->block_size();

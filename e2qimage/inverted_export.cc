@@ -160,7 +160,7 @@ Status RunExportAll(const Options& o) {
 
   E2Q_ASSIGN_OR_RETURN(uint32_t bits, ChooseClusterBits(o, max_size, bs));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> out,
-                       OutputFile::Create(image_path));
+                       OutputFile::Create(image_path, 0, o.sync));
   RegisterTempFile(out->temp_path());
   qcow2::MultiWriterOptions wo;
   wo.version = o.qcow2_version;

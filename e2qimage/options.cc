@@ -21,6 +21,7 @@ enum LongOnly {
   kOptHelp,
   kOptVersion,
   kOptCompress,
+  kOptNoSync,
 };
 
 const struct option kLongOptions[] = {
@@ -44,6 +45,7 @@ const struct option kLongOptions[] = {
     {"compat", required_argument, nullptr, kOptCompat},
     {"threads", required_argument, nullptr, kOptThreads},
     {"backing", required_argument, nullptr, kOptBacking},
+    {"no-sync", no_argument, nullptr, kOptNoSync},
     {"info", no_argument, nullptr, kOptInfo},
     {"verify", no_argument, nullptr, kOptVerify},
     {"help", no_argument, nullptr, kOptHelp},
@@ -115,8 +117,8 @@ const char* UsageText() {
       "-B BLOCKSIZE]\n"
       "                [-x ID | -X] [--cluster-size=BYTES] [--compat=0.10|1.1] "
       "[--threads=N]\n"
-      "                DEVICE IMAGE-FILE\n"
-      "       e2qimage -r|-Q [-l SNAPSHOT] [-z] IMAGE.qcow2 OUT-FILE\n"
+      "                [--no-sync] DEVICE IMAGE-FILE\n"
+      "       e2qimage -r|-Q [-l SNAPSHOT] [-z] [--no-sync] IMAGE.qcow2 OUT-FILE\n"
       "       e2qimage -Q [-a] [-z[LEVEL]] [-x ID1..ID2|ID1..live] "
       "--backing=BASE\n"
       "                DEVICE IMAGE-FILE\n"
@@ -145,6 +147,9 @@ const char* UsageText() {
       "  --cluster-size=BYTES   qcow2 cluster size (512 to 2M)\n"
       "  --compat=0.10|1.1      qcow2 version 2 or 3\n"
       "  --threads=N            compression threads (default: all cores)\n"
+      "  --no-sync              do not wait for the image to reach the disk "
+      "before\n"
+      "                         renaming it into place (as cp and e2image)\n"
       "  -l, --snapshot=ID|NAME read internal snapshot of a qcow2 input\n"
       "\n"
       "next3 snapshots:\n"
@@ -306,6 +311,7 @@ std::optional<Options> ParseOptions(int argc, char** argv,
         break;
       }
       case kOptBacking: o.backing = optarg; break;
+      case kOptNoSync: o.sync = false; break;
       case ':':
         *error = std::string("option ") + argv[optind - 1] +
                  " requires an argument";
@@ -383,6 +389,11 @@ std::optional<Options> ParseOptions(int argc, char** argv,
     case Mode::kRollback:
     case Mode::kUndo:
       want = 2;
+      if (!o.sync) {
+        *error = "--no-sync cannot be used with -R or -U (a rollback always "
+                 "waits for the disk)";
+        return std::nullopt;
+      }
       break;
     default:
       break;

@@ -44,6 +44,7 @@ struct Options {
   std::string backing;                        // --backing=FILE
   std::string rollback_id;                    // -R ID
   unsigned threads = 0;                       // --threads (0 = all cores)
+  bool sync = true;                           // false: --no-sync
   std::vector<std::string> args;              // positional arguments
 };
 

@@ -40,6 +40,8 @@ using Digest128 = std::array<uint8_t, 16>;
 // h_i of one kDigestChunkSize-byte chunk; false when it is all zeros (then
 // *out is left alone).
 bool HashChunk(const uint8_t* chunk, Digest128* out);
+// h_i of a chunk known to hold a non-zero byte.
+Digest128 HashNonZeroChunk(const uint8_t* chunk);
 
 // Lowercase hex, 32 characters.
 std::string DigestHex(const Digest128& d);

@@ -1,6 +1,11 @@
 // DigestSink: partial chunks are assembled in a buffer (zeros where nothing
 // was written); runs of whole chunks are hashed straight from the caller's
 // buffer, on the hasher's threads, while the inner sink writes them.
+//
+// Metadata exports write many lone blocks, each in a chunk of its own: the
+// buffer is therefore cleared by zeroing only what was written into it, and
+// a chunk is known to be non-zero from the bytes written, not by scanning
+// all 64 KiB.
 #include "lib/digest_sink.h"
 
 #include <algorithm>
@@ -75,18 +80,37 @@ class DigestSink : public ImageSink {
     const uint64_t index = offset >> kDigestChunkBits;
     if (have_cur_ && index != cur_index_) FlushCur();
     if (!have_cur_) {
-      std::fill(cur_.begin(), cur_.end(), 0);
       cur_index_ = index;
       have_cur_ = true;
     }
-    std::memcpy(cur_.data() + (offset & (kDigestChunkSize - 1)), data, len);
+    const size_t at = offset & (kDigestChunkSize - 1);
+    if (!IsZero(data, len)) {
+      std::memcpy(cur_.data() + at, data, len);
+      cur_nonzero_ = true;
+      written_lo_ = std::min(written_lo_, at);
+      written_hi_ = std::max(written_hi_, at + len);
+    } else if (at < written_hi_ && at + len > written_lo_) {
+      std::memset(cur_.data() + at, 0, len);  // zeros over earlier bytes
+      zeroed_over_ = true;
+    }
   }
 
   void FlushCur() {
     if (!have_cur_) return;
     have_cur_ = false;
-    Digest128 h;
-    if (HashChunk(cur_.data(), &h)) digest_.Add(cur_index_, h);
+    if (!cur_nonzero_) return;
+    if (!zeroed_over_) {
+      digest_.Add(cur_index_, HashNonZeroChunk(cur_.data()));
+    } else {
+      // Zeros were written over earlier bytes: the chunk may be all zeros.
+      Digest128 h;
+      if (HashChunk(cur_.data(), &h)) digest_.Add(cur_index_, h);
+    }
+    std::memset(cur_.data() + written_lo_, 0, written_hi_ - written_lo_);
+    cur_nonzero_ = false;
+    zeroed_over_ = false;
+    written_lo_ = kDigestChunkSize;
+    written_hi_ = 0;
   }
 
   ImageSink* inner_;
@@ -96,6 +120,11 @@ class DigestSink : public ImageSink {
   std::vector<uint8_t> cur_;
   uint64_t cur_index_ = 0;
   bool have_cur_ = false;
+  bool cur_nonzero_ = false;  // a non-zero byte was copied into cur_
+  bool zeroed_over_ = false;  // zeros were copied over earlier bytes
+  // cur_ is zero outside [written_lo_, written_hi_).
+  size_t written_lo_ = kDigestChunkSize;
+  size_t written_hi_ = 0;
 };
 
 }  // namespace

@@ -37,6 +37,9 @@ class File {
   virtual Result<uint64_t> Size() = 0;
   // Sets the file's length (a hole when growing a regular file).
   virtual Status Truncate(uint64_t size) = 0;
+  // True when large aligned writes bypass the page cache (O_DIRECT): then
+  // copying them into a buffer first only costs time.
+  virtual bool WritesDirect() const { return false; }
 
   // Reads exactly `len` bytes; reaching end of file first is kCorruption
   // ("NAME: read at offset N: unexpected end of file").

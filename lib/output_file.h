@@ -29,8 +29,13 @@ class OutputFile {
   // `expected_bytes` (0: unknown) chooses how a regular file is written:
   // below kDirectWriteThreshold through the page cache with early
   // writeback, otherwise (and when unknown) large writes with O_DIRECT.
+  // With `durable` false, Commit() renames without waiting for the disk
+  // and small files get no early writeback (what cp does): an interrupted
+  // run still leaves no file, but a system crash may leave the final name
+  // on an incomplete file.
   static Result<std::unique_ptr<OutputFile>> Create(
-      const std::string& path, uint64_t expected_bytes = 0);
+      const std::string& path, uint64_t expected_bytes = 0,
+      bool durable = true);
   static constexpr uint64_t kDirectWriteThreshold = 1ull << 30;
   ~OutputFile();
 
@@ -43,7 +48,7 @@ class OutputFile {
   const std::string& temp_path() const { return temp_path_; }
 
   // fsyncs the data, renames the temporary file to its final name and
-  // fsyncs the directory.
+  // fsyncs the directory (no fsync when not durable).
   Status Commit();
 
  private:
@@ -54,6 +59,7 @@ class OutputFile {
   std::unique_ptr<File> file_;
   int owned_fd_ = -1;  // descriptor behind a StreamFile, if we opened it
   bool committed_ = false;
+  bool durable_ = true;
 };
 
 }  // namespace e2q

@@ -18,6 +18,7 @@ class PosixFile : public File {
   Status Sync() override;
   Result<uint64_t> Size() override;
   Status Truncate(uint64_t size) override;
+  bool WritesDirect() const override { return direct_fd_ >= 0; }
   int fd() const { return fd_; }
 
   // From now on, writes of at least kDirectWriteMin bytes whose offset,

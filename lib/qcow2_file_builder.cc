@@ -26,23 +26,27 @@ Qcow2FileBuilder::Qcow2FileBuilder(File* out, uint32_t cluster_bits)
       bits_(cluster_bits),
       pos_(uint64_t{1} << cluster_bits),
       buf_start_(pos_),
-      buf_(kWriteBuffer) {
+      buf_(kWriteBuffer),
+      behind_(out) {
   refcounts_.push_back(1);  // the header
 }
 
 Status Qcow2FileBuilder::Flush() {
-  if (!buf_.empty()) {
-    E2Q_RETURN_IF_ERROR(out_->WriteAt(buf_start_, buf_.data(), buf_.size()));
-  }
+  E2Q_RETURN_IF_ERROR(behind_.Submit(buf_start_, &buf_));
   buf_start_ = pos_;
-  buf_.clear();
   return Status::OK();
+}
+
+Status Qcow2FileBuilder::Sync() {
+  E2Q_RETURN_IF_ERROR(Flush());
+  return behind_.Drain();
 }
 
 Status Qcow2FileBuilder::Append(const void* data, size_t len) {
   const auto* p = static_cast<const uint8_t*>(data);
-  if (len >= kDirectWrite) {
-    E2Q_RETURN_IF_ERROR(Flush());
+  if (len >= kDirectWrite && out_->WritesDirect()) {
+    // Straight from `data` to the disk, without a copy into the buffer.
+    E2Q_RETURN_IF_ERROR(Sync());
     E2Q_RETURN_IF_ERROR(out_->WriteAt(pos_, p, len));
     pos_ += len;
     buf_start_ = pos_;
@@ -113,7 +117,7 @@ Status Qcow2FileBuilder::ReadBack(uint64_t offset, void* buf, size_t len) {
     return Status::InvalidArgument(out_->name() +
                                    ": qcow2: read back past the end written");
   }
-  if (offset + len > buf_start_ && !buf_.empty()) E2Q_RETURN_IF_ERROR(Flush());
+  E2Q_RETURN_IF_ERROR(Sync());
   return out_->ReadAt(offset, buf, len);
 }
 
@@ -122,7 +126,7 @@ Status Qcow2FileBuilder::Rewrite(uint64_t offset, const void* buf, size_t len) {
     return Status::InvalidArgument(out_->name() +
                                    ": qcow2: rewrite outside the tables");
   }
-  if (offset + len > buf_start_ && !buf_.empty()) E2Q_RETURN_IF_ERROR(Flush());
+  E2Q_RETURN_IF_ERROR(Sync());
   return out_->WriteAt(offset, buf, len);
 }
 
@@ -169,7 +173,7 @@ Status Qcow2FileBuilder::Finish(Header* h) {
     }
     E2Q_RETURN_IF_ERROR(Append(block.data(), cs));
   }
-  E2Q_RETURN_IF_ERROR(Flush());
+  E2Q_RETURN_IF_ERROR(Sync());
   file_size_ = pos_;
 
   // Header last: until it is written the file is not a qcow2 image.

@@ -6,8 +6,9 @@
 // Qcow2Writer (one guest state) and Qcow2MultiWriter (several states
 // sharing clusters) decide what goes into the file and reference it here;
 // the builder guarantees that every cluster of the file ends with exactly
-// the refcount its references imply.  Memory: a 4 MiB write buffer and 2
-// bytes per host cluster.
+// the refcount its references imply.  Memory: two 4 MiB write buffers (one
+// filled while the other is written on a thread of its own) and 2 bytes per
+// host cluster.
 #ifndef E2Q_LIB_QCOW2_FILE_BUILDER_H_
 #define E2Q_LIB_QCOW2_FILE_BUILDER_H_
 
@@ -19,6 +20,7 @@
 #include "lib/file.h"
 #include "lib/qcow2_format.h"
 #include "lib/status.h"
+#include "lib/write_behind.h"
 
 namespace e2q::qcow2 {
 
@@ -37,16 +39,20 @@ class Qcow2FileBuilder {
   // Offset of the next appended byte.
   uint64_t pos() const { return pos_; }
 
-  // Appends `len` bytes.  Small appends are gathered in the write buffer;
-  // large ones (1 MiB or more) are written straight from `data`.
+  // Appends `len` bytes.  They are gathered in the write buffer, except
+  // large ones (1 MiB or more) to a file that writes them with O_DIRECT:
+  // those go straight from `data` to the disk.
   Status Append(const void* data, size_t len);
   // Appends zeros up to the next cluster boundary.
   Status PadToCluster();
   // Appends `table` as whole clusters (zero-padded) at a cluster boundary
   // and references them once; returns their offset.
   Result<uint64_t> AppendTable(const std::vector<uint64_t>& entries);
-  // Writes the buffered bytes to the file.
+  // Starts writing the buffered bytes to the file (in the background).
   Status Flush();
+  // Writes the buffered bytes and waits until every write has reached the
+  // file (not the disk: no fsync).
+  Status Sync();
 
   // Adds `times` references to every host cluster overlapping
   // [start, end).  kNotSupported when a refcount would pass 65535.
@@ -74,6 +80,7 @@ class Qcow2FileBuilder {
   uint64_t pos_;
   uint64_t buf_start_;
   AlignedBuffer buf_;  // aligned, so full flushes can go O_DIRECT
+  WriteBehind behind_;  // declared last: its thread stops first
   std::vector<uint16_t> refcounts_;
   uint64_t file_size_ = 0;
 };

@@ -133,5 +133,21 @@ TEST(IsZeroTest, FindsLoneByteAnywhere) {
   }
 }
 
+TEST(IsZeroTest, EveryLengthAndStartUpToSixtyFour) {
+  // Short and unaligned runs take other paths than whole blocks.
+  std::vector<uint8_t> buf(160, 0);
+  for (size_t start = 0; start < 16; ++start) {
+    for (size_t len = 0; len <= 64; ++len) {
+      EXPECT_TRUE(IsZero(buf.data() + start, len)) << start << "+" << len;
+      for (size_t i = 0; i < len; ++i) {
+        buf[start + i] = 0x80;
+        EXPECT_FALSE(IsZero(buf.data() + start, len))
+            << start << "+" << len << " at " << i;
+        buf[start + i] = 0;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace e2q
