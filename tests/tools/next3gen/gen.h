@@ -67,8 +67,8 @@ class Gen {
   std::vector<bool> excl;              // live exclude bitmap (per block)
   std::vector<uint64_t> exclbm_block;  // per group: exclude bitmap block
   std::set<uint64_t> exclbm_set;       // never copied, zeros in snapshots
-  std::vector<Snap> snaps;  // in take order (oldest first)
-  int active = -1;          // index into snaps, -1 = none
+  std::vector<Snap> snaps;             // in take order (oldest first)
+  int active = -1;                     // index into snaps, -1 = none
   std::string expect_dir;
 
   // Random numbers: a fixed xorshift so results do not depend on the
