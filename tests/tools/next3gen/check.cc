@@ -66,8 +66,6 @@ class Checker {
     ext2_super_block* sb = fs_->super;
     if (!(sb->s_feature_ro_compat & EXT4_FEATURE_RO_COMPAT_HAS_SNAPSHOT))
       Bad("HAS_SNAPSHOT not set");
-    if (!(sb->s_feature_compat & kCompatExcludeInode))
-      Bad("exclude_inode feature not set");
     uint32_t ino = sb->s_snapshot_list;
     if (ino != sb->s_snapshot_inum) Bad("active snapshot is not the list head");
     uint32_t last_id = 0;
@@ -131,15 +129,46 @@ class Checker {
       Bad("list.txt differs from the image's list:\n" + want);
   }
 
+  // The exclude bitmap from where the features say (3.7): bg_exclude_bitmap
+  // when COMPAT 0x0100 is set (what the ext4-snapshots kernel reads), else
+  // the exclude inode (COMPAT 0x0080).  With both, they must agree; a
+  // location without its feature must be unused.
   void LoadExclude() {
-    ext2_inode in = Inode(kExcludeIno);
-    if (in.i_block[EXT2_IND_BLOCK]) Bad("exclude inode: i_block[12] set");
+    const uint32_t compat = fs_->super->s_feature_compat;
+    const bool by_inode = compat & kCompatExcludeInode;
+    const bool by_gdt = compat & kCompatExcludeBitmap;
+    if (!by_inode && !by_gdt)
+      Bad("neither exclude_inode (0x0080) nor exclude_bitmap (0x0100) set");
     uint32_t groups = fs_->group_desc_count;
-    excl_.assign(ext2fs_blocks_count(fs_->super), false);
+    std::vector<uint64_t> from_inode(groups, 0), from_gdt(groups, 0);
+    ext2_inode in = Inode(kExcludeIno);
+    if (by_inode) {
+      if (in.i_block[EXT2_IND_BLOCK]) Bad("exclude inode: i_block[12] set");
+      for (uint32_t g = 0; g < groups; g++)
+        from_inode[g] = MapGet(read_, in, kShift + g);
+    } else if (in.i_mode || in.i_blocks || in.i_block[EXT2_DIND_BLOCK]) {
+      Bad("inode 9 in use without the exclude_inode feature");
+    }
     for (uint32_t g = 0; g < groups; g++) {
-      uint64_t b = MapGet(read_, in, kShift + g);
-      if (!b) {
-        Bad("exclude bitmap of group " + std::to_string(g) + " missing");
+      const ext2_group_desc* d = ext2fs_group_desc(fs_, fs_->group_desc, g);
+      from_gdt[g] = d->bg_exclude_bitmap_lo;
+      if (from_gdt[g] && !by_gdt)
+        Bad("group " + std::to_string(g) +
+            ": bg_exclude_bitmap set without the exclude_bitmap feature");
+      if (by_inode && by_gdt && from_gdt[g] != from_inode[g])
+        Bad("group " + std::to_string(g) + ": bg_exclude_bitmap " +
+            std::to_string(from_gdt[g]) + " but exclude inode block " +
+            std::to_string(from_inode[g]));
+    }
+    const std::vector<uint64_t>& where = by_gdt ? from_gdt : from_inode;
+    excl_.assign(ext2fs_blocks_count(fs_->super), false);
+    if (!by_inode && !by_gdt) return;
+    for (uint32_t g = 0; g < groups; g++) {
+      uint64_t b = where[g];
+      if (!b || b >= excl_.size() ||
+          !ext2fs_test_block_bitmap2(fs_->block_map, b)) {
+        Bad("exclude bitmap of group " + std::to_string(g) +
+            (b ? " at unallocated block " + std::to_string(b) : " missing"));
         continue;
       }
       exclbm_[b] = g;
@@ -202,6 +231,9 @@ class Checker {
                    : " excluded but owned by no snapshot"));
       if (owned && !ext2fs_test_block_bitmap2(fs_->block_map, b))
         Bad("snapshot block " + std::to_string(b) + " free in the live bitmap");
+      if (owned && exclbm_.count(b))
+        Bad("exclude bitmap block " + std::to_string(b) +
+            " owned by a snapshot");
     }
   }
 

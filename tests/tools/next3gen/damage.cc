@@ -14,7 +14,7 @@ namespace n3g {
 bool DamageKnown(const std::string& kind) {
   return kind == "list-cycle" || kind == "not-snapfile" ||
          kind == "ptr-out-of-range" || kind == "truncated-map" ||
-         kind == "bad-exclude-inode";
+         kind == "bad-exclude-inode" || kind == "bad-exclude-bitmap";
 }
 
 void Damage(const std::string& image, const std::string& kind) {
@@ -79,6 +79,17 @@ void Damage(const std::string& image, const std::string& kind) {
     rw(kExcludeIno, [beyond](ext2_inode& in) {
       in.i_block[EXT2_DIND_BLOCK] = uint32_t(beyond);
     });
+  } else if (kind == "bad-exclude-bitmap") {
+    // Group 0's bg_exclude_bitmap_lo (descriptor offset 0x14) in the primary
+    // descriptor block, written raw: nothing else in the block changes.
+    if (!(sb->s_feature_compat & kCompatExcludeBitmap))
+      Die(image + ": no bg_exclude_bitmap (COMPAT 0x0100 clear)");
+    Block gdt;
+    uint64_t loc = sb->s_first_data_block + 1;
+    Check(io_channel_read_blk64(fs->io, loc, 1, gdt.data()), "read GDT");
+    uint32_t v = uint32_t(beyond);
+    for (int i = 0; i < 4; i++) gdt[0x14 + i] = uint8_t(v >> (8 * i));
+    Check(io_channel_write_blk64(fs->io, loc, 1, gdt.data()), "write GDT");
   } else {
     Die("unknown damage kind " + kind);
   }

@@ -8,6 +8,9 @@
 //                     (covers no image block) while its map is intact
 //   bad-exclude-inode the exclude inode's DIND pointer is set past the end
 //                     of the filesystem
+//   bad-exclude-bitmap group 0's bg_exclude_bitmap (primary descriptor) is
+//                     set past the end of the filesystem (--exclude=gdt or
+//                     both only)
 #ifndef E2Q_TESTS_TOOLS_NEXT3GEN_DAMAGE_H_
 #define E2Q_TESTS_TOOLS_NEXT3GEN_DAMAGE_H_
 

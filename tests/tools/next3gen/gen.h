@@ -20,7 +20,8 @@ namespace n3g {
 constexpr uint32_t kBlockSize = 4096;
 constexpr uint64_t kShift = 1036;  // SNAPSHOT_BLOCK_OFFSET
 constexpr uint32_t kBlocksPerGroup = 32768;
-constexpr uint32_t kCompatExcludeInode = 0x0080;
+constexpr uint32_t kCompatExcludeInode = 0x0080;   // next3: exclude inode 9
+constexpr uint32_t kCompatExcludeBitmap = 0x0100;  // ext4-snapshots: in the GDT
 constexpr uint32_t kSnapFileFl = 0x01000000;
 constexpr uint32_t kSnapDeletedFl = 0x04000000;
 constexpr uint32_t kSnapShrunkFl = 0x08000000;
@@ -28,6 +29,11 @@ constexpr uint32_t kNoDumpFl = 0x00000040;
 constexpr uint32_t kExcludeIno = 9;
 
 using Block = std::array<uint8_t, kBlockSize>;
+
+// Where the exclude bitmap is named (next3-format.md 3.7, 9.2): the next3
+// exclude inode (COMPAT 0x0080), the group descriptors' bg_exclude_bitmap
+// (COMPAT 0x0100, the later ext4-snapshots forks), or both (E2-S HEAD).
+enum class ExcludeAt { kInode, kGdt, kBoth };
 
 [[noreturn]] void Die(const std::string& msg);
 void Check(errcode_t err, const std::string& what);  // Die on err != 0
@@ -56,12 +62,13 @@ class Gen {
   ext2_filsys fs = nullptr;
   uint64_t seed = 1;
   time_t now = 0;
+  ExcludeAt exclude_at = ExcludeAt::kInode;
   uint32_t snapdir = 0;                // inode of /.snapshots
   std::vector<bool> excl;              // live exclude bitmap (per block)
   std::vector<uint64_t> exclbm_block;  // per group: exclude bitmap block
-  std::set<uint64_t> exclbm_set;
-  std::vector<Snap> snaps;  // in take order (oldest first)
-  int active = -1;          // index into snaps, -1 = none
+  std::set<uint64_t> exclbm_set;       // never copied, zeros in snapshots
+  std::vector<Snap> snaps;             // in take order (oldest first)
+  int active = -1;                     // index into snaps, -1 = none
   std::string expect_dir;
 
   // Random numbers: a fixed xorshift so results do not depend on the

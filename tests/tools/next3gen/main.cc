@@ -1,6 +1,7 @@
 // next3gen: builds a faithful next3 filesystem with a snapshot history and
 // the outputs a next3 reader must reproduce (next3-contract.md):
-//   next3gen [--seed=N] [--scenario=NAME] [--blocks=N] FS-IMAGE EXPECT-DIR
+//   next3gen [--seed=N] [--scenario=NAME] [--blocks=N]
+//            [--exclude=inode|gdt|both] FS-IMAGE EXPECT-DIR
 //   next3gen --damage=KIND FS-IMAGE
 //   next3gen --verify FS-IMAGE EXPECT-DIR   (only the self-check)
 // Exit 0 on success, 1 on an error or a failed self-check, 2 on usage.
@@ -28,7 +29,8 @@ constexpr long kMkfsTime = 1700000000;
 int Usage() {
   fprintf(stderr,
           "usage: next3gen [--seed=N] [--scenario=busy|deleted|huge] "
-          "[--blocks=N] FS-IMAGE EXPECT-DIR\n"
+          "[--blocks=N]\n"
+          "                [--exclude=inode|gdt|both] FS-IMAGE EXPECT-DIR\n"
           "       next3gen --damage=KIND FS-IMAGE\n"
           "       next3gen --verify FS-IMAGE EXPECT-DIR\n");
   return 2;
@@ -53,11 +55,13 @@ void WriteLists(Gen& gen) {
 }
 
 int Generate(uint64_t seed, const std::string& scenario, uint64_t blocks,
-             const std::string& image, const std::string& dir) {
+             ExcludeAt exclude_at, const std::string& image,
+             const std::string& dir) {
   mkdir(dir.c_str(), 0755);
   MakeBaseFs(image, blocks, ScenarioInodes(scenario), seed, kMkfsTime);
   Gen gen;
   gen.seed = seed;
+  gen.exclude_at = exclude_at;
   gen.expect_dir = dir;
   gen.snaps.reserve(64);
   g_gen = &gen;
@@ -92,7 +96,8 @@ bool Value(const char* arg, const char* name, std::string& out) {
 int main(int argc, char** argv) {
   using namespace n3g;
   initialize_ext2_error_table();
-  std::string seed = "1", scenario = "busy", blocks, damage, v;
+  std::string seed = "1", scenario = "busy", blocks, damage, exclude = "inode",
+              v;
   std::vector<std::string> pos;
   bool verify = false;
   for (int i = 1; i < argc; i++) {
@@ -102,6 +107,8 @@ int main(int argc, char** argv) {
       scenario = v;
     else if (Value(argv[i], "--blocks", v))
       blocks = v;
+    else if (Value(argv[i], "--exclude", v))
+      exclude = v;
     else if (Value(argv[i], "--damage", v))
       damage = v;
     else if (strcmp(argv[i], "--verify") == 0)
@@ -133,7 +140,14 @@ int main(int argc, char** argv) {
       n = strtoull(blocks.c_str(), &end, 10);
       if (*end || n < 40000 || n >= (1ull << 20) + (1ull << 30)) return Usage();
     }
-    return Generate(s, scenario, n, pos[0], pos[1]);
+    ExcludeAt at = ExcludeAt::kInode;
+    if (exclude == "gdt")
+      at = ExcludeAt::kGdt;
+    else if (exclude == "both")
+      at = ExcludeAt::kBoth;
+    else if (exclude != "inode")
+      return Usage();
+    return Generate(s, scenario, n, at, pos[0], pos[1]);
   } catch (const std::exception& e) {
     fprintf(stderr, "next3gen: %s\n", e.what());
     return 1;

@@ -98,13 +98,13 @@ void MakeBaseFs(const std::string& path, uint64_t blocks, uint32_t inodes,
   unlink(log.c_str());
 }
 
-void SetupNext3(Gen& gen) {
+namespace {
+
+// The next3 exclude inode: DIND -> IND blocks for every group the fs could
+// grow to, IND[g % 1024] -> one zeroed bitmap block per existing group.
+void MakeExcludeInode(Gen& gen) {
   ext2_filsys fs = gen.fs;
   uint32_t groups = gen.Groups();
-  gen.excl.assign(gen.BlocksCount(), false);
-
-  // Exclude inode: DIND -> IND blocks for every group the fs could grow to,
-  // IND[g % 1024] -> one zeroed bitmap block per existing group.
   uint64_t desc_per_block = kBlockSize / EXT2_DESC_SIZE(fs->super);
   uint64_t max_groups =
       (fs->desc_blocks + fs->super->s_reserved_gdt_blocks) * desc_per_block;
@@ -139,6 +139,40 @@ void SetupNext3(Gen& gen) {
   ino.i_blocks = uint32_t(8 * (1 + nind + groups));
   Check(ext2fs_write_new_inode(fs, kExcludeIno, &ino), "write exclude inode");
   fs->super->s_feature_compat |= kCompatExcludeInode;
+}
+
+// The ext4-snapshots location: bg_exclude_bitmap_lo of every descriptor
+// (32-byte descriptors here: no _hi half).  Without an exclude inode the
+// bitmap blocks are group tables of their own, allocated near the group's
+// block bitmap as the later forks' mke2fs does (alloc_tables.c).
+void NameInDescriptors(Gen& gen) {
+  ext2_filsys fs = gen.fs;
+  uint32_t groups = gen.Groups();
+  if (gen.exclbm_block.empty()) {
+    gen.exclbm_block.assign(groups, 0);
+    Block zero{};
+    for (uint32_t g = 0; g < groups; g++) {
+      uint64_t b = gen.AllocBlock(gen.BlockBitmap(g), false);
+      gen.Write(b, zero.data());
+      gen.exclbm_block[g] = b;
+      gen.exclbm_set.insert(b);
+    }
+  }
+  for (uint32_t g = 0; g < groups; g++) {
+    ext2fs_group_desc(fs, fs->group_desc, g)->bg_exclude_bitmap_lo =
+        uint32_t(gen.exclbm_block[g]);
+    ext2fs_group_desc_csum_set(fs, g);
+  }
+  fs->super->s_feature_compat |= kCompatExcludeBitmap;
+}
+
+}  // namespace
+
+void SetupNext3(Gen& gen) {
+  ext2_filsys fs = gen.fs;
+  gen.excl.assign(gen.BlocksCount(), false);
+  if (gen.exclude_at != ExcludeAt::kGdt) MakeExcludeInode(gen);
+  if (gen.exclude_at != ExcludeAt::kInode) NameInDescriptors(gen);
 
   // /.snapshots: a directory whose SNAPFILE flag new children inherit.
   Check(ext2fs_mkdir(fs, EXT2_ROOT_INO, 0, ".snapshots"), "mkdir .snapshots");
