@@ -23,18 +23,15 @@
 // Two threads run at 1.9-2x one thread.
 #include "lib/cluster_compressor.h"
 
+#include "lib/batch_pool.h"
 #include "lib/qcow2_decompress.h"
 #include "lib/qcow2_format.h"
 
 #include <libdeflate.h>
 
 #include <algorithm>
-#include <atomic>
 #include <climits>
-#include <condition_variable>
-#include <mutex>
 #include <string>
-#include <system_error>
 #include <thread>
 
 #include "config.h"
@@ -144,42 +141,22 @@ Result<std::unique_ptr<Codec>> NewCodec(ClusterCompressor::Algorithm algo,
 
 }  // namespace
 
-// The threads of one compressor.  Thread 0 is the caller of Run(); threads
-// 1..n-1 sleep until a batch is posted.  Each cluster index is claimed from
-// an atomic counter, so a slow thread never holds up the others, and each
-// result lands in its own slot: which thread compressed a cluster cannot
-// change its bytes.
+// The threads of one compressor (a BatchPool: thread 0 is the caller of
+// Run()) and, per thread, a codec, a scratch buffer and the batch's error.
+// Each result lands in its own slot: which thread compressed a cluster
+// cannot change its bytes.
 class ClusterCompressor::Pool {
  public:
-  Pool(size_t cluster_size, std::vector<std::unique_ptr<Codec>> codecs)
+  Pool(size_t cluster_size, std::vector<std::unique_ptr<Codec>> codecs,
+       std::unique_ptr<BatchPool> threads)
       : cluster_size_(cluster_size),
         codecs_(std::move(codecs)),
         scratch_(codecs_.size()),
-        errors_(codecs_.size()) {
+        errors_(codecs_.size()),
+        threads_(std::move(threads)) {
     // Compressed data must be shorter than the cluster (qemu compresses into
     // cluster_size - 1 bytes and stores the cluster plain if that fails).
     for (auto& s : scratch_) s.resize(cluster_size_ - 1);
-  }
-
-  ~Pool() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    start_cv_.notify_all();
-    for (auto& t : workers_) t.join();
-  }
-
-  Status StartWorkers() {
-    try {
-      for (unsigned id = 1; id < codecs_.size(); ++id) {
-        workers_.emplace_back(&Pool::WorkerMain, this, id);
-      }
-    } catch (const std::system_error& e) {
-      return Status::IOError(std::string("compressor: start thread: ") +
-                             e.what());
-    }
-    return Status::OK();
   }
 
   unsigned threads() const { return static_cast<unsigned>(codecs_.size()); }
@@ -188,23 +165,10 @@ class ClusterCompressor::Pool {
              std::vector<std::vector<uint8_t>>* out) {
     out->resize(n);
     if (n == 0) return Status::OK();
-    const unsigned helpers = n > 1 ? static_cast<unsigned>(workers_.size()) : 0;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      in_ = in;
-      n_ = n;
-      out_ = out;
-      next_.store(0, std::memory_order_relaxed);
-      busy_ = helpers;
-      if (helpers > 0) ++generation_;
-    }
-    if (helpers > 0) start_cv_.notify_all();
-    Work(0);
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      done_cv_.wait(lock, [this] { return busy_ == 0; });
-    }
-    // The workers are idle now: collect the first failure by thread
+    threads_->Run(n, [this, in, out](unsigned id, size_t i) {
+      Compress(id, in + i * cluster_size_, &(*out)[i]);
+    });
+    // The helpers are idle now: collect the first failure by thread
     // number and clear them all for the next batch.
     Status result;
     for (auto& e : errors_) {
@@ -215,64 +179,24 @@ class ClusterCompressor::Pool {
   }
 
  private:
-  void WorkerMain(unsigned id) {
-    uint64_t seen = 0;
-    for (;;) {
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
-        seen = generation_;
-      }
-      Work(id);
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (--busy_ == 0) done_cv_.notify_one();
-      }
-    }
-  }
-
-  // Compresses clusters until none are left unclaimed.  The batch fields
-  // were set under mu_ before this thread was woken, so reading them here
-  // is ordered after their writes.
-  void Work(unsigned id) {
-    Codec* codec = codecs_[id].get();
+  void Compress(unsigned id, const uint8_t* src, std::vector<uint8_t>* dst) {
     std::vector<uint8_t>& scratch = scratch_[id];
-    for (;;) {
-      size_t i = next_.fetch_add(1, std::memory_order_relaxed);
-      if (i >= n_) return;
-      std::vector<uint8_t>& dst = (*out_)[i];
-      Result<size_t> len =
-          codec->Compress(in_ + i * cluster_size_, cluster_size_,
-                          scratch.data(), scratch.size());
-      if (!len.ok()) {
-        errors_[id] = len.status();
-        dst.clear();
-        continue;
-      }
-      // assign() keeps the vector's capacity from earlier batches.
-      dst.assign(scratch.data(), scratch.data() + *len);
+    Result<size_t> len = codecs_[id]->Compress(src, cluster_size_,
+                                               scratch.data(), scratch.size());
+    if (!len.ok()) {
+      errors_[id] = len.status();
+      dst->clear();
+      return;
     }
+    // assign() keeps the vector's capacity from earlier batches.
+    dst->assign(scratch.data(), scratch.data() + *len);
   }
 
   const size_t cluster_size_;
   std::vector<std::unique_ptr<Codec>> codecs_;  // one per thread
   std::vector<std::vector<uint8_t>> scratch_;   // one per thread
   std::vector<Status> errors_;                  // one per thread
-  std::vector<std::thread> workers_;
-
-  std::mutex mu_;
-  std::condition_variable start_cv_;  // a batch was posted, or stop_
-  std::condition_variable done_cv_;   // busy_ reached 0
-  uint64_t generation_ = 0;           // batches posted to the workers
-  unsigned busy_ = 0;                 // workers still on this batch
-  bool stop_ = false;
-
-  // The current batch.
-  const uint8_t* in_ = nullptr;
-  size_t n_ = 0;
-  std::vector<std::vector<uint8_t>>* out_ = nullptr;
-  std::atomic<size_t> next_{0};
+  std::unique_ptr<BatchPool> threads_;          // stopped first
 };
 
 ClusterCompressor::ClusterCompressor(Algorithm algo, size_t cluster_size)
@@ -306,8 +230,10 @@ Result<std::unique_ptr<ClusterCompressor>> ClusterCompressor::Create(
   const size_t cluster_size = size_t{1} << cluster_bits;
   std::unique_ptr<ClusterCompressor> c(
       new ClusterCompressor(algo, cluster_size));
-  c->pool_ = std::make_unique<Pool>(cluster_size, std::move(codecs));
-  E2Q_RETURN_IF_ERROR(c->pool_->StartWorkers());
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<BatchPool> pool,
+                       BatchPool::Create(threads - 1, "compressor"));
+  c->pool_ = std::make_unique<Pool>(cluster_size, std::move(codecs),
+                                    std::move(pool));
   return c;
 }
 

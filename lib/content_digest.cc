@@ -1,5 +1,4 @@
-// Content digest (definition in content_digest.h) and the chunk-hashing
-// thread pool.
+// Content digest (definition in content_digest.h) and the chunk hasher.
 #include "lib/content_digest.h"
 
 #include <xxhash.h>
@@ -12,12 +11,7 @@
 #include <xxh_x86dispatch.h>
 #endif
 
-#include <atomic>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
-#include <system_error>
-#include <thread>
 
 #include "lib/endian.h"
 #include "lib/image_sink.h"
@@ -91,89 +85,6 @@ Digest128 ContentDigest::Final() {
   return Canonical(XXH3_128bits_digest(state_->xxh));
 }
 
-// Helpers sleep until a batch is posted; every thread claims chunks from an
-// atomic counter until none are left.
-class ChunkHasher::Pool {
- public:
-  ~Pool() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    start_cv_.notify_all();
-    for (auto& t : workers_) t.join();
-  }
-
-  Status StartWorkers(unsigned n) {
-    try {
-      for (unsigned i = 0; i < n; ++i) workers_.emplace_back(&Pool::Main, this);
-    } catch (const std::system_error& e) {
-      return Status::IOError(std::string("digest: start thread: ") + e.what());
-    }
-    return Status::OK();
-  }
-
-  void Start(const uint8_t* data, size_t n) {
-    slots_.assign(n, Slot());
-    const unsigned helpers =
-        n > 1 ? static_cast<unsigned>(workers_.size()) : 0;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      data_ = data;
-      n_ = n;
-      next_.store(0, std::memory_order_relaxed);
-      busy_ = helpers;
-      if (helpers > 0) ++generation_;
-    }
-    if (helpers > 0) start_cv_.notify_all();
-  }
-
-  const std::vector<Slot>& Wait() {
-    Work();
-    std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [this] { return busy_ == 0; });
-    return slots_;
-  }
-
- private:
-  void Main() {
-    uint64_t seen = 0;
-    for (;;) {
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
-        seen = generation_;
-      }
-      Work();
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (--busy_ == 0) done_cv_.notify_one();
-      }
-    }
-  }
-
-  void Work() {
-    for (;;) {
-      size_t i = next_.fetch_add(1, std::memory_order_relaxed);
-      if (i >= n_) return;
-      Slot& s = slots_[i];
-      s.nonzero = HashChunk(data_ + i * kDigestChunkSize, &s.hash);
-    }
-  }
-
-  std::vector<std::thread> workers_;
-  std::mutex mu_;
-  std::condition_variable start_cv_, done_cv_;
-  uint64_t generation_ = 0;
-  unsigned busy_ = 0;
-  bool stop_ = false;
-  const uint8_t* data_ = nullptr;
-  size_t n_ = 0;
-  std::atomic<size_t> next_{0};
-  std::vector<Slot> slots_;
-};
-
 ChunkHasher::ChunkHasher() = default;
 ChunkHasher::~ChunkHasher() = default;
 
@@ -184,17 +95,21 @@ Result<std::unique_ptr<ChunkHasher>> ChunkHasher::Create(unsigned threads) {
                                    std::to_string(kMaxHelpers));
   }
   std::unique_ptr<ChunkHasher> h(new ChunkHasher());
-  h->pool_ = std::make_unique<Pool>();
-  E2Q_RETURN_IF_ERROR(h->pool_->StartWorkers(threads));
+  E2Q_ASSIGN_OR_RETURN(h->pool_, BatchPool::Create(threads, "digest"));
   return h;
 }
 
 void ChunkHasher::Start(const uint8_t* data, size_t n) {
-  pool_->Start(data, n);
+  slots_.assign(n, Slot());
+  pool_->Start(n, [this, data](unsigned, size_t i) {
+    Slot& s = slots_[i];
+    s.nonzero = HashChunk(data + i * kDigestChunkSize, &s.hash);
+  });
 }
 
 const std::vector<ChunkHasher::Slot>& ChunkHasher::Wait() {
-  return pool_->Wait();
+  pool_->Finish();
+  return slots_;
 }
 
 }  // namespace e2q

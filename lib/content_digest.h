@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/batch_pool.h"
 #include "lib/status.h"
 
 namespace e2q {
@@ -90,9 +91,9 @@ class ChunkHasher {
   const std::vector<Slot>& Wait();
 
  private:
-  class Pool;
   ChunkHasher();
-  std::unique_ptr<Pool> pool_;
+  std::unique_ptr<BatchPool> pool_;
+  std::vector<Slot> slots_;
 };
 
 }  // namespace e2q
