@@ -101,7 +101,6 @@ void MakeBaseFs(const std::string& path, uint64_t blocks, uint32_t inodes,
 void SetupNext3(Gen& gen) {
   ext2_filsys fs = gen.fs;
   uint32_t groups = gen.Groups();
-  gen.excl.assign(gen.BlocksCount(), false);
 
   // Exclude inode: DIND -> IND blocks for every group the fs could grow to,
   // IND[g % 1024] -> one zeroed bitmap block per existing group.
@@ -128,7 +127,9 @@ void SetupNext3(Gen& gen) {
   Block zero{};
   for (uint32_t g = 0; g < groups; g++) {
     uint64_t b = gen.AllocBlock(gen.BlockBitmap(g), false);
-    gen.Write(b, zero.data());
+    Block old;  // free blocks of a new image are holes: keep them so
+    gen.ReadRaw(b, old.data());
+    if (old != zero) gen.Write(b, zero.data());
     gen.exclbm_block[g] = b;
     gen.exclbm_set.insert(b);
     iptr[g / 1024][g % 1024] = uint32_t(b);
