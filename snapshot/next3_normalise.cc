@@ -199,9 +199,8 @@ class Planner {
       ext2fs_unmark_block_bitmap_range2(f_->block_map, r.start, r.count);
       for (uint64_t b = r.start; b < r.start + r.count;) {
         const dgrp_t g = ext2fs_group_of_blk2(f_, b);
-        const uint64_t end =
-            std::min<uint64_t>(r.start + r.count,
-                                ext2fs_group_last_block2(f_, g) + 1);
+        const uint64_t end = std::min<uint64_t>(
+            r.start + r.count, ext2fs_group_last_block2(f_, g) + 1);
         groups[g].push_back({b, end - b});
         b = end;
       }

@@ -310,7 +310,8 @@ TEST_F(Next3NormaliseTest, ReleasesBlocksInEveryGroupThatHoldsThem) {
   ASSERT_OK(patched->ReadAt(0, out.data(), out.size()));
   EXPECT_FALSE(BitSet(out.data() + bitmap0_loc * kBlockSize, kBitmap0InGroup0));
   for (uint64_t b : {kDind, kInd, kBitmap1}) {
-    EXPECT_FALSE(BitSet(out.data() + bitmap_loc_ * kBlockSize, b - kGroupBlocks))
+    EXPECT_FALSE(
+        BitSet(out.data() + bitmap_loc_ * kBlockSize, b - kGroupBlocks))
         << b;
   }
   EXPECT_EQ(LoadLE16(out.data() + kBlockSize + 0x0C), free_blocks_[0]);

@@ -105,9 +105,8 @@ class Checker {
       // a snapshot of its size (next3-format.md 1.3), and no others.
       uint64_t size = EXT2_I_SIZE(&in) / kBlockSize;
       uint64_t blocks = size > kShift ? size - kShift : 0;
-      uint64_t nind = blocks <= (1ull << 20)
-                          ? 1
-                          : 1 + ((blocks - (1ull << 20)) >> 30) + 1;
+      uint64_t nind =
+          blocks <= (1ull << 20) ? 1 : 1 + ((blocks - (1ull << 20)) >> 30) + 1;
       static const int kRootSlot[5] = {EXT2_DIND_BLOCK, EXT2_TIND_BLOCK, 0, 1,
                                        2};
       for (uint64_t r = 0; r < 5; r++)
@@ -297,7 +296,6 @@ class Checker {
             ssize_t(kBlockSize))
           Die(path + ": short read");
         ReadThrough(k, b, got);
-        checked_++;
         if (want != got && bad++ < 5)
           Bad("snapshot " + std::to_string(id) + " block " + std::to_string(b) +
               ": read-through differs from snap-" + std::to_string(id) +
@@ -313,7 +311,6 @@ class Checker {
   ReadFn read_;
   std::vector<Listed> list_;
   std::set<uint64_t> excl_;  // live exclude bitmap
-  uint64_t checked_ = 0;      // image blocks compared
   std::map<uint64_t, uint32_t> exclbm_;
   std::vector<std::string> errors_;
 

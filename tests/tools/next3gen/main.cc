@@ -132,8 +132,10 @@ int main(int argc, char** argv) {
     if (!blocks.empty()) {
       n = strtoull(blocks.c_str(), &end, 10);
       // giant needs blocks above 2^20 + 2^30; next3 maps at most 2^32.
-      uint64_t max = scenario == "giant" ? (1ull << 32) : (1ull << 20) + (1ull << 30);
-      uint64_t min = scenario == "giant" ? (1ull << 20) + (1ull << 30) + 3 * 32768 : 40000;
+      uint64_t max =
+          scenario == "giant" ? (1ull << 32) : (1ull << 20) + (1ull << 30);
+      uint64_t min =
+          scenario == "giant" ? (1ull << 20) + (1ull << 30) + 3 * 32768 : 40000;
       if (*end || n < min || n >= max) return Usage();
     }
     return Generate(s, scenario, n, pos[0], pos[1]);

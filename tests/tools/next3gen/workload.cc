@@ -299,7 +299,7 @@ class Workload {
     uint64_t r = uint64_t(round);
     Tick();
     WriteBlocks(g_, xa_, {r, r + 5, 23}, 0, int(n - 1));  // moves
-    TruncateFile(g_, xa_, (22 - r) * kBlockSize);       // frees: moves
+    TruncateFile(g_, xa_, (22 - r) * kBlockSize);         // frees: moves
     WriteBlocks(g_, xb_, {1, kDind0 + 1, kDind0 + 2 + r}, 0, int(first));
     // New inodes and entries in /top: its inode-table and directory
     // blocks are copied.
