@@ -192,16 +192,21 @@ class Planner {
   Status PlanBitmaps() {
     errcode_t err = ext2fs_read_bitmaps(f_);
     if (err != 0) return Fail("read bitmaps", err);
-    std::set<dgrp_t> groups;
+    // The released runs cut at group boundaries, by group (a filesystem of
+    // 2^15 groups has released blocks in every group: no per-block work).
+    std::map<dgrp_t, std::vector<BlockRun>> groups;
     for (const BlockRun& r : n_->released.Runs()) {
       ext2fs_unmark_block_bitmap_range2(f_->block_map, r.start, r.count);
-      for (uint64_t b = r.start; b < r.start + r.count;
-           b = ext2fs_group_last_block2(f_, ext2fs_group_of_blk2(f_, b)) + 1) {
-        groups.insert(ext2fs_group_of_blk2(f_, b));
+      for (uint64_t b = r.start; b < r.start + r.count;) {
+        const dgrp_t g = ext2fs_group_of_blk2(f_, b);
+        const uint64_t end = std::min<uint64_t>(
+            r.start + r.count, ext2fs_group_last_block2(f_, g) + 1);
+        groups[g].push_back({b, end - b});
+        b = end;
       }
     }
     // The on-disk bitmap blocks of the groups that lose blocks.
-    for (dgrp_t g : groups) {
+    for (const auto& [g, runs] : groups) {
       if (ext2fs_has_group_desc_csum(f_) &&
           ext2fs_bg_flags_test(f_, g, EXT2_BG_BLOCK_UNINIT)) {
         return Status::NotSupported(
@@ -213,15 +218,15 @@ class Planner {
       E2Q_RETURN_IF_ERROR(
           image_->ReadAt(loc * kBlockSize, block.data(), block.size()));
       const uint64_t first = ext2fs_group_first_block2(f_, g);
-      const uint64_t last = ext2fs_group_last_block2(f_, g);
       bool changed = false;
-      for (uint64_t b = first; b <= last; ++b) {
-        if (!n_->released.Contains(b)) continue;
-        const uint64_t bit = b - first;
-        if (block[bit / 8] & (1u << (bit % 8))) {
-          block[bit / 8] =
-              static_cast<uint8_t>(block[bit / 8] & ~(1u << (bit % 8)));
-          changed = true;
+      for (const BlockRun& r : runs) {
+        for (uint64_t b = r.start; b < r.start + r.count; ++b) {
+          const uint64_t bit = b - first;
+          if (block[bit / 8] & (1u << (bit % 8))) {
+            block[bit / 8] =
+                static_cast<uint8_t>(block[bit / 8] & ~(1u << (bit % 8)));
+            changed = true;
+          }
         }
       }
       if (changed) {

@@ -277,6 +277,52 @@ TEST_F(Next3NormaliseTest, ReleasesDescriptorExcludeBitmapsOfTheExt4Flavour) {
       << Text(ReadAll(dir_ + "/fsck.txt"));
 }
 
+TEST_F(Next3NormaliseTest, ReleasesBlocksInEveryGroupThatHoldsThem) {
+  // Group 0's exclude bitmap moved to the last block of group 0, as next3
+  // puts each group's bitmap in its group: the released blocks are then
+  // cut at the group boundary and each group's bitmap loses its own.
+  constexpr uint64_t kBitmap0InGroup0 = kGroupBlocks - 1;
+  MemFile probe("probe", data_);
+  ASSERT_OK_AND_ASSIGN(auto fs, ext4::Filesystem::Open(&probe, {}));
+  const uint64_t bitmap0_loc = ext2fs_block_bitmap_loc(fs->raw(), 0);
+  ASSERT_FALSE(BitSet(Block(bitmap0_loc), kBitmap0InGroup0));  // free
+  Block(bitmap0_loc)[kBitmap0InGroup0 / 8] |=
+      static_cast<uint8_t>(1u << (kBitmap0InGroup0 % 8));
+  const uint64_t bit = kBitmap0 - kGroupBlocks;
+  Block(bitmap_loc_)[bit / 8] &= static_cast<uint8_t>(~(1u << (bit % 8)));
+  StoreLE32(Block(kInd), kBitmap0InGroup0);
+  std::memcpy(Block(kBitmap0InGroup0), Block(kBitmap0), kBlockSize);
+  std::memset(Block(kBitmap0), 0, kBlockSize);
+
+  auto image = std::make_unique<MemFile>("snap", data_);
+  MemFile* raw = image.get();
+  ASSERT_OK_AND_ASSIGN(Normalisation n, Normalise(raw, kBlocks, 0));
+  BlockSet want_released;
+  want_released.Add(kBitmap0InGroup0);
+  want_released.Add(kDind, 2);
+  want_released.Add(kBitmap1);
+  EXPECT_EQ(n.released.Runs(), want_released.Runs());
+  EXPECT_TRUE(n.changed.Contains(bitmap0_loc));
+  EXPECT_TRUE(n.changed.Contains(bitmap_loc_));
+  ASSERT_OK_AND_ASSIGN(auto patched, PatchedFile::Create(std::move(image),
+                                                         std::move(n.patches)));
+  std::vector<uint8_t> out(data_.size());
+  ASSERT_OK(patched->ReadAt(0, out.data(), out.size()));
+  EXPECT_FALSE(BitSet(out.data() + bitmap0_loc * kBlockSize, kBitmap0InGroup0));
+  for (uint64_t b : {kDind, kInd, kBitmap1}) {
+    EXPECT_FALSE(
+        BitSet(out.data() + bitmap_loc_ * kBlockSize, b - kGroupBlocks))
+        << b;
+  }
+  EXPECT_EQ(LoadLE16(out.data() + kBlockSize + 0x0C), free_blocks_[0]);
+  EXPECT_EQ(LoadLE16(out.data() + kBlockSize + 32 + 0x0C), free_blocks_[1]);
+  EXPECT_EQ(LoadLE32(out.data() + 1024 + kSbFreeBlocksLo), free_total_);
+  WriteAll(dir_ + "/after.img", out);
+  EXPECT_EQ(Sh("e2fsck -fn " + dir_ + "/after.img >" + dir_ + "/fsck.txt 2>&1"),
+            0)
+      << Text(ReadAll(dir_ + "/fsck.txt"));
+}
+
 TEST_F(Next3NormaliseTest,
        ADescriptorExcludeBitmapInFixedMetadataIsCorruption) {
   uint8_t* sb = Block(0) + 1024;

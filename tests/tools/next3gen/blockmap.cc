@@ -13,7 +13,12 @@ constexpr uint64_t kPer = 1024;  // pointers per 4 KiB block
 constexpr uint64_t kIndBase = 12;
 constexpr uint64_t kDindBase = kIndBase + kPer;
 constexpr uint64_t kTindBase = kDindBase + kPer * kPer;
-constexpr uint64_t kEnd = kTindBase + kPer * kPer * kPer;
+constexpr uint64_t kTindSpan = kPer * kPer * kPer;
+constexpr uint64_t kEnd = kTindBase + kTindSpan;
+// Snapshot files only (next3-format.md 1.3): raw i_block[0..2] are further
+// TIND roots for logical blocks kEnd + k * 2^30 onwards (fs blocks from
+// 2^20 + 2^30 on), and there are no direct or IND blocks.
+constexpr int kExtraTinds = 3;
 
 struct Path {
   int slot;    // i_block index
@@ -21,7 +26,20 @@ struct Path {
   uint64_t rel;
 };
 
-Path PathOf(uint64_t l) {
+bool IsSnapFile(const ext2_inode& in) {
+  return LINUX_S_ISREG(in.i_mode) && (in.i_flags & kSnapFileFl);
+}
+
+Path PathOf(const ext2_inode& in, uint64_t l) {
+  if (IsSnapFile(in)) {
+    if (l < kDindBase)
+      Die("snapshot file: logical block " + std::to_string(l) +
+          " below the DIND range");
+    if (l >= kEnd && l < kEnd + kExtraTinds * kTindSpan) {
+      uint64_t k = (l - kEnd) / kTindSpan;
+      return {int(k), 3, l - kEnd - k * kTindSpan};
+    }
+  }
   if (l < kIndBase) return {int(l), 0, 0};
   if (l < kDindBase) return {EXT2_IND_BLOCK, 1, l - kIndBase};
   if (l < kTindBase) return {EXT2_DIND_BLOCK, 2, l - kDindBase};
@@ -93,7 +111,7 @@ bool RemoveInd(Gen& gen, uint64_t b, int levels, uint64_t base,
 }  // namespace
 
 uint64_t MapGet(const ReadFn& read, const ext2_inode& inode, uint64_t l) {
-  Path path = PathOf(l);
+  Path path = PathOf(inode, l);
   uint64_t b = inode.i_block[path.slot];
   for (int lv = path.levels; lv >= 1 && b; lv--) {
     Ptrs v = ReadPtrs(read, b);
@@ -104,7 +122,7 @@ uint64_t MapGet(const ReadFn& read, const ext2_inode& inode, uint64_t l) {
 
 int MapSet(Gen& gen, ext2_inode& inode, uint64_t l, uint64_t p,
            const AllocFn& alloc) {
-  Path path = PathOf(l);
+  Path path = PathOf(inode, l);
   if (path.levels == 0) {
     inode.i_block[path.slot] = uint32_t(p);
     return 0;
@@ -137,29 +155,44 @@ int MapSet(Gen& gen, ext2_inode& inode, uint64_t l, uint64_t p,
 void MapWalk(const ReadFn& read, const ext2_inode& inode,
              const std::function<void(uint64_t, uint64_t)>& data,
              const std::function<void(uint64_t)>& ind) {
-  for (uint64_t i = 0; i < kIndBase; i++)
+  int direct = IsSnapFile(inode) ? kExtraTinds : 0;
+  for (uint64_t i = uint64_t(direct); i < kIndBase; i++)
     if (inode.i_block[i]) data(i, inode.i_block[i]);
   const uint64_t base[3] = {kIndBase, kDindBase, kTindBase};
   for (int k = 0; k < 3; k++)
     if (inode.i_block[EXT2_IND_BLOCK + k])
       WalkInd(read, inode.i_block[EXT2_IND_BLOCK + k], k + 1, base[k], data,
               ind);
+  for (int k = 0; k < direct; k++)
+    if (inode.i_block[k])
+      WalkInd(read, inode.i_block[k], 3, kEnd + uint64_t(k) * kTindSpan, data,
+              ind);
 }
 
 void MapRemoveIf(Gen& gen, ext2_inode& inode,
                  const std::function<bool(uint64_t, uint64_t)>& remove,
                  const ReleaseFn& release, bool keep_empty_ind) {
-  for (uint64_t i = 0; i < kIndBase; i++) {
+  int direct = IsSnapFile(inode) ? kExtraTinds : 0;
+  for (uint64_t i = uint64_t(direct); i < kIndBase; i++) {
     if (inode.i_block[i] && remove(i, inode.i_block[i])) {
       release(inode.i_block[i]);
       inode.i_block[i] = 0;
     }
   }
-  const uint64_t base[3] = {kIndBase, kDindBase, kTindBase};
-  for (int k = 0; k < 3; k++) {
-    uint32_t& slot = inode.i_block[EXT2_IND_BLOCK + k];
+  struct Root {
+    int slot, levels;
+    uint64_t base;
+  };
+  std::vector<Root> roots = {{EXT2_IND_BLOCK, 1, kIndBase},
+                             {EXT2_DIND_BLOCK, 2, kDindBase},
+                             {EXT2_TIND_BLOCK, 3, kTindBase}};
+  for (int k = 0; k < direct; k++)
+    roots.push_back({k, 3, kEnd + uint64_t(k) * kTindSpan});
+  for (const Root& r : roots) {
+    uint32_t& slot = inode.i_block[r.slot];
     if (!slot) continue;
-    if (RemoveInd(gen, slot, k + 1, base[k], remove, release, keep_empty_ind) &&
+    if (RemoveInd(gen, slot, r.levels, r.base, remove, release,
+                  keep_empty_ind) &&
         !keep_empty_ind) {
       release(slot);
       slot = 0;

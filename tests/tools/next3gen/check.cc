@@ -16,6 +16,18 @@
 namespace n3g {
 namespace {
 
+// Calls f(i) for every set bit i of a bitmap block, skipping clear words.
+template <typename F>
+void ForEachBit(const Block& bm, F f) {
+  for (uint64_t w = 0; w < kBlockSize / 8; w++) {
+    uint64_t word;
+    memcpy(&word, bm.data() + w * 8, 8);
+    if (!word) continue;
+    for (uint64_t i = w * 64; i < w * 64 + 64; i++)
+      if ((bm[i / 8] >> (i % 8)) & 1) f(i);
+  }
+}
+
 struct Listed {
   uint32_t ino;
   ext2_inode in;
@@ -83,10 +95,24 @@ class Checker {
       if (!list_.empty() && in.i_generation >= last_id)
         Bad("snapshot IDs not strictly decreasing");
       last_id = in.i_generation;
-      for (int i = 0; i < EXT2_DIND_BLOCK; i++)  // invariant 6
+      for (int i = 3; i < EXT2_DIND_BLOCK; i++)  // invariant 6
         if (in.i_block[i])
           Bad("snapshot " + std::to_string(ino) + ": i_block[" +
               std::to_string(i) + "] set");
+      // The roots: DIND, TIND, raw i_block[0..2], as many as next3 gives
+      // a snapshot of its size (next3-format.md 1.3), and no others.
+      uint64_t size = EXT2_I_SIZE(&in) / kBlockSize;
+      uint64_t blocks = size > kShift ? size - kShift : 0;
+      uint64_t nind =
+          blocks <= (1ull << 20) ? 1 : 1 + ((blocks - (1ull << 20)) >> 30) + 1;
+      static const int kRootSlot[5] = {EXT2_DIND_BLOCK, EXT2_TIND_BLOCK, 0, 1,
+                                       2};
+      for (uint64_t r = 0; r < 5; r++)
+        if ((in.i_block[kRootSlot[r]] != 0) != (r < nind))
+          Bad("snapshot " + std::to_string(ino) + ": root in i_block[" +
+              std::to_string(kRootSlot[r]) + "] " +
+              (r < nind ? "missing" : "set") + " for " +
+              std::to_string(blocks) + " blocks");
       list_.push_back({ino, in});
       ino = in.osd1.linux1.l_i_version;
     }
@@ -161,12 +187,12 @@ class Checker {
             std::to_string(from_inode[g]));
     }
     const std::vector<uint64_t>& where = by_gdt ? from_gdt : from_inode;
-    excl_.assign(ext2fs_blocks_count(fs_->super), false);
+    const uint64_t count = ext2fs_blocks_count(fs_->super);
+    excl_.clear();
     if (!by_inode && !by_gdt) return;
     for (uint32_t g = 0; g < groups; g++) {
       uint64_t b = where[g];
-      if (!b || b >= excl_.size() ||
-          !ext2fs_test_block_bitmap2(fs_->block_map, b)) {
+      if (!b || b >= count || !ext2fs_test_block_bitmap2(fs_->block_map, b)) {
         Bad("exclude bitmap of group " + std::to_string(g) +
             (b ? " at unallocated block " + std::to_string(b) : " missing"));
         continue;
@@ -174,11 +200,10 @@ class Checker {
       exclbm_[b] = g;
       Block bm;
       Read(b, bm.data());
-      for (uint64_t i = 0; i < kBlocksPerGroup; i++) {
+      ForEachBit(bm, [&](uint64_t i) {
         uint64_t blk = uint64_t(g) * kBlocksPerGroup + i;
-        if (blk < excl_.size() && ((bm[i / 8] >> (i % 8)) & 1))
-          excl_[blk] = true;
-      }
+        if (blk < count) excl_.insert(blk);
+      });
     }
   }
 
@@ -194,7 +219,7 @@ class Checker {
       uint64_t count = 0, moved = 0, copied = 0, ind = 0;
       auto own = [&](uint64_t p) {
         count++;
-        if (p >= excl_.size()) {
+        if (p >= ext2fs_blocks_count(fs_->super)) {
           Bad("snapshot " + std::to_string(ino) + " maps block " +
               std::to_string(p) + " beyond the fs");
           return;
@@ -223,9 +248,12 @@ class Checker {
             std::to_string(in.i_blocks) + " for " + std::to_string(count) +
             " blocks");
     }
-    for (uint64_t b = 0; b < excl_.size(); b++) {
+    // Every block that is owned or excluded (the others are neither).
+    std::set<uint64_t> blocks(excl_);
+    for (auto& o : owner) blocks.insert(o.first);
+    for (uint64_t b : blocks) {
       bool owned = owner.count(b) != 0;
-      if (owned != excl_[b])
+      if (owned != (excl_.count(b) != 0))
         Bad("block " + std::to_string(b) +
             (owned ? " owned by a snapshot but not excluded"
                    : " excluded but owned by no snapshot"));
@@ -249,10 +277,11 @@ class Checker {
     uint64_t g = b / kBlocksPerGroup;
     if (g < fs_->group_desc_count && ext2fs_block_bitmap_loc(fs_, g) == b) {
       Read(b, out.data());
-      for (uint64_t i = 0; i < kBlocksPerGroup; i++) {
-        uint64_t blk = g * kBlocksPerGroup + i;
-        if (blk < excl_.size() && excl_[blk])
-          out[i / 8] &= uint8_t(~(1 << (i % 8)));
+      uint64_t start = g * kBlocksPerGroup;
+      for (auto it = excl_.lower_bound(start);
+           it != excl_.end() && *it < start + kBlocksPerGroup; ++it) {
+        uint64_t i = *it - start;
+        out[i / 8] &= uint8_t(~(1 << (i % 8)));
       }
       return;
     }
@@ -291,9 +320,9 @@ class Checker {
       if (pread(fd, bm.data(), kBlockSize, off_t(bbm * kBlockSize)) !=
           ssize_t(kBlockSize))
         Die(path + ": short read");
-      for (uint64_t i = 0; i < kBlocksPerGroup; i++) {
+      ForEachBit(bm, [&](uint64_t i) {
         uint64_t b = g * kBlocksPerGroup + i;
-        if (b >= n || !((bm[i / 8] >> (i % 8)) & 1)) continue;
+        if (b >= n) return;
         Block want, got;
         if (pread(fd, want.data(), kBlockSize, off_t(b * kBlockSize)) !=
             ssize_t(kBlockSize))
@@ -303,7 +332,7 @@ class Checker {
           Bad("snapshot " + std::to_string(id) + " block " + std::to_string(b) +
               ": read-through differs from snap-" + std::to_string(id) +
               ".img");
-      }
+      });
     }
     close(fd);
   }
@@ -313,7 +342,7 @@ class Checker {
   ext2_filsys fs_ = nullptr;
   ReadFn read_;
   std::vector<Listed> list_;
-  std::vector<bool> excl_;
+  std::set<uint64_t> excl_;  // live exclude bitmap
   std::map<uint64_t, uint32_t> exclbm_;
   std::vector<std::string> errors_;
 

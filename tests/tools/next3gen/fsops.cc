@@ -87,9 +87,17 @@ void LinkEntry(Gen& gen, uint32_t dir, const std::string& name, uint32_t ino,
   }
 }
 
-uint32_t MakeDir(Gen& gen, uint32_t parent, const std::string& name) {
+uint32_t MakeDir(Gen& gen, uint32_t parent, const std::string& name,
+                 int inode_group) {
+  ext2_ino_t want = 0;
+  if (inode_group >= 0)  // new_inode starts at the "parent's" group
+    Check(ext2fs_new_inode(
+              gen.fs,
+              uint32_t(inode_group) * gen.fs->super->s_inodes_per_group + 1,
+              LINUX_S_IFDIR | 0755, nullptr, &want),
+          "new directory inode");
   for (int tries = 0;; tries++) {
-    errcode_t err = ext2fs_mkdir(gen.fs, parent, 0, name.c_str());
+    errcode_t err = ext2fs_mkdir(gen.fs, parent, want, name.c_str());
     if (err == EXT2_ET_DIR_NO_SPACE && tries < 2) {
       Check(ext2fs_expand_dir(gen.fs, parent), "expand dir");
       continue;

@@ -15,7 +15,10 @@ class Gen;
 
 void LinkEntry(Gen& gen, uint32_t dir, const std::string& name, uint32_t ino,
                int file_type);
-uint32_t MakeDir(Gen& gen, uint32_t parent, const std::string& name);
+// A new directory; its inode in group `inode_group` when >= 0 (its block
+// then goes near it), else where libext2fs puts it (near the parent).
+uint32_t MakeDir(Gen& gen, uint32_t parent, const std::string& name,
+                 int inode_group = -1);
 void RemoveDir(Gen& gen, uint32_t parent, const std::string& name,
                uint32_t ino);
 uint32_t MakeSymlink(Gen& gen, uint32_t parent, const std::string& name,

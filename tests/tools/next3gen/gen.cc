@@ -21,7 +21,7 @@ void Check(errcode_t err, const std::string& what) {
 
 bool Snap::CowBit(uint64_t b) const {
   if (b >= blocks) return false;
-  const Block& bm = cowbm[b / kBlocksPerGroup];
+  const Block& bm = *cowbm[b / kBlocksPerGroup];
   uint64_t bit = b % kBlocksPerGroup;
   return (bm[bit / 8] >> (bit % 8)) & 1;
 }
@@ -102,14 +102,38 @@ uint64_t Gen::AllocBlock(uint64_t goal, bool zero) {
 
 uint64_t Gen::AllocSnapBlock(uint64_t goal) {
   uint64_t b = AllocBlock(goal, false);
-  excl[b] = true;
+  SetExcluded(b, true);
   return b;
 }
 
 void Gen::FreeBlock(uint64_t b) {
   ext2fs_block_alloc_stats2(fs, b, -1);
   bitmap_changes_++;
-  excl[b] = false;
+  SetExcluded(b, false);
+}
+
+void Gen::SetExcluded(uint64_t b, bool on) {
+  if (on ? excl.insert(b).second : excl.erase(b) != 0)
+    excl_dirty.insert(uint32_t(b / kBlocksPerGroup));
+}
+
+Block Gen::MaskedBitmap(uint32_t g) const {
+  Block bm;
+  ReadRaw(BlockBitmap(g), bm.data());
+  uint64_t start = uint64_t(g) * kBlocksPerGroup;
+  for (auto it = excl.lower_bound(start);
+       it != excl.end() && *it < start + kBlocksPerGroup; ++it) {
+    uint64_t i = *it - start;
+    bm[i / 8] &= uint8_t(~(1 << (i % 8)));
+  }
+  return bm;
+}
+
+std::shared_ptr<const Block> Gen::Intern(const Block& b) {
+  auto it = interned_.find(b);
+  if (it == interned_.end())
+    it = interned_.emplace(b, std::make_shared<const Block>(b)).first;
+  return it->second;
 }
 
 uint64_t Gen::SnapLookup(const Snap& s, uint64_t b) const {
@@ -154,7 +178,7 @@ void Gen::CowCopy(uint64_t b) {
   Block old;
   uint32_t g = uint32_t(b / kBlocksPerGroup);
   if (g < Groups() && BlockBitmap(g) == b)
-    old = s.cowbm[g];  // the COW bitmap: bitmap at take & ~exclude
+    old = *s.cowbm[g];  // the COW bitmap: bitmap at take & ~exclude
   else
     ReadRaw(b, old.data());
   uint64_t p = AllocSnapBlock(b);
@@ -165,7 +189,7 @@ void Gen::CowCopy(uint64_t b) {
 void Gen::MoveIntoActive(uint64_t b) {
   Snap& s = snaps[active];
   SnapMap(s, b, b);
-  excl[b] = true;
+  SetExcluded(b, true);
   bitmap_changes_++;
 }
 
@@ -204,14 +228,21 @@ void Gen::Flush() {
     ext2fs_mark_bb_dirty(fs);
     ext2fs_mark_ib_dirty(fs);
     Check(ext2fs_write_bitmaps(fs), "write bitmaps");
-    for (uint32_t g = 0; g < Groups(); g++) {
+    // Only the exclude bitmaps that changed (a 16 TiB filesystem has
+    // 2^17 groups).
+    std::set<uint32_t> dirty;
+    dirty.swap(excl_dirty);
+    for (uint32_t g : dirty) {
       Block bm{};
       uint64_t start = uint64_t(g) * kBlocksPerGroup;
-      for (uint64_t i = 0; i < kBlocksPerGroup && start + i < excl.size(); i++)
-        if (excl[start + i]) bm[i / 8] |= uint8_t(1 << (i % 8));
+      for (auto it = excl.lower_bound(start);
+           it != excl.end() && *it < start + kBlocksPerGroup; ++it) {
+        uint64_t i = *it - start;
+        bm[i / 8] |= uint8_t(1 << (i % 8));
+      }
       Write(exclbm_block[g], bm.data());
     }
-    if (bitmap_changes_ == before) break;
+    if (bitmap_changes_ == before && excl_dirty.empty()) break;
   }
   ext2fs_mark_super_dirty(fs);
   Check(ext2fs_flush(fs), "flush");

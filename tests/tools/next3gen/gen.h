@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -46,7 +47,10 @@ struct Snap {
   std::string state;         // active frozen deleted shrunk removed
   bool linked = true;        // still has its /.snapshots entry
   ext2_inode inode{};        // in-memory copy, written through WriteSnapInode
-  std::vector<Block> cowbm;  // per group: block bitmap at take & ~exclude
+  // Per group: block bitmap at take & ~exclude.  Equal bitmaps share one
+  // block (Gen::Intern), so a filesystem of 32768 groups costs a pointer
+  // per group, not 4 KiB.
+  std::vector<std::shared_ptr<const Block>> cowbm;
   bool CowBit(uint64_t b) const;
 };
 
@@ -64,7 +68,10 @@ class Gen {
   time_t now = 0;
   ExcludeAt exclude_at = ExcludeAt::kInode;
   uint32_t snapdir = 0;                // inode of /.snapshots
-  std::vector<bool> excl;              // live exclude bitmap (per block)
+  // Live exclude bitmap, as the set of excluded blocks (few, while the
+  // filesystem may have 2^32 blocks); groups changed since the last Flush.
+  std::set<uint64_t> excl;
+  std::set<uint32_t> excl_dirty;
   std::vector<uint64_t> exclbm_block;  // per group: exclude bitmap block
   std::set<uint64_t> exclbm_set;       // never copied, zeros in snapshots
   std::vector<Snap> snaps;             // in take order (oldest first)
@@ -82,6 +89,15 @@ class Gen {
   uint64_t BlockBitmap(uint32_t g) const;
   uint64_t InodeBitmap(uint32_t g) const;
   uint64_t InodeTableBlock(uint32_t ino) const;  // block holding the inode
+
+  // The exclude bitmap.
+  bool Excluded(uint64_t b) const { return excl.count(b) != 0; }
+  void SetExcluded(uint64_t b, bool on);
+  // Group g's live block bitmap as on disk, with the excluded blocks
+  // cleared (a COW bitmap, next3-format.md 3.5).
+  Block MaskedBitmap(uint32_t g) const;
+  // A shared copy of `b`, one per distinct content.
+  std::shared_ptr<const Block> Intern(const Block& b);
 
   // Raw block access (no hook, no cache): the channel has no cache either.
   void ReadRaw(uint64_t b, void* buf) const;
@@ -126,6 +142,7 @@ class Gen {
   uint64_t rng_ = 0;
   uint64_t bitmap_changes_ = 0;  // block or exclude bitmap changes
   std::set<uint64_t> writing_;   // blocks with a write in progress
+  std::map<Block, std::shared_ptr<const Block>> interned_;
 };
 
 extern Gen* g_gen;  // the io manager's hook target

@@ -28,7 +28,7 @@ constexpr long kMkfsTime = 1700000000;
 
 int Usage() {
   fprintf(stderr,
-          "usage: next3gen [--seed=N] [--scenario=busy|deleted|huge] "
+          "usage: next3gen [--seed=N] [--scenario=busy|deleted|huge|giant] "
           "[--blocks=N]\n"
           "                [--exclude=inode|gdt|both] FS-IMAGE EXPECT-DIR\n"
           "       next3gen --damage=KIND FS-IMAGE\n"
@@ -138,7 +138,12 @@ int main(int argc, char** argv) {
     uint64_t n = ScenarioBlocks(scenario);
     if (!blocks.empty()) {
       n = strtoull(blocks.c_str(), &end, 10);
-      if (*end || n < 40000 || n >= (1ull << 20) + (1ull << 30)) return Usage();
+      // giant needs blocks above 2^20 + 2^30; next3 maps at most 2^32.
+      uint64_t max =
+          scenario == "giant" ? (1ull << 32) : (1ull << 20) + (1ull << 30);
+      uint64_t min =
+          scenario == "giant" ? (1ull << 20) + (1ull << 30) + 3 * 32768 : 40000;
+      if (*end || n < min || n >= max) return Usage();
     }
     ExcludeAt at = ExcludeAt::kInode;
     if (exclude == "gdt")

@@ -128,7 +128,9 @@ void MakeExcludeInode(Gen& gen) {
   Block zero{};
   for (uint32_t g = 0; g < groups; g++) {
     uint64_t b = gen.AllocBlock(gen.BlockBitmap(g), false);
-    gen.Write(b, zero.data());
+    Block old;  // free blocks of a new image are holes: keep them so
+    gen.ReadRaw(b, old.data());
+    if (old != zero) gen.Write(b, zero.data());
     gen.exclbm_block[g] = b;
     gen.exclbm_set.insert(b);
     iptr[g / 1024][g % 1024] = uint32_t(b);
@@ -170,7 +172,7 @@ void NameInDescriptors(Gen& gen) {
 
 void SetupNext3(Gen& gen) {
   ext2_filsys fs = gen.fs;
-  gen.excl.assign(gen.BlocksCount(), false);
+  gen.excl.clear();
   if (gen.exclude_at != ExcludeAt::kGdt) MakeExcludeInode(gen);
   if (gen.exclude_at != ExcludeAt::kInode) NameInDescriptors(gen);
 

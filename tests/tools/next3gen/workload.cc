@@ -33,9 +33,9 @@ class Workload {
 
   void Tick() { g_.SetTime(g_.now + 7); }
 
-  uint32_t Dir(uint32_t parent, const std::string& name) {
+  uint32_t Dir(uint32_t parent, const std::string& name, int group = -1) {
     Tick();
-    uint32_t ino = MakeDir(g_, parent, name);
+    uint32_t ino = MakeDir(g_, parent, name, group);
     nodes_.push_back({ino, parent, name, kDir});
     return ino;
   }
@@ -150,7 +150,8 @@ class Workload {
     int i = RandomNode(g_.Rand(4) ? kFile : kLink);
     if (i < 0) return;
     uint32_t ino = nodes_[i].ino;
-    if (ino == ind_ || ino == dind_ || ino == tind_ || ino == high_)
+    if (ino == ind_ || ino == dind_ || ino == tind_ || ino == high_ ||
+        ino == xa_ || ino == xb_ || ino == low_ || ino == mid_)
       return;  // the big files stay (their inode numbers are kept)
     RemoveNode(i);
   }
@@ -272,6 +273,42 @@ class Workload {
     WriteBlocks(g_, high_, {40, 41}, 0, last - 1);
   }
 
+  // Giant filesystems (> 2^20 + 2^30 blocks): a directory whose inode,
+  // directory block and files lie in the groups above block 2^20 + 2^30
+  // (which snapshot files map through raw i_block[0]), plus files in a
+  // group of the DIND range and one of the TIND range.  TouchGiant changes
+  // all of them in every round, so each snapshot moves and copies blocks
+  // under all three roots.
+  void PopulateGiant() {
+    uint32_t n = g_.Groups();
+    uint32_t first = uint32_t(((1ull << 20) + (1ull << 30)) / kBlocksPerGroup);
+    if (n < first + 3) Die("giant: need 3 groups above 2^20 + 2^30 blocks");
+    top_ = Dir(EXT2_ROOT_INO, "top", int(n - 2));
+    std::vector<uint64_t> b;
+    for (uint64_t i = 0; i < 24; i++) b.push_back(i);
+    xa_ = File(top_, "xa", b, 24 * kBlockSize, int(n - 1));
+    xb_ = File(top_, "xb", {0, 1, 2, kDind0, kDind0 + 1},
+               (kDind0 + 2) * kBlockSize - 5, int(first));
+    b.resize(8);
+    low_ = File(EXT2_ROOT_INO, "low", b, 8 * kBlockSize, 2);
+    mid_ = File(EXT2_ROOT_INO, "mid", b, 8 * kBlockSize - 1, int(n / 2));
+  }
+  void TouchGiant(int round) {
+    uint32_t n = g_.Groups();
+    uint32_t first = uint32_t(((1ull << 20) + (1ull << 30)) / kBlocksPerGroup);
+    uint64_t r = uint64_t(round);
+    Tick();
+    WriteBlocks(g_, xa_, {r, r + 5, 23}, 0, int(n - 1));  // moves
+    TruncateFile(g_, xa_, (22 - r) * kBlockSize);         // frees: moves
+    WriteBlocks(g_, xb_, {1, kDind0 + 1, kDind0 + 2 + r}, 0, int(first));
+    // New inodes and entries in /top: its inode-table and directory
+    // blocks are copied.
+    File(top_, Name('x'), {0, 1}, 2 * kBlockSize - 9, int(n - 1 - r % 2));
+    Dir(top_, Name('y'), int(n - 2));
+    WriteBlocks(g_, low_, {r, 7}, 0, 2);
+    WriteBlocks(g_, mid_, {r, 7}, 0, int(n / 2));
+  }
+
   void TakeAt(int k) {
     g_.SetTime(kT0 + 3600L * k);
     TakeSnapshot(g_);
@@ -282,6 +319,7 @@ class Workload {
   std::vector<Node> nodes_;
   unsigned n_ = 0;
   uint32_t ind_ = 0, dind_ = 0, tind_ = 0, high_ = 0;
+  uint32_t top_ = 0, xa_ = 0, xb_ = 0, low_ = 0, mid_ = 0;
 };
 
 void Busy(Gen& gen, int takes, bool high) {
@@ -295,6 +333,20 @@ void Busy(Gen& gen, int takes, bool high) {
     w.TouchBigFiles(k - 1);
     if (high) w.TouchHigh(k - 1);
     w.Phase(10);
+  }
+}
+
+void Giant(Gen& gen) {
+  Workload w(gen);
+  gen.SetTime(kT0 + 60);
+  w.Populate();
+  w.PopulateGiant();
+  for (int k = 1; k <= 3; k++) {
+    w.TakeAt(k);
+    w.Phase(20);
+    w.TouchBigFiles(k - 1);
+    w.TouchGiant(k - 1);
+    w.Phase(5);
   }
 }
 
@@ -325,15 +377,19 @@ void Deleted(Gen& gen) {
 }  // namespace
 
 bool ScenarioKnown(const std::string& name) {
-  return name == "busy" || name == "deleted" || name == "huge";
+  return name == "busy" || name == "deleted" || name == "huge" ||
+         name == "giant";
 }
 
 unsigned long long ScenarioBlocks(const std::string& name) {
   if (name == "huge") return (1ull << 20) + 2 * 32768 + 5000;
+  // 4 groups above 2^20 + 2^30 (4.0 TiB apparent).
+  if (name == "giant") return (1ull << 20) + (1ull << 30) + 3 * 32768 + 5000;
   return 3 * 32768 + 5000;
 }
 
 unsigned ScenarioInodes(const std::string& name) {
+  if (name == "giant") return 64;  // mke2fs's minimum: 32 per group
   return name == "huge" ? 35 * 64 : 256;
 }
 
@@ -344,6 +400,8 @@ void RunScenario(Gen& gen, const std::string& name) {
     Deleted(gen);
   else if (name == "huge")
     Busy(gen, 3, true);
+  else if (name == "giant")
+    Giant(gen);
   else
     Die("unknown scenario " + name);
 }
