@@ -29,9 +29,8 @@ class OutputFile {
   // `expected_bytes` (0: unknown) chooses how a regular file is written:
   // below kDirectWriteThreshold through the page cache with early
   // writeback, otherwise (and when unknown) large writes with O_DIRECT.
-  // With `durable` false, every write goes through the page cache (no
-  // O_DIRECT, no early writeback) and Commit() renames without waiting for
-  // the disk (what cp does): an interrupted
+  // With `durable` false, small files get no early writeback and Commit()
+  // renames without waiting for the disk (what cp does): an interrupted
   // run still leaves no file, but a system crash may leave the final name
   // on an incomplete file.
   static Result<std::unique_ptr<OutputFile>> Create(
