@@ -42,6 +42,16 @@ Status Qcow2FileBuilder::Sync() {
   return behind_.Drain();
 }
 
+Status Qcow2FileBuilder::Settle(uint64_t offset, size_t len) {
+  // Only a buffer that holds some of these bytes needs writing out: -X
+  // reads clusters back after every batch, and flushing a partly filled
+  // buffer each time would split the output into many small writes.
+  if (offset + len > buf_start_ && !buf_.empty()) {
+    E2Q_RETURN_IF_ERROR(Flush());
+  }
+  return behind_.Drain();
+}
+
 Status Qcow2FileBuilder::Append(const void* data, size_t len) {
   const auto* p = static_cast<const uint8_t*>(data);
   if (len >= kDirectWrite && out_->WritesDirect()) {
@@ -117,7 +127,7 @@ Status Qcow2FileBuilder::ReadBack(uint64_t offset, void* buf, size_t len) {
     return Status::InvalidArgument(out_->name() +
                                    ": qcow2: read back past the end written");
   }
-  E2Q_RETURN_IF_ERROR(Sync());
+  E2Q_RETURN_IF_ERROR(Settle(offset, len));
   return out_->ReadAt(offset, buf, len);
 }
 
@@ -126,7 +136,7 @@ Status Qcow2FileBuilder::Rewrite(uint64_t offset, const void* buf, size_t len) {
     return Status::InvalidArgument(out_->name() +
                                    ": qcow2: rewrite outside the tables");
   }
-  E2Q_RETURN_IF_ERROR(Sync());
+  E2Q_RETURN_IF_ERROR(Settle(offset, len));
   return out_->WriteAt(offset, buf, len);
 }
 

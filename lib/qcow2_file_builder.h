@@ -75,6 +75,11 @@ class Qcow2FileBuilder {
   uint64_t file_size() const { return file_size_; }
 
  private:
+  // Before the file itself is read or written at [offset, offset + len):
+  // writes out the buffer if it holds any of those bytes, and waits for
+  // the write in flight (file calls stay one at a time, in order).
+  Status Settle(uint64_t offset, size_t len);
+
   File* out_;
   const uint32_t bits_;
   uint64_t pos_;
