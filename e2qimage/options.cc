@@ -22,6 +22,7 @@ enum LongOnly {
   kOptVersion,
   kOptCompress,
   kOptNoSync,
+  kOptSync,
 };
 
 const struct option kLongOptions[] = {
@@ -46,6 +47,7 @@ const struct option kLongOptions[] = {
     {"threads", required_argument, nullptr, kOptThreads},
     {"backing", required_argument, nullptr, kOptBacking},
     {"no-sync", no_argument, nullptr, kOptNoSync},
+    {"sync", no_argument, nullptr, kOptSync},
     {"info", no_argument, nullptr, kOptInfo},
     {"verify", no_argument, nullptr, kOptVerify},
     {"help", no_argument, nullptr, kOptHelp},
@@ -117,8 +119,8 @@ const char* UsageText() {
       "-B BLOCKSIZE]\n"
       "                [-x ID | -X] [--cluster-size=BYTES] [--compat=0.10|1.1] "
       "[--threads=N]\n"
-      "                [--no-sync] DEVICE IMAGE-FILE\n"
-      "       e2qimage -r|-Q [-l SNAPSHOT] [-z] [--no-sync] IMAGE.qcow2 OUT-FILE\n"
+      "                [--sync] DEVICE IMAGE-FILE\n"
+      "       e2qimage -r|-Q [-l SNAPSHOT] [-z] [--sync] IMAGE.qcow2 OUT-FILE\n"
       "       e2qimage -Q [-a] [-z[LEVEL]] [-x ID1..ID2|ID1..live] "
       "--backing=BASE\n"
       "                DEVICE IMAGE-FILE\n"
@@ -147,9 +149,12 @@ const char* UsageText() {
       "  --cluster-size=BYTES   qcow2 cluster size (512 to 2M)\n"
       "  --compat=0.10|1.1      qcow2 version 2 or 3\n"
       "  --threads=N            compression threads (default: all cores)\n"
-      "  --no-sync              do not wait for the image to reach the disk "
-      "before\n"
-      "                         renaming it into place (as cp and e2image)\n"
+      "  --sync                 wait for the image to reach the disk before "
+      "renaming\n"
+      "                         it into place (by default, as cp and e2image, "
+      "the\n"
+      "                         kernel writes it back later)\n"
+      "  --no-sync              the default: do not wait for the disk\n"
       "  -l, --snapshot=ID|NAME read internal snapshot of a qcow2 input\n"
       "\n"
       "next3 snapshots:\n"
@@ -311,7 +316,14 @@ std::optional<Options> ParseOptions(int argc, char** argv,
         break;
       }
       case kOptBacking: o.backing = optarg; break;
-      case kOptNoSync: o.sync = false; break;
+      case kOptNoSync:
+        o.sync = false;
+        o.no_sync_given = true;
+        break;
+      case kOptSync:
+        o.sync = true;
+        o.no_sync_given = false;
+        break;
       case ':':
         *error = std::string("option ") + argv[optind - 1] +
                  " requires an argument";
@@ -389,7 +401,7 @@ std::optional<Options> ParseOptions(int argc, char** argv,
     case Mode::kRollback:
     case Mode::kUndo:
       want = 2;
-      if (!o.sync) {
+      if (o.no_sync_given) {
         *error = "--no-sync cannot be used with -R or -U (a rollback always "
                  "waits for the disk)";
         return std::nullopt;

@@ -44,7 +44,8 @@ struct Options {
   std::string backing;                        // --backing=FILE
   std::string rollback_id;                    // -R ID
   unsigned threads = 0;                       // --threads (0 = all cores)
-  bool sync = true;                           // false: --no-sync
+  bool sync = false;                          // --sync (exports only)
+  bool no_sync_given = false;                 // --no-sync (refused by -R/-U)
   std::vector<std::string> args;              // positional arguments
 };
 

@@ -26,13 +26,13 @@ class OutputFile {
 
   // Creates the output for `path` ("-" = standard output).  Refuses an
   // existing directory.  The returned object owns the temporary file.
-  // `expected_bytes` (0: unknown) chooses how a regular file is written:
-  // below kDirectWriteThreshold through the page cache with early
-  // writeback, otherwise (and when unknown) large writes with O_DIRECT.
-  // With `durable` false, small files get no early writeback and Commit()
-  // renames without waiting for the disk (what cp does): an interrupted
-  // run still leaves no file, but a system crash may leave the final name
-  // on an incomplete file.
+  // With `durable` false a regular file is written through the page cache
+  // and Commit() renames it without waiting for the disk (what cp does): an
+  // interrupted run still leaves no file, but a system crash may leave the
+  // final name on an incomplete file.  With `durable` true,
+  // `expected_bytes` (0: unknown) chooses how it is written: below
+  // kDirectWriteThreshold through the page cache with early writeback,
+  // otherwise (and when unknown) with O_DIRECT; Commit() fsyncs.
   static Result<std::unique_ptr<OutputFile>> Create(
       const std::string& path, uint64_t expected_bytes = 0,
       bool durable = true);
