@@ -15,8 +15,9 @@ namespace {
 
 // The write buffer gathers small appends (tables, metadata blocks,
 // compressed clusters).  O_DIRECT wants large writes; through the page
-// cache, writes of 4 MiB took 2-6x the system time of 1 MiB ones on the
-// benchmark machine (the kernel's large page-cache folios).
+// cache a smaller buffer is enough (PosixFile cuts the writes into 128 KiB
+// pieces anyway) and is more often still in the processor's cache when
+// the write-behind thread copies it.
 constexpr size_t kDirectBuffer = 4 << 20;
 constexpr size_t kCachedBuffer = 1 << 20;
 // Appends this large skip the buffer.
@@ -61,9 +62,9 @@ Status Qcow2FileBuilder::Settle(uint64_t offset, size_t len) {
 Status Qcow2FileBuilder::Append(const void* data, size_t len) {
   const auto* p = static_cast<const uint8_t*>(data);
   if (len >= kStraightWrite) {
-    // Straight from `data` to the file, without a copy into the buffer:
-    // for -Qa through the page cache, 1.0 s instead of 1.5 s (buffered on
-    // the write-behind thread) on the benchmark filesystem.
+    // Straight from `data` to the file, without a copy into the buffer and
+    // a hand-over to the write-behind thread (for -Qa through the page
+    // cache, 1.0 s instead of 1.5 s on the benchmark filesystem).
     E2Q_RETURN_IF_ERROR(Sync());
     E2Q_RETURN_IF_ERROR(out_->WriteAt(pos_, p, len));
     pos_ += len;
