@@ -1,4 +1,5 @@
-// OutputFile: temporary file + fsync + rename, so that only complete images
+// OutputFile: an unnamed (O_TMPFILE) or hidden temporary file, fsynced with
+// `durable`, linked or renamed into place, so that only complete images
 // ever carry their final name.
 #include "lib/output_file.h"
 
@@ -8,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <random>
 #include <vector>
 
 #include "lib/posix_file.h"
@@ -26,6 +28,26 @@ std::string DirName(const std::string& path) {
 std::string BaseName(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string TempTemplate(const std::string& path) {
+  return DirName(path) + "/." + BaseName(path) + ".e2q-";
+}
+
+std::string ProcFdPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+// An unnamed file in `dir` that can be linked in later through /proc, or
+// -1 where the file system or the system cannot do that (errno set for the
+// caller when the folder itself is the problem).
+int OpenUnnamed(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0) return -1;
+  if (::access(ProcFdPath(fd).c_str(), F_OK) != 0) {  // no /proc
+    ::close(fd);
+    errno = EOPNOTSUPP;
+    return -1;
+  }
+  return fd;
 }
 
 }  // namespace
@@ -70,17 +92,27 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Create(
       return out;
     }
   }
-  std::string tmpl = DirName(path) + "/." + BaseName(path) + ".e2q-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  int fd = ::mkostemp(buf.data(), O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(path, "create temporary file", errno);
-  ::fchmod(fd, 0644 & ~[] {
-    mode_t m = ::umask(0);
-    ::umask(m);
-    return m;
-  }());
-  out->temp_path_ = buf.data();
+  // Unnamed until Commit(): a run killed even by SIGKILL leaves nothing.
+  // Where the file system has no O_TMPFILE, a hidden temporary name.
+  int fd = OpenUnnamed(DirName(path));
+  if (fd < 0 && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+    return Status::FromErrno(path, "create temporary file", errno);
+  }
+  if (fd < 0) {
+    std::string tmpl = TempTemplate(path) + "XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    fd = ::mkostemp(buf.data(), O_CLOEXEC);
+    if (fd < 0) return Status::FromErrno(path, "create temporary file", errno);
+    ::fchmod(fd, 0644 & ~[] {
+      mode_t m = ::umask(0);
+      ::umask(m);
+      return m;
+    }());
+    out->temp_path_ = buf.data();
+  } else {
+    out->unnamed_fd_ = fd;
+  }
   auto* file = new PosixFile(path, fd, true);
   out->file_.reset(file);
   // Not durable (the default, as cp): through the page cache, written back
@@ -106,6 +138,33 @@ OutputFile::~OutputFile() {
   if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
 }
 
+Status OutputFile::LinkIntoPlace() {
+  const std::string proc = ProcFdPath(unnamed_fd_);
+  if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, path_.c_str(),
+               AT_SYMLINK_FOLLOW) == 0) {
+    return Status::OK();
+  }
+  if (errno != EEXIST) {
+    return Status::FromErrno(path_, "link into place", errno);
+  }
+  // Replacing a file: a hidden name first, then rename over it, so that
+  // the old file stays whole until the new one takes its place.
+  std::random_device rd;
+  const char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string name = TempTemplate(path_);
+    for (int i = 0; i < 6; ++i) name += kChars[rd() % (sizeof(kChars) - 1)];
+    if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, name.c_str(),
+                 AT_SYMLINK_FOLLOW) != 0) {
+      if (errno == EEXIST) continue;
+      return Status::FromErrno(path_, "link into place", errno);
+    }
+    temp_path_ = name;  // removed by the destructor if the rename fails
+    return Status::OK();
+  }
+  return Status::FromErrno(path_, "link into place", EEXIST);
+}
+
 Status OutputFile::Commit() {
   if (committed_) return Status::OK();
   if (kind_ == Kind::kStream) {
@@ -117,7 +176,9 @@ Status OutputFile::Commit() {
     committed_ = true;
     return Status::OK();
   }
-  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+  if (unnamed_fd_ >= 0) E2Q_RETURN_IF_ERROR(LinkIntoPlace());
+  if (!temp_path_.empty() &&
+      ::rename(temp_path_.c_str(), path_.c_str()) != 0) {
     return Status::FromErrno(path_, "rename into place", errno);
   }
   committed_ = true;

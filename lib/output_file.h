@@ -1,10 +1,13 @@
 // OutputFile: an image file that appears under its final name only when it
 // is complete.
 //
-// Regular-file outputs are written to a temporary file in the target's
-// directory and renamed into place by Commit() after an fsync; a failed or
-// interrupted run therefore never leaves a file at the target name.  A
-// destroyed, uncommitted OutputFile removes its temporary file.  Standard
+// Regular-file outputs are written to an unnamed file (O_TMPFILE) in the
+// target's directory and linked into place by Commit() (through a hidden
+// name and a rename when a file is replaced); a failed or interrupted run
+// therefore never leaves a file at the target name, and a run killed by
+// SIGKILL leaves nothing at all.  Where the file system has no O_TMPFILE,
+// the file has a hidden temporary name (.NAME.e2q-XXXXXX) from the start,
+// and a destroyed, uncommitted OutputFile removes it.  Standard
 // output ("-"), character devices, pipes and block devices are written in
 // place: for them there is no
 // temporary name, and a pipe only accepts writes at increasing offsets (gaps
@@ -43,12 +46,12 @@ class OutputFile {
   Kind kind() const { return kind_; }
   // True when holes are free (regular files): zero runs may be skipped.
   bool sparse() const { return kind_ == Kind::kRegular; }
-  // The temporary path ("" for streams and devices); the CLI's signal
-  // handler unlinks it when the run is interrupted.
+  // The temporary path ("" for unnamed files, streams and devices); the
+  // CLI's signal handler unlinks it when the run is interrupted.
   const std::string& temp_path() const { return temp_path_; }
 
-  // fsyncs the data, renames the temporary file to its final name and
-  // fsyncs the directory (no fsync when not durable).
+  // fsyncs the data, links or renames the temporary file to its final name
+  // and fsyncs the directory (no fsync when not durable).
   Status Commit();
 
  private:
@@ -57,7 +60,10 @@ class OutputFile {
   std::string path_;
   std::string temp_path_;
   std::unique_ptr<File> file_;
+  Status LinkIntoPlace();
+
   int owned_fd_ = -1;  // descriptor behind a StreamFile, if we opened it
+  int unnamed_fd_ = -1;  // the O_TMPFILE file's descriptor (PosixFile owns it)
   bool committed_ = false;
   bool durable_ = true;
 };
