@@ -20,9 +20,9 @@
 namespace e2q::qcow2 {
 namespace {
 
-constexpr uint32_t kBits = 9;    // 512-byte clusters
+constexpr uint32_t kBits = 9;  // 512-byte clusters
 constexpr uint64_t kCs = 512;
-constexpr uint64_t kPer = 64;    // L2 entries per table
+constexpr uint64_t kPer = 64;              // L2 entries per table
 constexpr uint64_t kGuest = 5 * kPer - 3;  // L1 of 5 slots, the last partial
 
 std::vector<uint8_t> ClusterOf(uint64_t index) {
@@ -37,7 +37,8 @@ std::vector<uint8_t> ClusterOf(uint64_t index) {
 // clusters and to finish the file as a one-state image.
 struct Fixture {
   explicit Fixture(uint64_t l1_flags = kOflagCopied)
-      : file("img"), builder(&file, kBits),
+      : file("img"),
+        builder(&file, kBits),
         stream(&builder, kGuest, l1_flags, "the disk") {}
 
   // Stores guest cluster `index` as a data cluster; returns its host offset.
@@ -127,8 +128,8 @@ TEST(Qcow2L2StreamTest, AscendingIndexesAcrossTables) {
   }
 
   // The reader sees each cluster's data at its guest offset, zeros elsewhere.
-  ASSERT_OK_AND_ASSIGN(
-      auto r, Qcow2Reader::Open(std::make_unique<MemFile>("img", t.file.data())));
+  ASSERT_OK_AND_ASSIGN(auto r, Qcow2Reader::Open(std::make_unique<MemFile>(
+                                   "img", t.file.data())));
   std::vector<uint8_t> buf(kCs), zero(kCs, 0);
   for (uint64_t i = 0; i < kGuest; ++i) {
     ASSERT_OK(r->Read(i * kCs, buf.data(), buf.size()));
@@ -178,8 +179,7 @@ TEST(Qcow2L2StreamTest, IndexBeyondTheL1RangeIsRefused) {
   Fixture t;
   Status s = t.stream.Take(kGuest);
   EXPECT_EQ(s.code(), Code::kInvalidArgument);
-  EXPECT_EQ(s.message(), "img: qcow2: guest cluster " +
-                             std::to_string(kGuest) +
+  EXPECT_EQ(s.message(), "img: qcow2: guest cluster " + std::to_string(kGuest) +
                              " out of order or past the end of the disk");
   EXPECT_EQ(t.stream.Take(UINT64_MAX).code(), Code::kInvalidArgument);
   s = t.stream.Take(kGuest - 1, 2);
@@ -240,7 +240,8 @@ TEST(Qcow2L2StreamTest, ShareHookStandsInForEqualTables) {
   std::vector<std::pair<uint64_t, std::vector<uint64_t>>> asked;
   const uint64_t kShared = 0x12345600;  // any cluster-aligned offset
   t.stream.set_share_hook(
-      [&](uint64_t l1_index, const std::vector<uint64_t>& l2) -> Result<uint64_t> {
+      [&](uint64_t l1_index,
+          const std::vector<uint64_t>& l2) -> Result<uint64_t> {
         asked.emplace_back(l1_index, l2);
         return l1_index == 1 ? kShared : 0;
       });
