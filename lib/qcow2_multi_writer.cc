@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "lib/endian.h"
+#include "lib/qcow2_l2_stream.h"
 #include "lib/qcow2_snapshot_table.h"
 
 namespace e2q::qcow2 {
@@ -30,17 +31,23 @@ uint64_t DivRoundUp(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 }  // namespace
 
-// One state being written: an L1 table in memory, the L2 table being
-// filled, and a cursor over the previous state's L2 tables.
+// One state being written: its L1 table and the L2 table being filled (an
+// L2 stream whose tables carry no COPIED flag: they may be shared, and the
+// active L1 sets COPIED where due), and a cursor over the previous state's
+// L2 tables.
 class Qcow2MultiWriter::State : public ClusterTarget {
  public:
   State(Qcow2MultiWriter* w, StateInfo info, const Done* prev)
-      : w_(w), info_(std::move(info)), prev_(prev) {
-    const uint64_t cs = w_->cluster_size();
-    l2_entries_ = L2Entries(w_->cluster_bits());
-    guest_clusters_ = DivRoundUp(info_.virtual_size, cs);
-    l1_.assign(DivRoundUp(guest_clusters_, l2_entries_), 0);
-    l2_.assign(l2_entries_, 0);
+      : w_(w),
+        info_(std::move(info)),
+        prev_(prev),
+        l2_entries_(L2Entries(w_->cluster_bits())),
+        guest_clusters_(DivRoundUp(info_.virtual_size, w_->cluster_size())),
+        l2_(&w_->file_, guest_clusters_, 0, "state " + info_.id_str) {
+    l2_.set_share_hook([this](uint64_t l1_index,
+                              const std::vector<uint64_t>& l2) {
+      return ShareL2(l1_index, l2);
+    });
   }
 
   uint64_t cluster_size() const override { return w_->cluster_size(); }
@@ -56,13 +63,12 @@ class Qcow2MultiWriter::State : public ClusterTarget {
     while (n > 0) {
       uint64_t span = std::min(n, l2_entries_ - index % l2_entries_);
       if (index + span > guest_clusters_) return PastEnd();
-      E2Q_RETURN_IF_ERROR(CheckIndex(index));
+      E2Q_RETURN_IF_ERROR(Take(index, span));
       E2Q_RETURN_IF_ERROR(file.PadToCluster());
       const uint64_t host = file.pos();
       E2Q_RETURN_IF_ERROR(file.Append(data, span * cs));
       E2Q_RETURN_IF_ERROR(file.Reference(host, file.pos()));
-      for (uint64_t k = 0; k < span; ++k) SetL2(index + k, host + k * cs);
-      last_index_ = index + span - 1;
+      for (uint64_t k = 0; k < span; ++k) l2_.Set(index + k, host + k * cs);
       w_->stats_.stored_clusters += span;
       index += span;
       data += span * cs;
@@ -78,7 +84,7 @@ class Qcow2MultiWriter::State : public ClusterTarget {
                                      ": qcow2: compressed cluster of " +
                                      std::to_string(len) + " bytes");
     }
-    E2Q_RETURN_IF_ERROR(CheckIndex(index));
+    E2Q_RETURN_IF_ERROR(Take(index));
     CompressedLayout layout(cluster_bits());
     Qcow2FileBuilder& file = w_->file_;
     const uint64_t host = file.pos();
@@ -90,7 +96,7 @@ class Qcow2MultiWriter::State : public ClusterTarget {
     E2Q_RETURN_IF_ERROR(file.Append(data, len));
     const uint64_t entry = layout.Encode(host, len);
     E2Q_RETURN_IF_ERROR(w_->ReferenceEntry(entry));
-    SetL2(index, entry);
+    l2_.Set(index, entry);
     ++w_->stats_.compressed_clusters;
     return Status::OK();
   }
@@ -101,8 +107,8 @@ class Qcow2MultiWriter::State : public ClusterTarget {
           w_->out_->name() +
           ": qcow2: zero clusters need compat 1.1 (version 3)");
     }
-    E2Q_RETURN_IF_ERROR(CheckIndex(index));
-    SetL2(index, kOflagZero);
+    E2Q_RETURN_IF_ERROR(Take(index));
+    l2_.Set(index, kOflagZero);
     return Status::OK();
   }
 
@@ -172,18 +178,18 @@ class Qcow2MultiWriter::State : public ClusterTarget {
     }
     const uint64_t entry = pending_.front().second & ~kOflagCopied;
     pending_.pop_front();
-    E2Q_RETURN_IF_ERROR(CheckIndex(index));
+    E2Q_RETURN_IF_ERROR(Take(index));
     E2Q_RETURN_IF_ERROR(w_->ReferenceEntry(entry));
-    SetL2(index, entry);
+    l2_.Set(index, entry);
     ++w_->stats_.reused_clusters;
     return Status::OK();
   }
 
   Status Finish() override {
     if (finished_) return Status::OK();
-    if (l2_dirty_) E2Q_RETURN_IF_ERROR(FlushL2());
+    E2Q_RETURN_IF_ERROR(l2_.Flush());
     finished_ = true;
-    w_->done_.push_back(Done{std::move(info_), std::move(l1_)});
+    w_->done_.push_back(Done{std::move(info_), l2_.TakeL1()});
     return Status::OK();
   }
 
@@ -195,28 +201,15 @@ class Qcow2MultiWriter::State : public ClusterTarget {
                                    info_.id_str);
   }
 
-  Status CheckIndex(uint64_t index) {
+  // Refuses writes after Finish(), then takes clusters [index, index + n)
+  // from the L2 stream.
+  Status Take(uint64_t index, uint64_t n = 1) {
     if (finished_) {
       return Status::InvalidArgument(w_->out_->name() +
                                      ": qcow2: write after end of state " +
                                      info_.id_str);
     }
-    if (index >= guest_clusters_ || (any_added_ && index <= last_index_)) {
-      return Status::InvalidArgument(
-          w_->out_->name() + ": qcow2: guest cluster " + std::to_string(index) +
-          " out of order or past the end of state " + info_.id_str);
-    }
-    uint64_t l1_index = index / l2_entries_;
-    if (l2_dirty_ && l1_index != l2_index_) E2Q_RETURN_IF_ERROR(FlushL2());
-    l2_index_ = l1_index;
-    any_added_ = true;
-    last_index_ = index;
-    return Status::OK();
-  }
-
-  void SetL2(uint64_t index, uint64_t entry) {
-    l2_[index % l2_entries_] = entry;
-    l2_dirty_ = true;
+    return l2_.Take(index, n);
   }
 
   // The previous state's L2 table for L1 index `l1_index` in prev_l2_, or
@@ -239,34 +232,25 @@ class Qcow2MultiWriter::State : public ClusterTarget {
     return have ? prev_l2_[index % l2_entries_] : 0;
   }
 
-  // Completes the L2 table being filled: shares the previous state's table
-  // when the two are equal, else appends it.
-  Status FlushL2() {
-    E2Q_ASSIGN_OR_RETURN(bool have, LoadPrev(l2_index_));
-    if (have && prev_l2_ == l2_) {
-      const uint64_t table = prev_->l1[l2_index_] & kL1OffsetMask;
-      E2Q_RETURN_IF_ERROR(w_->file_.Reference(table, table + cluster_size()));
-      l1_[l2_index_] = table;
-      ++w_->stats_.shared_l2_tables;
-    } else {
-      E2Q_ASSIGN_OR_RETURN(l1_[l2_index_], w_->file_.AppendTable(l2_));
-    }
-    std::fill(l2_.begin(), l2_.end(), 0);
-    l2_dirty_ = false;
-    return Status::OK();
+  // The stream's share hook: a finished table equal to the previous
+  // state's table of the same slot is not written again; that table gets
+  // one more reference and stands for it.
+  Result<uint64_t> ShareL2(uint64_t l1_index,
+                           const std::vector<uint64_t>& l2) {
+    E2Q_ASSIGN_OR_RETURN(bool have, LoadPrev(l1_index));
+    if (!have || prev_l2_ != l2) return uint64_t{0};
+    const uint64_t table = prev_->l1[l1_index] & kL1OffsetMask;
+    E2Q_RETURN_IF_ERROR(w_->file_.Reference(table, table + cluster_size()));
+    ++w_->stats_.shared_l2_tables;
+    return table;
   }
 
   Qcow2MultiWriter* w_;
   StateInfo info_;
   const Done* prev_;
-  uint64_t l2_entries_ = 0;
-  uint64_t guest_clusters_ = 0;
-  std::vector<uint64_t> l1_;
-  std::vector<uint64_t> l2_;
-  uint64_t l2_index_ = 0;
-  bool l2_dirty_ = false;
-  bool any_added_ = false;
-  uint64_t last_index_ = 0;
+  const uint64_t l2_entries_;
+  const uint64_t guest_clusters_;
+  Qcow2L2Stream l2_;
   bool finished_ = false;
 
   uint64_t prev_loaded_ = UINT64_MAX;

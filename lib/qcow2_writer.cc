@@ -45,17 +45,16 @@ Result<std::unique_ptr<Qcow2Writer>> Qcow2Writer::Create(
   options.virtual_size = (options.virtual_size + 511) & ~uint64_t{511};
   std::unique_ptr<Qcow2Writer> w(new Qcow2Writer(out, std::move(options)));
   const uint64_t cs = w->cluster_size();
-  w->l2_entries_ = L2Entries(w->opts_.cluster_bits);
   w->guest_clusters_ = DivRoundUp(w->opts_.virtual_size, cs);
-  w->l1_size_ = DivRoundUp(w->guest_clusters_, w->l2_entries_);
+  w->l1_size_ =
+      DivRoundUp(w->guest_clusters_, L2Entries(w->opts_.cluster_bits));
   if (w->l1_size_ * 8 > kMaxL1Bytes) {
     return Status::InvalidArgument(
         name + ": qcow2: a " + std::to_string(w->opts_.virtual_size) +
         "-byte disk needs an L1 table larger than qemu's 32 MiB limit with " +
         std::to_string(cs) + "-byte clusters; use larger clusters");
   }
-  w->l1_.assign(w->l1_size_, 0);
-  w->l2_.assign(w->l2_entries_, 0);
+  w->l2_.emplace(&w->file_, w->guest_clusters_, kOflagCopied, "the disk");
   // Encode a trial header now so that an oversized backing name fails early.
   Header h;
   std::vector<uint8_t> trial;
@@ -66,7 +65,8 @@ Result<std::unique_ptr<Qcow2Writer>> Qcow2Writer::Create(
 
 Status Qcow2Writer::SetCompressionType(uint8_t type) {
   E2Q_RETURN_IF_ERROR(
-      CheckCompressionType(out_->name(), type, opts_.version, any_added_));
+      CheckCompressionType(out_->name(), type, opts_.version,
+                           l2_->any_taken()));
   compression_type_ = type;
   return Status::OK();
 }
@@ -99,51 +99,35 @@ Status Qcow2Writer::SetExtension(uint32_t type, std::vector<uint8_t> data) {
   return s;
 }
 
-Status Qcow2Writer::CheckIndex(uint64_t index) {
+Status Qcow2Writer::Take(uint64_t index, uint64_t n) {
   if (finished_) {
     return Status::InvalidArgument(out_->name() + ": qcow2: write after end");
   }
-  if (index >= guest_clusters_ || (any_added_ && index <= last_index_)) {
-    return Status::InvalidArgument(
-        out_->name() + ": qcow2: guest cluster " + std::to_string(index) +
-        " out of order or past the end of the disk");
-  }
-  // Moving into another L2 table's range completes the current one.
-  uint64_t l1_index = index / l2_entries_;
-  if (l2_dirty_ && l1_index != l2_index_) E2Q_RETURN_IF_ERROR(FlushL2());
-  l2_index_ = l1_index;
-  any_added_ = true;
-  last_index_ = index;
-  return Status::OK();
-}
-
-void Qcow2Writer::SetL2(uint64_t index, uint64_t entry) {
-  l2_[index % l2_entries_] = entry;
-  l2_dirty_ = true;
+  return l2_->Take(index, n);
 }
 
 Status Qcow2Writer::AddDataClusters(uint64_t index, const uint8_t* data,
                                     uint64_t n) {
   const uint64_t cs = cluster_size();
+  const uint64_t l2_entries = l2_->l2_entries();
   while (n > 0) {
-    // A run is split where an L2 table's range ends, so that CheckIndex can
+    // A run is split where an L2 table's range ends, so that Take can
     // append the finished table between the pieces.
-    uint64_t span = std::min(n, l2_entries_ - index % l2_entries_);
+    uint64_t span = std::min(n, l2_entries - index % l2_entries);
     if (index + span > guest_clusters_) {
       return Status::InvalidArgument(out_->name() +
                                      ": qcow2: guest clusters past the end "
                                      "of the disk");
     }
-    E2Q_RETURN_IF_ERROR(CheckIndex(index));
+    E2Q_RETURN_IF_ERROR(Take(index, span));
     E2Q_RETURN_IF_ERROR(file_.PadToCluster());
     const uint64_t host = file_.pos();
     const uint64_t bytes = span * cs;
     E2Q_RETURN_IF_ERROR(file_.Append(data, bytes));
     E2Q_RETURN_IF_ERROR(file_.Reference(host, file_.pos()));
     for (uint64_t k = 0; k < span; ++k) {
-      SetL2(index + k, (host + k * cs) | kOflagCopied);
+      l2_->Set(index + k, (host + k * cs) | kOflagCopied);
     }
-    last_index_ = index + span - 1;
     data_clusters_ += span;
     index += span;
     data += bytes;
@@ -159,7 +143,7 @@ Status Qcow2Writer::AddCompressedCluster(uint64_t index, const uint8_t* data,
                                    ": qcow2: compressed cluster of " +
                                    std::to_string(len) + " bytes");
   }
-  E2Q_RETURN_IF_ERROR(CheckIndex(index));
+  E2Q_RETURN_IF_ERROR(Take(index));
   CompressedLayout layout(opts_.cluster_bits);
   uint64_t host = file_.pos();
   if (host + len > layout.offset_mask) {
@@ -171,7 +155,7 @@ Status Qcow2Writer::AddCompressedCluster(uint64_t index, const uint8_t* data,
   uint64_t entry = layout.Encode(host, len);
   // qemu counts whole 512-byte sectors from the one holding the start.
   E2Q_RETURN_IF_ERROR(file_.Reference(host, host + layout.Length(entry)));
-  SetL2(index, entry);
+  l2_->Set(index, entry);
   ++compressed_clusters_;
   return Status::OK();
 }
@@ -181,17 +165,8 @@ Status Qcow2Writer::AddZeroCluster(uint64_t index) {
     return Status::InvalidArgument(
         out_->name() + ": qcow2: zero clusters need compat 1.1 (version 3)");
   }
-  E2Q_RETURN_IF_ERROR(CheckIndex(index));
-  SetL2(index, kOflagZero);
-  return Status::OK();
-}
-
-// Appends the current L2 table to the data stream and points L1 at it.
-Status Qcow2Writer::FlushL2() {
-  E2Q_ASSIGN_OR_RETURN(uint64_t host, file_.AppendTable(l2_));
-  l1_[l2_index_] = host | kOflagCopied;
-  std::fill(l2_.begin(), l2_.end(), 0);
-  l2_dirty_ = false;
+  E2Q_RETURN_IF_ERROR(Take(index));
+  l2_->Set(index, kOflagZero);
   return Status::OK();
 }
 
@@ -216,11 +191,11 @@ Status Qcow2Writer::BuildHeader(Header* h) const {
 
 Status Qcow2Writer::Finish() {
   if (finished_) return Status::OK();
-  if (l2_dirty_) E2Q_RETURN_IF_ERROR(FlushL2());
+  E2Q_RETURN_IF_ERROR(l2_->Flush());
   finished_ = true;
   // The L1 table; an empty disk has an empty one (qemu accepts any aligned
   // offset).  Then refcounts, then the header.
-  E2Q_ASSIGN_OR_RETURN(uint64_t l1_offset, file_.AppendTable(l1_));
+  E2Q_ASSIGN_OR_RETURN(uint64_t l1_offset, file_.AppendTable(l2_->l1()));
   Header h;
   E2Q_RETURN_IF_ERROR(BuildHeader(&h));
   h.l1_table_offset = l1_offset;

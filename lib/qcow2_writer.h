@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "lib/qcow2_cluster_target.h"
 #include "lib/qcow2_file_builder.h"
 #include "lib/qcow2_format.h"
+#include "lib/qcow2_l2_stream.h"
 #include "lib/status.h"
 
 namespace e2q::qcow2 {
@@ -97,30 +99,25 @@ class Qcow2Writer : public ClusterTarget {
 
  private:
   Qcow2Writer(File* out, WriterOptions options);
-  Status CheckIndex(uint64_t index);
-  Status FlushL2();
+  // Refuses writes after Finish(), then takes clusters [index, index + n)
+  // from the L2 stream.
+  Status Take(uint64_t index, uint64_t n = 1);
   Status BuildHeader(Header* h) const;
-  void SetL2(uint64_t index, uint64_t entry);
 
   File* out_;
   WriterOptions opts_;
   uint8_t compression_type_ = kCompressionDeflate;
   uint64_t guest_clusters_ = 0;
-  uint64_t l2_entries_ = 0;
-  bool any_added_ = false;
-  uint64_t last_index_ = 0;
   bool finished_ = false;
 
   // The file: append stream, refcounts, closing sequence.
   Qcow2FileBuilder file_;
 
   uint64_t l1_size_ = 0;
-  std::vector<uint64_t> l1_;
-  // The L2 table being filled (entries of L1 index l2_index_); appended to
-  // the file when the guest moves past its range.
-  std::vector<uint64_t> l2_;
-  uint64_t l2_index_ = 0;
-  bool l2_dirty_ = false;
+  // The L2 table being filled and the L1 table (made in Create(), once the
+  // L1 size is known to be within qemu's limit).  Its tables have
+  // refcount 1, so their L1 entries carry COPIED.
+  std::optional<Qcow2L2Stream> l2_;
 
   uint64_t data_clusters_ = 0;
   uint64_t compressed_clusters_ = 0;
