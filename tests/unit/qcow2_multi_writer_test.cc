@@ -117,7 +117,9 @@ void CheckFile(const Image& file, const std::vector<Image>& states) {
   EXPECT_EQ(ReadState(file, "2"), states[1]);
   EXPECT_EQ(ReadState(file, "current"), states[2]);
   EXPECT_EQ(ReadState(file, ""), states[2]);
-  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(file), 0);
+  if (HaveQemuImg()) {
+    EXPECT_EQ(QemuCheck(file), 0);
+  }
 }
 
 TEST(Qcow2MultiWriterTest, StatesReadBackAndShareClusters) {
@@ -156,11 +158,15 @@ TEST(Qcow2MultiWriterTest, SingleStateAndEmptyStates) {
   Fill(&one[0], 512, 4096, 9);
   Image file = Write(one, false, nullptr);
   EXPECT_EQ(ReadState(file, "0"), one[0]);
-  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(file), 0);
+  if (HaveQemuImg()) {
+    EXPECT_EQ(QemuCheck(file), 0);
+  }
   std::vector<Image> empty(2, Image(64 << 10, 0));
   file = Write(empty, false, nullptr);
   EXPECT_EQ(ReadState(file, "1"), empty[0]);
-  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(file), 0);
+  if (HaveQemuImg()) {
+    EXPECT_EQ(QemuCheck(file), 0);
+  }
 }
 
 TEST(Qcow2MultiWriterTest, RefusesMisuse) {
@@ -210,7 +216,9 @@ TEST(Qcow2MultiWriterTest, StatesOfDifferentSizes) {
     EXPECT_EQ(ReadState(file, i == 2 ? "0" : std::to_string(i + 1)), want)
         << "state " << i;
   }
-  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(file), 0);
+  if (HaveQemuImg()) {
+    EXPECT_EQ(QemuCheck(file), 0);
+  }
 }
 
 }  // namespace

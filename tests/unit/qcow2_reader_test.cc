@@ -450,7 +450,9 @@ void ExpectReadCorrupt(std::vector<uint8_t> bytes, const std::string& what,
   EXPECT_EQ(s.code(), Code::kCorruption) << s.message();
   EXPECT_EQ(s.message().rfind("bad.qcow2: ", 0), 0u) << s.message();
   EXPECT_NE(s.message().find(what), std::string::npos) << s.message();
-  if (map_too) EXPECT_FALSE(r->Map(0, UINT64_MAX).ok());
+  if (map_too) {
+    EXPECT_FALSE(r->Map(0, UINT64_MAX).ok());
+  }
 }
 
 TEST(Qcow2ReaderTest, RejectsZeroClusterInVersion2) {

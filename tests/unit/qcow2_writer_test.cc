@@ -65,7 +65,9 @@ TEST(Qcow2WriterTest, EmptyImageIsValid) {
   EXPECT_EQ(h.version, 3u);
   EXPECT_EQ(h.size, 10u << 20);
   EXPECT_EQ(f.data().size() % h.cluster_size(), 0u);
-  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(f.data()), 0);
+  if (HaveQemuImg()) {
+    EXPECT_EQ(QemuCheck(f.data()), 0);
+  }
 }
 
 TEST(Qcow2WriterTest, ZeroSizedDiskIsValid) {
@@ -74,7 +76,9 @@ TEST(Qcow2WriterTest, ZeroSizedDiskIsValid) {
   o.virtual_size = 0;
   ASSERT_OK_AND_ASSIGN(auto w, Qcow2Writer::Create(&f, o));
   ASSERT_OK(w->Finish());
-  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(f.data()), 0);
+  if (HaveQemuImg()) {
+    EXPECT_EQ(QemuCheck(f.data()), 0);
+  }
 }
 
 TEST(Qcow2WriterTest, CompressionTypeIsCheckedBeforeUse) {
@@ -120,7 +124,9 @@ TEST(Qcow2WriterTest, DataRoundTripsAcrossClusterSizes) {
         EXPECT_EQ(ReadCluster(f.data(), i), Pattern(cs, uint32_t(i)));
       }
       EXPECT_EQ(ReadCluster(f.data(), 2), std::vector<uint8_t>(cs, 0));
-      if (HaveQemuImg()) EXPECT_EQ(QemuCheck(f.data()), 0);
+      if (HaveQemuImg()) {
+        EXPECT_EQ(QemuCheck(f.data()), 0);
+      }
     }
   }
 }
@@ -154,7 +160,9 @@ TEST(Qcow2WriterTest, ClusterRunsCrossL2TablesAndMatchSingleAdds) {
                               data.begin() + (k + 1) * cs);
     EXPECT_EQ(ReadCluster(runs.data(), 300 + k), want) << k;
   }
-  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(runs.data()), 0);
+  if (HaveQemuImg()) {
+    EXPECT_EQ(QemuCheck(runs.data()), 0);
+  }
 }
 
 TEST(Qcow2WriterTest, RejectsOutOfOrderAndOutOfRange) {
@@ -210,7 +218,9 @@ TEST(Qcow2WriterTest, CompressedAndZeroClustersPassQemuCheck) {
   }
   ASSERT_OK(w->Finish());
   EXPECT_GT(w->compressed_clusters(), 0u);
-  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(f.data()), 0);
+  if (HaveQemuImg()) {
+    EXPECT_EQ(QemuCheck(f.data()), 0);
+  }
 }
 
 TEST(Qcow2WriterTest, RecordsBackingFileAndFormat) {
@@ -271,7 +281,9 @@ TEST(Qcow2WriterTest, SetExtensionReplacesInPlaceBeforeFinish) {
   ASSERT_OK(w2->AddDataCluster(3, d.data()));
   ASSERT_OK(w2->SetExtension(0xe2e2a9e0, std::vector<uint8_t>(40, 0xab)));
   ASSERT_OK(w2->Finish());
-  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(g.data()), 0);
+  if (HaveQemuImg()) {
+    EXPECT_EQ(QemuCheck(g.data()), 0);
+  }
 }
 
 TEST(Qcow2WriterTest, SameCallsSameBytes) {
