@@ -40,6 +40,8 @@ class File {
   // True when large aligned writes bypass the page cache (O_DIRECT): then
   // copying them into a buffer first only costs time.
   virtual bool WritesDirect() const { return false; }
+  // A new virtual here must also be forwarded by ForwardingFile
+  // (lib/forwarding_file.h) and checked in its test.
 
   // Reads exactly `len` bytes; reaching end of file first is kCorruption
   // ("NAME: read at offset N: unexpected end of file").
