@@ -111,8 +111,7 @@ TEST(ForwardingFileTest, ReadAtLoopsThroughTheInnerFile) {
   EXPECT_EQ(std::vector<uint8_t>(buf, buf + 5), inner.data());
   Status s = f.ReadAt(3, buf, 4);
   EXPECT_EQ(s.code(), Code::kCorruption);
-  EXPECT_EQ(s.message(),
-            "mem.img: read at offset 5: unexpected end of file");
+  EXPECT_EQ(s.message(), "mem.img: read at offset 5: unexpected end of file");
   ASSERT_OK(f.WriteAt(5, "\x06", 1));
   ASSERT_OK(f.Truncate(7));
   EXPECT_EQ(inner.data(), (std::vector<uint8_t>{1, 2, 3, 4, 5, 6, 0}));
