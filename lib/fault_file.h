@@ -20,10 +20,11 @@
 #include <vector>
 
 #include "lib/file.h"
+#include "lib/forwarding_file.h"
 
 namespace e2q {
 
-class FaultFile : public File {
+class FaultFile : public ForwardingFile {
  public:
   enum class Op { kRead, kWrite, kSync, kTruncate };
 
@@ -63,16 +64,17 @@ class FaultFile : public File {
   Result<size_t> ReadSome(uint64_t offset, void* buf, size_t len) override;
   Status WriteAt(uint64_t offset, const void* buf, size_t len) override;
   Status Sync() override;
-  Result<uint64_t> Size() override;
   Status Truncate(uint64_t size) override;
+  // Size is forwarded.  WritesDirect is not (as before FaultFile was a
+  // ForwardingFile): writers under it take their buffered path.
+  bool WritesDirect() const override { return false; }
 
  private:
   // The fault that call `n` of `op` triggers, or null.
   const Fault* Find(Op op, uint64_t n) const;
   Status Fail(const std::string& op, uint64_t offset, int err) const;
 
-  std::unique_ptr<File> owned_;
-  File* base_;
+  std::unique_ptr<File> owned_;  // null when the base is not owned
   mutable std::mutex mu_;
   std::vector<Fault> faults_;
   size_t max_read_ = 0;
