@@ -65,9 +65,8 @@ class FaultFile : public ForwardingFile {
   Status WriteAt(uint64_t offset, const void* buf, size_t len) override;
   Status Sync() override;
   Status Truncate(uint64_t size) override;
-  // Size is forwarded.  WritesDirect is not (as before FaultFile was a
-  // ForwardingFile): writers under it take their buffered path.
-  bool WritesDirect() const override { return false; }
+  // Size and WritesDirect are forwarded: a writer takes the same path
+  // (direct writes or buffered) as without the fault layer.
 
  private:
   // The fault that call `n` of `op` triggers, or null.

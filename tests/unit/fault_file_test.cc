@@ -101,6 +101,22 @@ TEST(FaultFileTest, CrashFreezesTheFile) {
   EXPECT_EQ(base.data(), std::vector<uint8_t>({'a', 'b'}));
 }
 
+// A file that says its large writes go O_DIRECT.
+class DirectFile : public MemFile {
+ public:
+  using MemFile::MemFile;
+  bool WritesDirect() const override { return true; }
+};
+
+TEST(FaultFileTest, ForwardsSizeAndWritesDirect) {
+  DirectFile direct("d", std::vector<uint8_t>(9, 0));
+  MemFile buffered("b");
+  EXPECT_TRUE(FaultFile(&direct).WritesDirect());
+  EXPECT_FALSE(FaultFile(&buffered).WritesDirect());
+  ASSERT_OK_AND_ASSIGN(uint64_t size, FaultFile(&direct).Size());
+  EXPECT_EQ(size, 9u);
+}
+
 TEST(FaultFileTest, OwnsItsBaseWhenGivenOne) {
   auto f = std::make_unique<FaultFile>(
       std::make_unique<MemFile>("m", std::vector<uint8_t>(4, 1)));
