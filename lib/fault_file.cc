@@ -96,7 +96,7 @@ Status FaultFile::WriteAt(uint64_t offset, const void* buf, size_t len) {
       err = EIO;
     } else if (const Fault* f = Find(Op::kWrite, n)) {
       err = f->err;
-      partial = std::min(len, f->partial);
+      partial = f->torn ? len / 2 : std::min(len, f->partial);
     }
   }
   if (crash_hook) crash_hook();

@@ -1,7 +1,8 @@
 // FaultFile: a File wrapper that injects the failures real storage
 // produces, for reliability tests (leveldb's fault-injecting Env is the
 // model): short reads, read and write errors (EIO, ENOSPC, EFBIG, any
-// errno), short writes that stop part-way with an error, and a crash at
+// errno), short writes that stop part-way with an error (after a fixed
+// number of bytes, or half of the write: a torn write), and a crash at
 // the Nth write after which nothing more reaches the wrapped file, so that
 // the file is left exactly as a power cut at that point would leave it.
 //
@@ -38,6 +39,10 @@ class FaultFile : public ForwardingFile {
     // For writes: bytes of the failing call that reach the file before
     // the error (a short write, as when a disk fills up mid-write).
     size_t partial = 0;
+    // For writes, instead of `partial`: the first half of the failing
+    // call's bytes (len / 2) reach the file before the error -- a torn
+    // write, as a process killed in the middle of a large write leaves.
+    bool torn = false;
   };
 
   // Wraps `base`, which must outlive this object.

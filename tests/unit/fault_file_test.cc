@@ -75,6 +75,24 @@ TEST(FaultFileTest, ShortWriteLeavesAPrefix) {
   EXPECT_EQ(std::memcmp(base.data().data(), "abc", 3), 0);
 }
 
+TEST(FaultFileTest, TornWriteLeavesTheFirstHalf) {
+  MemFile base("out.img");
+  FaultFile f(&base);
+  FaultFile::Fault torn;
+  torn.nth = 1;
+  torn.partial = 100;  // ignored: torn wins
+  torn.torn = true;
+  f.AddFault(torn);
+  ASSERT_OK(f.WriteAt(0, "01", 2));
+  Status s = f.WriteAt(2, "abcdefg", 7);  // 3 of 7 bytes reach the file
+  EXPECT_EQ(s.message(), "out.img: write at offset 5: Input/output error");
+  EXPECT_EQ(std::string(base.data().begin(), base.data().end()), "01abc");
+  // Sticky: every later write is torn too.
+  EXPECT_FALSE(f.WriteAt(5, "wxyz", 4).ok());
+  EXPECT_EQ(std::string(base.data().begin(), base.data().end()), "01abcwx");
+  EXPECT_EQ(f.writes(), 3u);
+}
+
 TEST(FaultFileTest, SyncAndTruncateFaults) {
   MemFile base("out.img");
   FaultFile f(&base);
