@@ -4,7 +4,8 @@
 // substitute an in-memory file (MemFile) or a fault-injecting wrapper
 // (FaultFile) for the POSIX one, as leveldb's Env and e2fsprogs' io_manager
 // do.  Offsets are absolute; implementations loop over short transfers, so a
-// caller sees either the whole transfer or an error.
+// caller sees either the whole transfer or an error.  Wrappers that change
+// only a few calls derive from ForwardingFile (lib/forwarding_file.h).
 #ifndef E2Q_LIB_FILE_H_
 #define E2Q_LIB_FILE_H_
 
