@@ -127,8 +127,13 @@ bool ParseItem(const std::string& item, Plan* plan) {
   }
   if (f.size() == 5) {
     uint64_t part = 0;
-    if (!ParseNumber(f[4], &part)) return false;
-    fault.partial = part;
+    if (f[4] == "torn" && fault.op == FaultFile::Op::kWrite) {
+      fault.torn = true;
+    } else if (ParseNumber(f[4], &part)) {
+      fault.partial = part;
+    } else {
+      return false;
+    }
   }
   (in ? plan->in_faults : plan->out_faults).push_back(fault);
   return true;

@@ -8,7 +8,9 @@
 //   in:short:BYTES       every read of an input returns at most BYTES
 //   out:OP:ERR:N[:PART]  call N of OP (write, sync, truncate) on the output
 //                        and every later one fail with ERR; a failing
-//                        write first writes PART bytes (a short write)
+//                        write first writes PART bytes (a short write),
+//                        or with PART = torn the first half of its bytes
+//                        (a torn write, as a kill mid-write leaves)
 //   out:crash:N          from write N on nothing reaches the output (EIO)
 //   out:kill:N           the process kills itself (SIGKILL) at write N
 //   report               at exit, print the largest number of reads of one

@@ -11,10 +11,11 @@ size_t Index(FaultFile::Op op) { return static_cast<size_t>(op); }
 
 }  // namespace
 
-FaultFile::FaultFile(File* base) : File(base->name()), base_(base) {}
+FaultFile::FaultFile(File* base) : ForwardingFile(base) {}
 
+// The base class is initialised first, so base.get() is read before the move.
 FaultFile::FaultFile(std::unique_ptr<File> base)
-    : File(base->name()), owned_(std::move(base)), base_(owned_.get()) {}
+    : ForwardingFile(base.get()), owned_(std::move(base)) {}
 
 void FaultFile::AddFault(const Fault& fault) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -77,7 +78,7 @@ Result<size_t> FaultFile::ReadSome(uint64_t offset, void* buf, size_t len) {
     }
     if (max_read_ != 0) len = std::min(len, max_read_);
   }
-  return base_->ReadSome(offset, buf, len);
+  return ForwardingFile::ReadSome(offset, buf, len);
 }
 
 Status FaultFile::WriteAt(uint64_t offset, const void* buf, size_t len) {
@@ -95,12 +96,14 @@ Status FaultFile::WriteAt(uint64_t offset, const void* buf, size_t len) {
       err = EIO;
     } else if (const Fault* f = Find(Op::kWrite, n)) {
       err = f->err;
-      partial = std::min(len, f->partial);
+      partial = f->torn ? len / 2 : std::min(len, f->partial);
     }
   }
   if (crash_hook) crash_hook();
-  if (err == 0) return base_->WriteAt(offset, buf, len);
-  if (partial > 0) E2Q_RETURN_IF_ERROR(base_->WriteAt(offset, buf, partial));
+  if (err == 0) return ForwardingFile::WriteAt(offset, buf, len);
+  if (partial > 0) {
+    E2Q_RETURN_IF_ERROR(ForwardingFile::WriteAt(offset, buf, partial));
+  }
   return Fail("write", offset + partial, err);
 }
 
@@ -111,10 +114,8 @@ Status FaultFile::Sync() {
     if (crashed_) return Fail("fsync", 0, EIO);
     if (const Fault* f = Find(Op::kSync, n)) return Fail("fsync", 0, f->err);
   }
-  return base_->Sync();
+  return ForwardingFile::Sync();
 }
-
-Result<uint64_t> FaultFile::Size() { return base_->Size(); }
 
 Status FaultFile::Truncate(uint64_t size) {
   {
@@ -125,7 +126,7 @@ Status FaultFile::Truncate(uint64_t size) {
       return Fail("set length", 0, f->err);
     }
   }
-  return base_->Truncate(size);
+  return ForwardingFile::Truncate(size);
 }
 
 }  // namespace e2q

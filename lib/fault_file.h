@@ -1,7 +1,8 @@
 // FaultFile: a File wrapper that injects the failures real storage
 // produces, for reliability tests (leveldb's fault-injecting Env is the
 // model): short reads, read and write errors (EIO, ENOSPC, EFBIG, any
-// errno), short writes that stop part-way with an error, and a crash at
+// errno), short writes that stop part-way with an error (after a fixed
+// number of bytes, or half of the write: a torn write), and a crash at
 // the Nth write after which nothing more reaches the wrapped file, so that
 // the file is left exactly as a power cut at that point would leave it.
 //
@@ -20,10 +21,11 @@
 #include <vector>
 
 #include "lib/file.h"
+#include "lib/forwarding_file.h"
 
 namespace e2q {
 
-class FaultFile : public File {
+class FaultFile : public ForwardingFile {
  public:
   enum class Op { kRead, kWrite, kSync, kTruncate };
 
@@ -37,6 +39,10 @@ class FaultFile : public File {
     // For writes: bytes of the failing call that reach the file before
     // the error (a short write, as when a disk fills up mid-write).
     size_t partial = 0;
+    // For writes, instead of `partial`: the first half of the failing
+    // call's bytes (len / 2) reach the file before the error -- a torn
+    // write, as a process killed in the middle of a large write leaves.
+    bool torn = false;
   };
 
   // Wraps `base`, which must outlive this object.
@@ -63,16 +69,16 @@ class FaultFile : public File {
   Result<size_t> ReadSome(uint64_t offset, void* buf, size_t len) override;
   Status WriteAt(uint64_t offset, const void* buf, size_t len) override;
   Status Sync() override;
-  Result<uint64_t> Size() override;
   Status Truncate(uint64_t size) override;
+  // Size and WritesDirect are forwarded: a writer takes the same path
+  // (direct writes or buffered) as without the fault layer.
 
  private:
   // The fault that call `n` of `op` triggers, or null.
   const Fault* Find(Op op, uint64_t n) const;
   Status Fail(const std::string& op, uint64_t offset, int err) const;
 
-  std::unique_ptr<File> owned_;
-  File* base_;
+  std::unique_ptr<File> owned_;  // null when the base is not owned
   mutable std::mutex mu_;
   std::vector<Fault> faults_;
   size_t max_read_ = 0;

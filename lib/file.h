@@ -4,7 +4,8 @@
 // substitute an in-memory file (MemFile) or a fault-injecting wrapper
 // (FaultFile) for the POSIX one, as leveldb's Env and e2fsprogs' io_manager
 // do.  Offsets are absolute; implementations loop over short transfers, so a
-// caller sees either the whole transfer or an error.
+// caller sees either the whole transfer or an error.  Wrappers that change
+// only a few calls derive from ForwardingFile (lib/forwarding_file.h).
 #ifndef E2Q_LIB_FILE_H_
 #define E2Q_LIB_FILE_H_
 
@@ -40,6 +41,8 @@ class File {
   // True when large aligned writes bypass the page cache (O_DIRECT): then
   // copying them into a buffer first only costs time.
   virtual bool WritesDirect() const { return false; }
+  // A new virtual here must also be forwarded by ForwardingFile
+  // (lib/forwarding_file.h) and checked in its test.
 
   // Reads exactly `len` bytes; reaching end of file first is kCorruption
   // ("NAME: read at offset N: unexpected end of file").

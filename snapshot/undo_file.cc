@@ -12,6 +12,7 @@
 
 #include "lib/content_digest.h"
 #include "lib/endian.h"
+#include "lib/forwarding_file.h"
 #include "lib/image_sink.h"
 #include "lib/qcow2_format.h"
 #include "lib/qcow2_multi_writer.h"
@@ -68,24 +69,6 @@ uint32_t Log2Exact(uint32_t v) {
   while ((uint64_t{1} << b) < v) ++b;
   return (uint64_t{1} << b) == v ? b : 0;
 }
-
-// A second, non-owning handle on a File (two readers over one undo file).
-class FileRef : public File {
- public:
-  explicit FileRef(File* f) : File(f->name()), f_(f) {}
-  Result<size_t> ReadSome(uint64_t o, void* b, size_t n) override {
-    return f_->ReadSome(o, b, n);
-  }
-  Status WriteAt(uint64_t o, const void* b, size_t n) override {
-    return f_->WriteAt(o, b, n);
-  }
-  Status Sync() override { return f_->Sync(); }
-  Result<uint64_t> Size() override { return f_->Size(); }
-  Status Truncate(uint64_t s) override { return f_->Truncate(s); }
-
- private:
-  File* f_;
-};
 
 // The content digest (lib/content_digest.h) of a guest disk given as
 // pieces at increasing offsets, zeros elsewhere.
@@ -283,8 +266,10 @@ Result<std::unique_ptr<UndoFile>> UndoFile::Open(std::unique_ptr<File> file) {
   }
 
   E2Q_ASSIGN_OR_RETURN(u->original_, qcow2::Qcow2Reader::Open(std::move(file)));
-  E2Q_ASSIGN_OR_RETURN(u->target_, qcow2::Qcow2Reader::Open(
-                                       std::make_unique<FileRef>(u->file_)));
+  // The second reader gets a non-owning handle on the same file.
+  E2Q_ASSIGN_OR_RETURN(
+      u->target_,
+      qcow2::Qcow2Reader::Open(std::make_unique<ForwardingFile>(u->file_)));
   const std::string snap = RollbackSnapshotName(id.snapshot_id);
   E2Q_RETURN_IF_ERROR(
       u->target_->SelectSnapshot(snap).WithContext(u->name_ + ": undo file"));

@@ -75,6 +75,24 @@ TEST(FaultFileTest, ShortWriteLeavesAPrefix) {
   EXPECT_EQ(std::memcmp(base.data().data(), "abc", 3), 0);
 }
 
+TEST(FaultFileTest, TornWriteLeavesTheFirstHalf) {
+  MemFile base("out.img");
+  FaultFile f(&base);
+  FaultFile::Fault torn;
+  torn.nth = 1;
+  torn.partial = 100;  // ignored: torn wins
+  torn.torn = true;
+  f.AddFault(torn);
+  ASSERT_OK(f.WriteAt(0, "01", 2));
+  Status s = f.WriteAt(2, "abcdefg", 7);  // 3 of 7 bytes reach the file
+  EXPECT_EQ(s.message(), "out.img: write at offset 5: Input/output error");
+  EXPECT_EQ(std::string(base.data().begin(), base.data().end()), "01abc");
+  // Sticky: every later write is torn too.
+  EXPECT_FALSE(f.WriteAt(5, "wxyz", 4).ok());
+  EXPECT_EQ(std::string(base.data().begin(), base.data().end()), "01abcwx");
+  EXPECT_EQ(f.writes(), 3u);
+}
+
 TEST(FaultFileTest, SyncAndTruncateFaults) {
   MemFile base("out.img");
   FaultFile f(&base);
@@ -99,6 +117,22 @@ TEST(FaultFileTest, CrashFreezesTheFile) {
   EXPECT_FALSE(f.Sync().ok());
   EXPECT_EQ(hooks, 1);
   EXPECT_EQ(base.data(), std::vector<uint8_t>({'a', 'b'}));
+}
+
+// A file that says its large writes go O_DIRECT.
+class DirectFile : public MemFile {
+ public:
+  using MemFile::MemFile;
+  bool WritesDirect() const override { return true; }
+};
+
+TEST(FaultFileTest, ForwardsSizeAndWritesDirect) {
+  DirectFile direct("d", std::vector<uint8_t>(9, 0));
+  MemFile buffered("b");
+  EXPECT_TRUE(FaultFile(&direct).WritesDirect());
+  EXPECT_FALSE(FaultFile(&buffered).WritesDirect());
+  ASSERT_OK_AND_ASSIGN(uint64_t size, FaultFile(&direct).Size());
+  EXPECT_EQ(size, 9u);
 }
 
 TEST(FaultFileTest, OwnsItsBaseWhenGivenOne) {

@@ -14,6 +14,7 @@
 
 #include "lib/endian.h"
 #include "lib/file.h"
+#include "lib/forwarding_file.h"
 #include "snapshot/next3_format.h"
 
 namespace e2q::snapshot::testing {
@@ -53,24 +54,17 @@ inline void FillBlock(MemFile* dev, uint64_t b, uint8_t value) {
 }
 
 // Forwards to another File and counts the reads.
-class CountingFile : public File {
+class CountingFile : public ForwardingFile {
  public:
-  explicit CountingFile(File* base) : File(base->name()), base_(base) {}
+  using ForwardingFile::ForwardingFile;
   Result<size_t> ReadSome(uint64_t offset, void* buf, size_t len) override {
     ++reads_;
-    return base_->ReadSome(offset, buf, len);
+    return ForwardingFile::ReadSome(offset, buf, len);
   }
-  Status WriteAt(uint64_t offset, const void* buf, size_t len) override {
-    return base_->WriteAt(offset, buf, len);
-  }
-  Status Sync() override { return Status::OK(); }
-  Result<uint64_t> Size() override { return base_->Size(); }
-  Status Truncate(uint64_t size) override { return base_->Truncate(size); }
   uint64_t reads() const { return reads_; }
   void reset() { reads_ = 0; }
 
  private:
-  File* base_;
   std::atomic<uint64_t> reads_{0};
 };
 

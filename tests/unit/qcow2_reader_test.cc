@@ -7,6 +7,7 @@
 #include "config.h"
 #include "lib/endian.h"
 #include "lib/fault_file.h"
+#include "lib/forwarding_file.h"
 #include "tests/unit/qcow2_test_image.h"
 #include "tests/unit/test_util.h"
 #ifdef HAVE_ZSTD
@@ -37,24 +38,19 @@ std::vector<uint8_t> ReadAll(Qcow2Reader* r) {
 }
 
 // A File wrapper that counts reads, to check that reads are coalesced.
-class CountingFile : public File {
+class CountingFile : public ForwardingFile {
  public:
+  // The base is initialised before f_, so f.get() is taken before the move.
   explicit CountingFile(std::unique_ptr<File> f)
-      : File(f->name()), f_(std::move(f)) {}
+      : ForwardingFile(f.get()), f_(std::move(f)) {}
   Result<size_t> ReadSome(uint64_t o, void* b, size_t n) override {
     ++reads;
-    return f_->ReadSome(o, b, n);
+    return ForwardingFile::ReadSome(o, b, n);
   }
-  Status WriteAt(uint64_t o, const void* b, size_t n) override {
-    return f_->WriteAt(o, b, n);
-  }
-  Status Sync() override { return Status::OK(); }
-  Result<uint64_t> Size() override { return f_->Size(); }
-  Status Truncate(uint64_t s) override { return f_->Truncate(s); }
   int reads = 0;
 
  private:
-  std::unique_ptr<File> f_;
+  std::unique_ptr<File> f_;  // owned: Qcow2Reader::Open takes a unique_ptr
 };
 
 TEST(Qcow2ReaderTest, IsQcow2ChecksMagic) {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "lib/fault_file.h"
 #include "snapshot/undo_file.h"
 #include "tests/unit/test_util.h"
 
@@ -18,34 +19,19 @@ using Bytes = std::vector<uint8_t>;
 constexpr uint32_t kBs = 4096;
 constexpr uint64_t kBlocks = 96;
 
-// Fails every write after the first `limit` ones; the failing one may
-// first write half of its bytes (a torn write, as a kill in the middle of
-// a large write leaves).
-class FaultFile : public File {
- public:
-  FaultFile(File* f, uint64_t limit, bool torn)
-      : File(f->name()), f_(f), limit_(limit), torn_(torn) {}
-  Result<size_t> ReadSome(uint64_t o, void* b, size_t n) override {
-    return f_->ReadSome(o, b, n);
-  }
-  Status WriteAt(uint64_t o, const void* b, size_t n) override {
-    if (writes_ >= limit_) {
-      if (torn_) E2Q_RETURN_IF_ERROR(f_->WriteAt(o, b, n / 2));
-      return Status::IOError(name() + ": write: injected failure");
-    }
-    ++writes_;
-    return f_->WriteAt(o, b, n);
-  }
-  Status Sync() override { return f_->Sync(); }
-  Result<uint64_t> Size() override { return f_->Size(); }
-  Status Truncate(uint64_t s) override { return f_->Truncate(s); }
-
- private:
-  File* f_;
-  uint64_t limit_;
-  bool torn_;
-  uint64_t writes_ = 0;
-};
+// A process killed at write call `k` of the device: that write and every
+// later one fail.  With `torn`, each failing write first writes the first
+// half of its bytes, as a kill in the middle of a large write leaves (half
+// a block when the write is one block).
+FaultFile::Fault KillAtWrite(uint64_t k, bool torn) {
+  FaultFile::Fault f;
+  f.op = FaultFile::Op::kWrite;
+  f.nth = k;
+  f.err = EIO;
+  f.sticky = true;
+  f.torn = torn;
+  return f;
+}
 
 struct Fixture {
   Bytes original, target;
@@ -174,23 +160,42 @@ TEST(RollbackTest, InterruptedAtEveryWriteCompletesOnRerun) {
   }
   ASSERT_GE(total_writes, 6u);
   for (bool torn : {false, true}) {
+    uint64_t torn_states = 0;  // interrupted runs that left torn blocks
     for (uint64_t k = 0; k <= total_writes; ++k) {
       SCOPED_TRACE("k=" + std::to_string(k) + (torn ? " torn" : ""));
       MemFile dev("dev", f.original);
-      FaultFile faulty(&dev, k, torn);
+      FaultFile faulty(&dev);
+      faulty.AddFault(KillAtWrite(k, torn));
       auto r = Apply(undo, &faulty, Direction::kRollback);
       EXPECT_EQ(r.ok(), k == total_writes);
       Bytes partial = dev.data();
+      {
+        MemFile probe("dev", partial);
+        auto u = OpenUndo(undo);
+        ApplyOptions o;
+        o.dry_run = true;
+        auto d = ApplyUndo(u.get(), &probe, Direction::kRollback, o);
+        ASSERT_TRUE(d.ok()) << d.status().ToString();
+        if (d->torn > 0) ++torn_states;
+      }
       ASSERT_TRUE(Apply(undo, &dev, Direction::kRollback).ok());
       EXPECT_EQ(dev.data(), f.target);
 
       // The same partial device undone, interrupted again, undone again.
       MemFile dev2("dev", partial);
-      FaultFile faulty2(&dev2, k / 2, torn);
+      FaultFile faulty2(&dev2);
+      faulty2.AddFault(KillAtWrite(k / 2, torn));
       (void)Apply(undo, &faulty2, Direction::kUndo);
       auto u = Apply(undo, &dev2, Direction::kUndo);
       ASSERT_TRUE(u.ok()) << u.status().ToString();
       EXPECT_EQ(dev2.data(), f.original);
+    }
+    // Torn runs must really leave half-written blocks (one-block writes cut
+    // in half), and clean ones never.
+    if (torn) {
+      EXPECT_GT(torn_states, 0u);
+    } else {
+      EXPECT_EQ(torn_states, 0u);
     }
   }
 }

@@ -1,0 +1,44 @@
+// ForwardingFile: a File that passes every call on to another File, as the
+// base of wrappers that change only a few calls (a fault injector, a read
+// counter, a second handle on one file).  A wrapper derives from it and
+// overrides what it changes; every other call reaches the inner file with
+// the same arguments and returns its result or error unchanged.
+#ifndef E2Q_LIB_FORWARDING_FILE_H_
+#define E2Q_LIB_FORWARDING_FILE_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "lib/file.h"
+#include "lib/status.h"
+
+namespace e2q {
+
+class ForwardingFile : public File {
+ public:
+  // Forwards to `base`, which is not owned and must outlive this object.
+  // The name is base's at construction (File's name never changes).
+  explicit ForwardingFile(File* base) : File(base->name()), base_(base) {}
+
+  // Every virtual of File (lib/file.h), forwarded.
+  Result<size_t> ReadSome(uint64_t offset, void* buf, size_t len) override {
+    return base_->ReadSome(offset, buf, len);
+  }
+  Status WriteAt(uint64_t offset, const void* buf, size_t len) override {
+    return base_->WriteAt(offset, buf, len);
+  }
+  Status Sync() override { return base_->Sync(); }
+  Result<uint64_t> Size() override { return base_->Size(); }
+  Status Truncate(uint64_t size) override { return base_->Truncate(size); }
+  bool WritesDirect() const override { return base_->WritesDirect(); }
+
+  // The file calls are forwarded to.
+  File* base() const { return base_; }
+
+ private:
+  File* const base_;
+};
+
+}  // namespace e2q
+
+#endif  // E2Q_LIB_FORWARDING_FILE_H_
