@@ -8,8 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <cstdlib>
-#include <random>
 #include <vector>
 
 #include "lib/posix_file.h"
@@ -142,6 +143,7 @@ Status OutputFile::LinkIntoPlace() {
   const std::string proc = ProcFdPath(unnamed_fd_);
   if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, path_.c_str(),
                AT_SYMLINK_FOLLOW) == 0) {
+    unnamed_fd_ = -1;  // named now
     return Status::OK();
   }
   if (errno != EEXIST) {
@@ -149,17 +151,23 @@ Status OutputFile::LinkIntoPlace() {
   }
   // Replacing a file: a hidden name first, then rename over it, so that
   // the old file stays whole until the new one takes its place.
-  std::random_device rd;
   const char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  uint64_t x = static_cast<uint64_t>(::getpid()) * 0x9e3779b97f4a7c15ull ^
+               static_cast<uint64_t>(
+                   std::chrono::steady_clock::now().time_since_epoch().count());
   for (int attempt = 0; attempt < 100; ++attempt) {
     std::string name = TempTemplate(path_);
-    for (int i = 0; i < 6; ++i) name += kChars[rd() % (sizeof(kChars) - 1)];
+    for (int i = 0; i < 6; ++i) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      name += kChars[(x >> 33) % (sizeof(kChars) - 1)];
+    }
     if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, name.c_str(),
                  AT_SYMLINK_FOLLOW) != 0) {
       if (errno == EEXIST) continue;
       return Status::FromErrno(path_, "link into place", errno);
     }
     temp_path_ = name;  // removed by the destructor if the rename fails
+    unnamed_fd_ = -1;   // a second Commit() only retries the rename
     return Status::OK();
   }
   return Status::FromErrno(path_, "link into place", EEXIST);
