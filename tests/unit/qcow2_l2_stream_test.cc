@@ -15,6 +15,7 @@
 #include "lib/qcow2_file_builder.h"
 #include "lib/qcow2_format.h"
 #include "lib/qcow2_reader.h"
+#include "tests/unit/qemu_img.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q::qcow2 {
@@ -80,19 +81,6 @@ struct Fixture {
   std::map<uint64_t, uint64_t> hosts;
 };
 
-int QemuCheck(const std::vector<uint8_t>& data) {
-  if (std::system("qemu-img --version >/dev/null 2>&1") != 0) return 0;
-  char path[] = "/tmp/e2q-l2stream-test-XXXXXX";
-  int fd = mkstemp(path);
-  EXPECT_GE(fd, 0);
-  EXPECT_EQ(write(fd, data.data(), data.size()), ssize_t(data.size()));
-  close(fd);
-  std::string cmd =
-      std::string("qemu-img check -f qcow2 ") + path + " >/dev/null 2>&1";
-  int rc = std::system(cmd.c_str());
-  unlink(path);
-  return WEXITSTATUS(rc);
-}
 
 TEST(Qcow2L2StreamTest, Geometry) {
   Fixture t;
@@ -109,7 +97,9 @@ TEST(Qcow2L2StreamTest, AscendingIndexesAcrossTables) {
   for (uint64_t i : indexes) t.AddData(i);
   EXPECT_TRUE(t.stream.any_taken());
   ASSERT_OK(t.Finish());
-  EXPECT_EQ(QemuCheck(t.file.data()), 0);
+  if (HaveQemuImg()) {
+    EXPECT_EQ(QemuCheck(t.file.data()), 0);
+  }
 
   const std::vector<uint64_t>& l1 = t.stream.l1();
   for (uint64_t slot : {0, 1, 2, 4}) {
@@ -209,7 +199,9 @@ TEST(Qcow2L2StreamTest, NothingIsWrittenForSlotsWithoutEntries) {
   ASSERT_OK(empty.stream.Flush());
   EXPECT_EQ(empty.builder.pos(), start);
   ASSERT_OK(empty.Finish());
-  EXPECT_EQ(QemuCheck(empty.file.data()), 0);
+  if (HaveQemuImg()) {
+    EXPECT_EQ(QemuCheck(empty.file.data()), 0);
+  }
 
   // One entry in slot 2: one data cluster and one table, nothing else.
   Fixture one;

@@ -11,6 +11,7 @@
 #include "lib/cluster_compressor.h"
 #include "lib/image_sink.h"
 #include "lib/qcow2_reader.h"
+#include "tests/unit/qemu_img.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q::qcow2 {
@@ -18,22 +19,7 @@ namespace {
 
 using Image = std::vector<uint8_t>;
 
-bool HaveQemuImg() {
-  return std::system("qemu-img --version >/dev/null 2>&1") == 0;
-}
 
-int QemuCheck(const std::vector<uint8_t>& data) {
-  char path[] = "/tmp/e2q-multi-test-XXXXXX";
-  int fd = mkstemp(path);
-  EXPECT_GE(fd, 0);
-  EXPECT_EQ(write(fd, data.data(), data.size()), ssize_t(data.size()));
-  close(fd);
-  std::string cmd =
-      std::string("qemu-img check -f qcow2 ") + path + " >/dev/null 2>&1";
-  int rc = std::system(cmd.c_str());
-  unlink(path);
-  return WEXITSTATUS(rc);
-}
 
 // Compressible but not trivial content.
 void Fill(Image* img, uint64_t off, uint64_t len, uint32_t seed) {

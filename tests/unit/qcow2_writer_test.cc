@@ -10,6 +10,7 @@
 
 #include "lib/endian.h"
 #include "lib/qcow2_format.h"
+#include "tests/unit/qemu_img.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q::qcow2 {
@@ -22,21 +23,7 @@ std::vector<uint8_t> Pattern(size_t n, uint32_t seed) {
   return v;
 }
 
-bool HaveQemuImg() { return std::system("qemu-img --version >/dev/null 2>&1") == 0; }
 
-// Writes `data` to a temporary file and returns `qemu-img check`'s exit code.
-int QemuCheck(const std::vector<uint8_t>& data) {
-  char path[] = "/tmp/e2q-writer-test-XXXXXX";
-  int fd = mkstemp(path);
-  EXPECT_GE(fd, 0);
-  EXPECT_EQ(write(fd, data.data(), data.size()), ssize_t(data.size()));
-  close(fd);
-  std::string cmd = std::string("qemu-img check -f qcow2 ") + path +
-                    " >/dev/null 2>&1";
-  int rc = std::system(cmd.c_str());
-  unlink(path);
-  return WEXITSTATUS(rc);
-}
 
 // Reads guest cluster `index` by walking L1/L2 (uncompressed only).
 std::vector<uint8_t> ReadCluster(const std::vector<uint8_t>& f,
