@@ -19,6 +19,7 @@
 #include "lib/ext2_file_io.h"
 #include "lib/ext2_fs.h"
 #include "lib/ext4_dir_refs.h"
+#include "tests/unit/shell.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q::ext4 {
@@ -26,22 +27,9 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-const char kEnv[] =
-    "export MKE2FS_CONFIG=/dev/null E2FSPROGS_FAKE_TIME=1700000000 LC_ALL=C "
-    "TZ=UTC PATH=/usr/sbin:/sbin:$PATH; ";
 const char kExt4[] =
     "-I 256 -O has_journal,extent,flex_bg,metadata_csum,64bit,dir_nlink,"
     "extra_isize,huge_file";
-
-int Sh(const std::string& cmd) {
-  int rc = std::system((kEnv + cmd).c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-std::vector<uint8_t> ReadAll(const std::string& path) {
-  std::ifstream is(path, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(is), {});
-}
 
 void Patch(const std::string& path, uint64_t offset, const void* data,
            size_t len) {

@@ -22,26 +22,13 @@
 #include "lib/ext2_fs.h"
 #include "lib/patched_file.h"
 #include "snapshot/next3_format.h"
+#include "tests/unit/shell.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q::snapshot {
 namespace {
 
 namespace stdfs = std::filesystem;
-
-const char kEnv[] =
-    "export MKE2FS_CONFIG=/dev/null E2FSPROGS_FAKE_TIME=1700000000 LC_ALL=C "
-    "TZ=UTC PATH=/usr/sbin:/sbin:$PATH; ";
-
-int Sh(const std::string& cmd) {
-  int rc = std::system((kEnv + cmd).c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-std::vector<uint8_t> ReadAll(const std::string& path) {
-  std::ifstream is(path, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(is), {});
-}
 
 std::string Text(const std::vector<uint8_t>& v) {
   return std::string(v.begin(), v.end());

@@ -72,6 +72,27 @@ void FreeInode(Gen& gen, uint32_t ino, ext2_inode& in, bool dir) {
   ext2fs_inode_alloc_stats2(gen.fs, ino, -1, dir ? 1 : 0);
 }
 
+// Runs `add` (which adds an entry to `dir`), expanding the directory
+// when it is full, then returns the inode `name` names there.
+template <typename Add>
+ext2_ino_t AddEntry(Gen& gen, uint32_t dir, const std::string& name,
+                    const std::string& what, Add add) {
+  for (int tries = 0;; tries++) {
+    errcode_t err = add();
+    if (err == EXT2_ET_DIR_NO_SPACE && tries < 2) {
+      Check(ext2fs_expand_dir(gen.fs, dir), "expand dir");
+      continue;
+    }
+    Check(err, what + " " + name);
+    break;
+  }
+  ext2_ino_t ino = 0;
+  Check(ext2fs_lookup(gen.fs, dir, name.c_str(), int(name.size()), nullptr,
+                      &ino),
+        "lookup " + name);
+  return ino;
+}
+
 }  // namespace
 
 void LinkEntry(Gen& gen, uint32_t dir, const std::string& name, uint32_t ino,
@@ -96,20 +117,9 @@ uint32_t MakeDir(Gen& gen, uint32_t parent, const std::string& name,
               uint32_t(inode_group) * gen.fs->super->s_inodes_per_group + 1,
               LINUX_S_IFDIR | 0755, nullptr, &want),
           "new directory inode");
-  for (int tries = 0;; tries++) {
-    errcode_t err = ext2fs_mkdir(gen.fs, parent, want, name.c_str());
-    if (err == EXT2_ET_DIR_NO_SPACE && tries < 2) {
-      Check(ext2fs_expand_dir(gen.fs, parent), "expand dir");
-      continue;
-    }
-    Check(err, "mkdir " + name);
-    break;
-  }
-  ext2_ino_t ino = 0;
-  Check(ext2fs_lookup(gen.fs, parent, name.c_str(), int(name.size()), nullptr,
-                      &ino),
-        "lookup " + name);
-  return ino;
+  return AddEntry(gen, parent, name, "mkdir", [&] {
+    return ext2fs_mkdir(gen.fs, parent, want, name.c_str());
+  });
 }
 
 void RemoveDir(Gen& gen, uint32_t parent, const std::string& name,
@@ -125,21 +135,9 @@ void RemoveDir(Gen& gen, uint32_t parent, const std::string& name,
 
 uint32_t MakeSymlink(Gen& gen, uint32_t parent, const std::string& name,
                      const std::string& target) {
-  for (int tries = 0;; tries++) {
-    errcode_t err =
-        ext2fs_symlink(gen.fs, parent, 0, name.c_str(), target.c_str());
-    if (err == EXT2_ET_DIR_NO_SPACE && tries < 2) {
-      Check(ext2fs_expand_dir(gen.fs, parent), "expand dir");
-      continue;
-    }
-    Check(err, "symlink " + name);
-    break;
-  }
-  ext2_ino_t ino = 0;
-  Check(ext2fs_lookup(gen.fs, parent, name.c_str(), int(name.size()), nullptr,
-                      &ino),
-        "lookup " + name);
-  return ino;
+  return AddEntry(gen, parent, name, "symlink", [&] {
+    return ext2fs_symlink(gen.fs, parent, 0, name.c_str(), target.c_str());
+  });
 }
 
 uint32_t MakeFile(Gen& gen, uint32_t parent, const std::string& name,
