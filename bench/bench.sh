@@ -30,8 +30,11 @@
 # As root, the script and every command it times run at nice -20: other
 # work on the machine (builds, tests) then disturbs all of them less.
 #
-# Usage: bench.sh [--quick] [--runs N] [--build DIR] [--dir DIR] [--keep]
+# Usage: bench.sh [--quick] [--cold] [--runs N] [--build DIR] [--dir DIR] [--keep]
 #   --quick      small filesystems (1 GiB / 50,000 inodes; 320 MiB data)
+#   --cold       cold caches: the page cache is dropped before every command
+#                (root only); times -Q, -Qa, e2image and cp on the meta
+#                filesystem, no targets (they are set for warm caches)
 #   --runs N     timed runs per command, best counts (default 3)
 #   --build DIR  a build folder: use DIR/e2qimage/e2qimage
 #   --dir DIR    cache folder for the filesystems (default $E2Q_BENCH_DIR
@@ -52,6 +55,7 @@ usage() {  # usage [STATUS]: prints the usage; exits STATUS (default 2)
 }
 
 quick=0
+cold=0
 runs=3
 build=
 keep=0
@@ -59,6 +63,7 @@ dir=${E2Q_BENCH_DIR:-/var/tmp/e2q-bench}
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
+    --cold) cold=1 ;;
     --keep) keep=1 ;;
     --runs) [ $# -ge 2 ] || usage; runs=$2; shift ;;
     --runs=*) runs=${1#--runs=} ;;
@@ -72,6 +77,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 case $runs in ''|*[!0-9]*|0) die "--runs wants a positive number, not '$runs'" ;; esac
+if [ $cold = 1 ] && ! { [ "$(id -u)" = 0 ] && [ -w /proc/sys/vm/drop_caches ]; }; then
+  die "--cold needs root and a writable /proc/sys/vm/drop_caches"
+fi
 
 for tool in e2image qemu-img cp dumpe2fs python3 awk; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
@@ -196,6 +204,7 @@ run_all() {
       output=${OUTPUT[$key]}
       rm -f "$output"
       sync
+      if [ $cold = 1 ]; then echo 3 > /proc/sys/vm/drop_caches; fi
       rc=0
       child_cpu_us c0
       t0=$(now_us)
@@ -306,8 +315,38 @@ prio=
 if [ "$(id -u)" = 0 ] && renice -n -20 -p $$ >/dev/null 2>&1; then
   prio=', nice -20'
 fi
-echo "bench: best of $runs runs, warm cache$([ $quick = 1 ] && echo ', quick mode')$prio"
+echo "bench: best of $runs runs, $([ $cold = 1 ] && echo 'cold cache (dropped before every command)' || echo 'warm cache')$([ $quick = 1 ] && echo ', quick mode')$prio"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# cold: reading the device from the disk, as on a first run.
+if [ $cold = 1 ]; then
+  m=$out/meta
+  echo "bench: meta: timing with cold caches" >&2
+  e2q "e2qimage -Q" "$m.e2q-Q.qcow2" -Q "$meta_img" "$m.e2q-Q.qcow2"
+  add "e2image -Q" "$m.e2i-Q.qcow2" e2image -Q "$meta_img" "$m.e2i-Q.qcow2"
+  e2q "e2qimage -Qa" "$m.e2q-Qa.qcow2" -Qa "$meta_img" "$m.e2q-Qa.qcow2"
+  add "e2image -Qa" "$m.e2i-Qa.qcow2" e2image -Qa "$meta_img" "$m.e2i-Qa.qcow2"
+  add "cp --sparse=always" "$m.cp.img" cp --sparse=always "$meta_img" "$m.cp.img"
+  run_all
+  echo "bench: load average (1/5/15 min): $load_start at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
+  echo
+  echo "meta: $meta_img: $(human "$(stat -c %s "$meta_img")"), $(fs_used_inodes "$meta_img") inodes in use, $(human "$(fs_used_bytes "$meta_img")") in use"
+  header
+  for k in "e2qimage -Q" "e2image -Q" "e2qimage -Qa" "e2image -Qa" "cp --sparse=always"; do
+    row "$k"
+  done
+  echo
+  echo "speed-ups (times faster), cold caches:"
+  speed "e2qimage -Q" "e2image -Q"
+  speed "e2qimage -Qa" "e2image -Qa"
+  speed "e2qimage -Qa" "cp --sparse=always"
+  failed=0
+  for k in "${!ERR[@]}"; do
+    case ${ERR[$k]} in FAILED*) failed=$((failed + 1)) ;; esac
+  done
+  [ $failed -eq 0 ] || die "$failed command(s) failed (see above)"
+  exit 0
+fi
 
 # meta
 m=$out/meta
