@@ -23,8 +23,11 @@ Status WriteBehind::Submit(uint64_t offset, AlignedBuffer* buf) {
     try {
       thread_ = std::thread([this] { Main(); });
     } catch (const std::system_error&) {
-      // No thread to be had: write on the caller's thread.
-      return out_->WriteAt(offset, buf->data(), buf->size());
+      // No thread to be had: write on the caller's thread, and hand back
+      // the buffer emptied as after a hand-over.
+      E2Q_RETURN_IF_ERROR(out_->WriteAt(offset, buf->data(), buf->size()));
+      buf->clear();
+      return Status::OK();
     }
   }
   if (inflight_.capacity() != buf->capacity()) {
