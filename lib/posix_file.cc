@@ -77,13 +77,7 @@ Status PosixFile::WriteAt(uint64_t offset, const void* buf, size_t len) {
   }
   const uint64_t start = offset;
   const size_t total = len;
-  int err = 0;
-  while (err == 0 && len > 0) {
-    const size_t piece = std::min(len, kCachedWriteMax);
-    size_t left = piece;
-    err = WriteAll(fd_, &offset, &p, &left);
-    len -= piece - left;
-  }
+  int err = WriteAll(fd_, &offset, &p, &len, kCachedWriteMax);
   if (err == 0) {
     if (early_writeback_ && total >= kDirectWriteMin &&
         ::sync_file_range(fd_, static_cast<off_t>(start),
@@ -98,9 +92,10 @@ Status PosixFile::WriteAt(uint64_t offset, const void* buf, size_t len) {
 }
 
 int PosixFile::WriteAll(int fd, uint64_t* offset, const uint8_t** p,
-                        size_t* len) {
+                        size_t* len, size_t max_call) {
   while (*len > 0) {
-    ssize_t n = ::pwrite(fd, *p, *len, static_cast<off_t>(*offset));
+    ssize_t n = ::pwrite(fd, *p, std::min(*len, max_call),
+                         static_cast<off_t>(*offset));
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno;

@@ -4,6 +4,9 @@
 #ifndef E2Q_LIB_POSIX_FILE_H_
 #define E2Q_LIB_POSIX_FILE_H_
 
+#include <cstddef>
+#include <cstdint>
+
 #include "lib/file.h"
 
 namespace e2q {
@@ -39,10 +42,11 @@ class PosixFile : public File {
   void EnableEarlyWriteback() { early_writeback_ = true; }
 
  private:
-  // Writes all of [*p, *p + *len) at *offset, advancing the three as it
-  // goes; returns 0 or the errno that stopped it.
+  // Writes all of [*p, *p + *len) at *offset in calls of at most
+  // `max_call` bytes, advancing the three as it goes; returns 0 or the
+  // errno that stopped it.
   static int WriteAll(int fd, uint64_t* offset, const uint8_t** p,
-                      size_t* len);
+                      size_t* len, size_t max_call = SIZE_MAX);
 
   int fd_;
   bool owns_fd_;
