@@ -122,12 +122,12 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Create(
   // ones with O_DIRECT, which waits for the disk anyway and spares the copy
   // (on the 8 GiB benchmark filesystem, -Qa (3.6 GiB) took 3.1-3.7 s direct
   // and 5.6-6.6 s buffered with early writeback).
-  if (!durable) {
-    // Page cache only.
-  } else if (expected_bytes != 0 && expected_bytes < kDirectWriteThreshold) {
-    file->EnableEarlyWriteback();
-  } else {
-    file->EnableDirectWrites();
+  if (durable) {
+    if (expected_bytes != 0 && expected_bytes < kDirectWriteThreshold) {
+      file->EnableEarlyWriteback();
+    } else {
+      file->EnableDirectWrites();
+    }
   }
   out->file_ = Interpose(std::move(out->file_), FileRole::kOutput);
   return out;

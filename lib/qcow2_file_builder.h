@@ -6,9 +6,9 @@
 // Qcow2Writer (one guest state) and Qcow2MultiWriter (several states
 // sharing clusters) decide what goes into the file and reference it here;
 // the builder guarantees that every cluster of the file ends with exactly
-// the refcount its references imply.  Memory: two 4 MiB write buffers (one
-// filled while the other is written on a thread of its own) and 2 bytes per
-// host cluster.
+// the refcount its references imply.  Memory: two write buffers (one
+// filled while the other is written on a thread of its own; 4 MiB each for
+// an O_DIRECT file, 1 MiB otherwise) and 2 bytes per host cluster.
 #ifndef E2Q_LIB_QCOW2_FILE_BUILDER_H_
 #define E2Q_LIB_QCOW2_FILE_BUILDER_H_
 
@@ -40,8 +40,8 @@ class Qcow2FileBuilder {
   uint64_t pos() const { return pos_; }
 
   // Appends `len` bytes.  They are gathered in the write buffer, except
-  // large ones (1 MiB or more) to a file that writes them with O_DIRECT:
-  // those go straight from `data` to the disk.
+  // large ones (1 MiB or more), which go straight from `data` to the file
+  // once the buffer and the write in flight are out.
   Status Append(const void* data, size_t len);
   // Appends zeros up to the next cluster boundary.
   Status PadToCluster();
