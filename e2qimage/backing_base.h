@@ -11,9 +11,9 @@
 #include <optional>
 #include <string>
 
+#include "lib/base/status.h"
 #include "lib/provenance.h"
 #include "lib/qcow2_reader.h"
-#include "lib/status.h"
 
 namespace e2q::cli {
 

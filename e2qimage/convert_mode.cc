@@ -7,10 +7,10 @@
 #include <memory>
 #include <optional>
 
-#include "e2qimage/progress.h"
-#include "e2qimage/stamp.h"
-#include "e2qimage/signals.h"
 #include "e2qimage/export_mode.h"
+#include "e2qimage/progress.h"
+#include "e2qimage/signals.h"
+#include "e2qimage/stamp.h"
 #include "lib/cluster_compressor.h"
 #include "lib/image_sink.h"
 #include "lib/output_file.h"

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "e2qimage/options.h"
+#include "lib/base/status.h"
 #include "lib/qcow2_snapshot_table.h"
-#include "lib/status.h"
 
 namespace e2q::cli {
 

@@ -6,9 +6,9 @@
 #include <memory>
 
 #include "e2qimage/options.h"
+#include "lib/base/status.h"
 #include "lib/cluster_compressor.h"
 #include "lib/qcow2_writer.h"
-#include "lib/status.h"
 
 namespace e2q::cli {
 

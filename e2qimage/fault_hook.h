@@ -21,7 +21,7 @@
 
 #include <string>
 
-#include "lib/status.h"
+#include "lib/base/status.h"
 
 namespace e2q::cli {
 

@@ -5,7 +5,7 @@
 #define E2Q_E2QIMAGE_INFO_MODE_H_
 
 #include "e2qimage/options.h"
-#include "lib/status.h"
+#include "lib/base/status.h"
 
 namespace e2q::cli {
 

@@ -3,7 +3,7 @@
 #define E2Q_E2QIMAGE_LIST_MODE_H_
 
 #include "e2qimage/options.h"
-#include "lib/status.h"
+#include "lib/base/status.h"
 
 namespace e2q::cli {
 

@@ -7,8 +7,8 @@
 #include <memory>
 
 #include "e2qimage/options.h"
+#include "lib/base/status.h"
 #include "lib/file.h"
-#include "lib/status.h"
 #include "snapshot/next3.h"
 
 namespace e2q::cli {

@@ -9,10 +9,10 @@
 #include <cstdint>
 #include <memory>
 
+#include "lib/base/status.h"
 #include "lib/image_sink.h"
 #include "lib/provenance.h"
 #include "lib/qcow2_writer.h"
-#include "lib/status.h"
 
 namespace e2q::cli {
 

@@ -1,5 +1,6 @@
 // BaseContent: windowed, map-driven reads of a backing image.
 #include "lib/base_content.h"
+#include "lib/base/is_zero.h"
 
 #include <algorithm>
 #include <cstring>

@@ -11,8 +11,8 @@
 #include <functional>
 #include <vector>
 
+#include "lib/base/status.h"
 #include "lib/qcow2_reader.h"
-#include "lib/status.h"
 
 namespace e2q {
 

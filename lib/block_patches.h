@@ -9,7 +9,7 @@
 #include <map>
 #include <vector>
 
-#include "lib/status.h"
+#include "lib/base/status.h"
 
 namespace e2q {
 

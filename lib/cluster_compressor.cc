@@ -23,7 +23,7 @@
 // Two threads run at 1.9-2x one thread.
 #include "lib/cluster_compressor.h"
 
-#include "lib/batch_pool.h"
+#include "lib/base/batch_pool.h"
 #include "lib/qcow2_decompress.h"
 #include "lib/qcow2_format.h"
 

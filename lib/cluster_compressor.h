@@ -15,7 +15,7 @@
 #include <memory>
 #include <vector>
 
-#include "lib/status.h"
+#include "lib/base/status.h"
 
 namespace e2q {
 

@@ -1,5 +1,6 @@
 // Content digest (definition in content_digest.h) and the chunk hasher.
 #include "lib/content_digest.h"
+#include "lib/base/is_zero.h"
 
 #include <xxhash.h>
 
@@ -13,7 +14,7 @@
 
 #include <cstring>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/image_sink.h"
 
 namespace e2q {

@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "lib/batch_pool.h"
-#include "lib/status.h"
+#include "lib/base/batch_pool.h"
+#include "lib/base/status.h"
 
 namespace e2q {
 

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "lib/block_set.h"
+#include "lib/base/block_set.h"
+#include "lib/base/status.h"
 #include "lib/file.h"
 #include "lib/image_sink.h"
-#include "lib/status.h"
 
 namespace e2q {
 

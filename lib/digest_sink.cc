@@ -7,6 +7,7 @@
 // a chunk is known to be non-zero from the bytes written, not by scanning
 // all 64 KiB.
 #include "lib/digest_sink.h"
+#include "lib/base/is_zero.h"
 
 #include <algorithm>
 #include <cstring>

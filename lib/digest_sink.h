@@ -9,9 +9,9 @@
 #include <functional>
 #include <memory>
 
+#include "lib/base/status.h"
 #include "lib/content_digest.h"
 #include "lib/image_sink.h"
-#include "lib/status.h"
 
 namespace e2q {
 

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <mutex>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/ext2_file_io.h"
 
 namespace e2q::ext4 {

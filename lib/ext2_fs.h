@@ -14,9 +14,9 @@
 #include <memory>
 #include <string>
 
-#include "lib/block_set.h"
+#include "lib/base/block_set.h"
+#include "lib/base/status.h"
 #include "lib/file.h"
-#include "lib/status.h"
 
 namespace e2q::ext4 {
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/block_set.h"
+#include "lib/base/block_set.h"
 #include "lib/file.h"
 
 namespace e2q::ext4 {

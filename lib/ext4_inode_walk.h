@@ -13,7 +13,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "lib/block_set.h"
+#include "lib/base/block_set.h"
 #include "lib/file.h"
 
 namespace e2q::ext4 {

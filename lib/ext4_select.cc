@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "lib/aligned_buffer.h"
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/ext4_dir_refs.h"
 #include "lib/ext4_inode_walk.h"
 

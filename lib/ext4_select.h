@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "lib/block_set.h"
+#include "lib/base/block_set.h"
+#include "lib/base/status.h"
 #include "lib/ext2_fs.h"
-#include "lib/status.h"
 
 namespace e2q::ext4 {
 

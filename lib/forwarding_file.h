@@ -9,8 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "lib/base/status.h"
 #include "lib/file.h"
-#include "lib/status.h"
 
 namespace e2q {
 

@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <functional>
 
+#include "lib/base/status.h"
 #include "lib/content_digest.h"
 #include "lib/qcow2_reader.h"
-#include "lib/status.h"
 
 namespace e2q {
 

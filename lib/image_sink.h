@@ -9,9 +9,9 @@
 #include <memory>
 #include <vector>
 
+#include "lib/base/status.h"
 #include "lib/file.h"
 #include "lib/qcow2_cluster_target.h"
-#include "lib/status.h"
 
 namespace e2q {
 
@@ -51,9 +51,6 @@ std::unique_ptr<ImageSink> NewRawSink(File* out, uint64_t size, bool sparse,
 std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::ClusterTarget* writer,
                                         ClusterCompressor* compressor,
                                         BaseContent* base = nullptr);
-
-// True when all `len` bytes are zero.
-bool IsZero(const uint8_t* p, size_t len);
 
 }  // namespace e2q
 

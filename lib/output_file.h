@@ -18,8 +18,8 @@
 #include <memory>
 #include <string>
 
+#include "lib/base/status.h"
 #include "lib/file.h"
-#include "lib/status.h"
 
 namespace e2q {
 

@@ -9,9 +9,9 @@
 #include <memory>
 #include <string>
 
+#include "lib/base/status.h"
 #include "lib/block_patches.h"
 #include "lib/file.h"
-#include "lib/status.h"
 
 namespace e2q {
 

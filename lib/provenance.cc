@@ -11,7 +11,7 @@
 
 #include <cstring>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 
 namespace e2q {
 

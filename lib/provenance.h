@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "lib/base/status.h"
 #include "lib/content_digest.h"
 #include "lib/qcow2_format.h"
-#include "lib/status.h"
 
 namespace e2q {
 

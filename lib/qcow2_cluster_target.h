@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "lib/status.h"
+#include "lib/base/status.h"
 
 namespace e2q::qcow2 {
 

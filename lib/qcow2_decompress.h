@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "lib/status.h"
+#include "lib/base/status.h"
 
 namespace e2q::qcow2 {
 

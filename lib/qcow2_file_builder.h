@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "lib/aligned_buffer.h"
+#include "lib/base/status.h"
 #include "lib/file.h"
 #include "lib/qcow2_format.h"
-#include "lib/status.h"
 #include "lib/write_behind.h"
 
 namespace e2q::qcow2 {

@@ -16,8 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "lib/base/status.h"
 #include "lib/qcow2_file_builder.h"
-#include "lib/status.h"
 
 namespace e2q::qcow2 {
 

@@ -17,7 +17,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/qcow2_l2_stream.h"
 #include "lib/qcow2_snapshot_table.h"
 

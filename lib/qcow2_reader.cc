@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/qcow2_decompress.h"
 #include "lib/qcow2_l2_cache.h"
 

@@ -18,10 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "lib/base/status.h"
 #include "lib/file.h"
 #include "lib/qcow2_format.h"
 #include "lib/qcow2_snapshot_table.h"
-#include "lib/status.h"
 
 namespace e2q::qcow2 {
 

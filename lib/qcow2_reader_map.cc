@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/qcow2_l2_cache.h"
 #include "lib/qcow2_reader.h"
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "lib/base/status.h"
 #include "lib/file.h"
 #include "lib/qcow2_format.h"
-#include "lib/status.h"
 
 namespace e2q::qcow2 {
 

@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 
 namespace e2q::qcow2 {
 

@@ -22,12 +22,12 @@
 #include <string>
 #include <vector>
 
+#include "lib/base/status.h"
 #include "lib/file.h"
 #include "lib/qcow2_cluster_target.h"
 #include "lib/qcow2_file_builder.h"
 #include "lib/qcow2_format.h"
 #include "lib/qcow2_l2_stream.h"
-#include "lib/status.h"
 
 namespace e2q::qcow2 {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/scramble_inline.h"
 #include "lib/scramble_names.h"
 

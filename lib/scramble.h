@@ -18,10 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "lib/base/status.h"
 #include "lib/block_patches.h"
 #include "lib/ext2_fs.h"
 #include "lib/scramble_dir.h"
-#include "lib/status.h"
 
 namespace e2q::ext4 {
 

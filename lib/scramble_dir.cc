@@ -7,7 +7,7 @@
 #include <string_view>
 #include <utility>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/scramble_dirent.h"
 #include "lib/scramble_htree.h"
 #include "lib/scramble_inline.h"

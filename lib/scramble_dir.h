@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "lib/base/status.h"
 #include "lib/block_patches.h"
 #include "lib/ext2_fs.h"
 #include "lib/scramble_inode.h"
-#include "lib/status.h"
 
 namespace e2q::ext4 {
 

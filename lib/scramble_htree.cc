@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 
 namespace e2q::ext4 {
 

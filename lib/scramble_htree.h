@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "lib/base/status.h"
 #include "lib/scramble_dirent.h"
-#include "lib/status.h"
 
 namespace e2q::ext4 {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/scramble_dirent.h"
 #include "lib/scramble_names.h"
 

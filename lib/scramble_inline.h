@@ -6,9 +6,9 @@
 #ifndef E2Q_LIB_SCRAMBLE_INLINE_H_
 #define E2Q_LIB_SCRAMBLE_INLINE_H_
 
+#include "lib/base/status.h"
 #include "lib/ext2_fs.h"
 #include "lib/scramble_dir.h"
-#include "lib/status.h"
 
 namespace e2q::ext4 {
 

@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "lib/status.h"
+#include "lib/base/status.h"
 
 namespace e2q::ext4 {
 

@@ -15,8 +15,8 @@
 #include <thread>
 
 #include "lib/aligned_buffer.h"
+#include "lib/base/status.h"
 #include "lib/file.h"
-#include "lib/status.h"
 
 namespace e2q {
 

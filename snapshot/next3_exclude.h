@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "lib/base/status.h"
 #include "lib/file.h"
-#include "lib/status.h"
 #include "snapshot/next3_format.h"
 #include "snapshot/next3_map.h"
 

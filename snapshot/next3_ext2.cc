@@ -4,7 +4,7 @@
 #include <cstring>
 #include <string>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 
 namespace e2q::snapshot {
 

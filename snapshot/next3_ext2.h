@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "lib/block_set.h"
+#include "lib/base/block_set.h"
+#include "lib/base/status.h"
 #include "lib/ext2_fs.h"
-#include "lib/status.h"
 #include "snapshot/next3_format.h"
 
 namespace e2q::snapshot {

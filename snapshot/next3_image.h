@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "lib/base/status.h"
 #include "lib/file.h"
-#include "lib/status.h"
 #include "snapshot/next3_exclude.h"
 #include "snapshot/next3_map.h"
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/status.h"
+#include "lib/base/status.h"
 #include "snapshot/next3_format.h"
 
 namespace e2q::snapshot {

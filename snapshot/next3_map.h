@@ -13,9 +13,9 @@
 #include <utility>
 #include <vector>
 
-#include "lib/block_set.h"
+#include "lib/base/block_set.h"
+#include "lib/base/status.h"
 #include "lib/file.h"
-#include "lib/status.h"
 #include "snapshot/next3_format.h"
 
 namespace e2q::snapshot {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/ext2_fs.h"
 #include "snapshot/next3_ext2.h"
 #include "snapshot/next3_format.h"

@@ -20,10 +20,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "lib/base/block_set.h"
+#include "lib/base/status.h"
 #include "lib/block_patches.h"
-#include "lib/block_set.h"
 #include "lib/file.h"
-#include "lib/status.h"
 
 namespace e2q::snapshot {
 

@@ -22,9 +22,9 @@
 #include <cstdint>
 #include <functional>
 
-#include "lib/block_set.h"
+#include "lib/base/block_set.h"
+#include "lib/base/status.h"
 #include "lib/file.h"
-#include "lib/status.h"
 #include "snapshot/undo_file.h"
 
 namespace e2q::snapshot {

@@ -10,8 +10,9 @@
 #include <cstring>
 #include <vector>
 
+#include "lib/base/endian.h"
+#include "lib/base/is_zero.h"
 #include "lib/content_digest.h"
-#include "lib/endian.h"
 #include "lib/forwarding_file.h"
 #include "lib/image_sink.h"
 #include "lib/qcow2_format.h"

@@ -16,11 +16,11 @@
 #include <memory>
 #include <string>
 
-#include "lib/block_set.h"
+#include "lib/base/block_set.h"
+#include "lib/base/status.h"
 #include "lib/file.h"
 #include "lib/provenance.h"
 #include "lib/qcow2_reader.h"
-#include "lib/status.h"
 
 namespace e2q::snapshot {
 

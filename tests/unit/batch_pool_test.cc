@@ -1,7 +1,7 @@
 // BatchPool: every item of every batch runs exactly once, on a thread
 // number in range; Start() returns before the work is done; any number of
 // helpers, empty and one-item batches.
-#include "lib/batch_pool.h"
+#include "lib/base/batch_pool.h"
 
 #include <gtest/gtest.h>
 

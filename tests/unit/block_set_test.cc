@@ -1,5 +1,5 @@
 // Tests for lib/block_set: merging, membership, cluster widening, clipping.
-#include "lib/block_set.h"
+#include "lib/base/block_set.h"
 
 #include <gtest/gtest.h>
 

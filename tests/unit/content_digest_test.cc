@@ -4,14 +4,15 @@
 // the cluster size, on compression or on the number of threads, and
 // changes with any byte.
 #include "lib/content_digest.h"
+#include "lib/base/is_zero.h"
 
 #include <xxhash.h>
 
 #include <random>
 
+#include "lib/base/endian.h"
 #include "lib/cluster_compressor.h"
 #include "lib/digest_sink.h"
-#include "lib/endian.h"
 #include "lib/image_digest.h"
 #include "lib/image_sink.h"
 #include "lib/qcow2_reader.h"

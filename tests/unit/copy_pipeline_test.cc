@@ -2,6 +2,7 @@
 // at their own offsets, unselected ones read as zeros, transforms apply, and
 // a short source is reported, not fatal.
 #include "lib/copy_pipeline.h"
+#include "lib/base/is_zero.h"
 
 #include <random>
 

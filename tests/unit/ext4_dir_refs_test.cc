@@ -5,7 +5,7 @@
 
 #include <map>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q::ext4 {

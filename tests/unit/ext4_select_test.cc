@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/ext2_file_io.h"
 #include "lib/ext2_fs.h"
 #include "lib/ext4_dir_refs.h"

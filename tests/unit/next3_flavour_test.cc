@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/ext2_fs.h"
 #include "snapshot/next3.h"
 #include "snapshot/next3_format.h"

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/ext2_fs.h"
 #include "lib/patched_file.h"
 #include "snapshot/next3_format.h"

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/file.h"
 #include "lib/forwarding_file.h"
 #include "snapshot/next3_format.h"

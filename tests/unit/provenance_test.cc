@@ -3,7 +3,7 @@
 // error or a valid record, never a crash.
 #include "lib/provenance.h"
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q {

@@ -10,7 +10,7 @@
 #include <map>
 #include <memory>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/file.h"
 #include "lib/qcow2_file_builder.h"
 #include "lib/qcow2_format.h"

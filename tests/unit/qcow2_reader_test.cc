@@ -5,7 +5,7 @@
 #include <map>
 
 #include "config.h"
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/fault_file.h"
 #include "lib/forwarding_file.h"
 #include "tests/unit/qcow2_test_image.h"

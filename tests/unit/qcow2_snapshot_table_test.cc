@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q::qcow2 {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/file.h"
 #include "lib/qcow2_format.h"
 #include "lib/qcow2_snapshot_table.h"

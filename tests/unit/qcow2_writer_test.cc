@@ -8,7 +8,7 @@
 #include <fstream>
 #include <random>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/qcow2_format.h"
 #include "tests/unit/qemu_img.h"
 #include "tests/unit/test_util.h"

@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q::ext4 {

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/endian.h"
+#include "lib/base/endian.h"
 #include "lib/scramble.h"
 #include "lib/scramble_dirent.h"
 #include "tests/unit/test_util.h"

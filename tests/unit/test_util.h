@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "lib/status.h"
+#include "lib/base/status.h"
 
 #define ASSERT_OK(expr)                                 \
   do {                                                  \

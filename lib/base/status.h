@@ -5,8 +5,8 @@
 // Foreign errors (errno, errcode_t) are translated once, where they are
 // received.  The library never prints; only main() turns a Status into text
 // and an exit code.
-#ifndef E2Q_LIB_STATUS_H_
-#define E2Q_LIB_STATUS_H_
+#ifndef E2Q_LIB_BASE_STATUS_H_
+#define E2Q_LIB_BASE_STATUS_H_
 
 #include <cassert>
 #include <optional>
@@ -106,4 +106,4 @@ class [[nodiscard]] Result {
 #define E2Q_ASSIGN_OR_RETURN(lhs, expr) \
   E2Q_ASSIGN_OR_RETURN_IMPL_(E2Q_CONCAT_(e2q_result_, __LINE__), lhs, expr)
 
-#endif  // E2Q_LIB_STATUS_H_
+#endif  // E2Q_LIB_BASE_STATUS_H_

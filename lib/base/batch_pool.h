@@ -5,8 +5,8 @@
 // independent of the number of threads and of who did which item.
 //
 // Shared by the cluster compressor and the content digest's chunk hasher.
-#ifndef E2Q_LIB_BATCH_POOL_H_
-#define E2Q_LIB_BATCH_POOL_H_
+#ifndef E2Q_LIB_BASE_BATCH_POOL_H_
+#define E2Q_LIB_BASE_BATCH_POOL_H_
 
 #include <atomic>
 #include <condition_variable>
@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "lib/status.h"
+#include "lib/base/status.h"
 
 namespace e2q {
 
@@ -74,4 +74,4 @@ class BatchPool {
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_BATCH_POOL_H_
+#endif  // E2Q_LIB_BASE_BATCH_POOL_H_

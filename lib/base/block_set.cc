@@ -1,5 +1,5 @@
 // BlockSet: an interval map of block runs.
-#include "lib/block_set.h"
+#include "lib/base/block_set.h"
 
 #include <algorithm>
 #include <iterator>

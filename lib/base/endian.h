@@ -1,6 +1,6 @@
 // Big- and little-endian load/store helpers for on-disk structures.
-#ifndef E2Q_LIB_ENDIAN_H_
-#define E2Q_LIB_ENDIAN_H_
+#ifndef E2Q_LIB_BASE_ENDIAN_H_
+#define E2Q_LIB_BASE_ENDIAN_H_
 
 #include <cstdint>
 
@@ -43,4 +43,4 @@ inline void StoreLE32(uint8_t* p, uint32_t v) {
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_ENDIAN_H_
+#endif  // E2Q_LIB_BASE_ENDIAN_H_

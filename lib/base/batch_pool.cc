@@ -1,5 +1,5 @@
 // BatchPool (see batch_pool.h).
-#include "lib/batch_pool.h"
+#include "lib/base/batch_pool.h"
 
 #include <system_error>
 

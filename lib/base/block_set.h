@@ -2,8 +2,8 @@
 // runs.  Adding is amortised cheap when blocks arrive roughly in order (as
 // they do from an inode scan); memory is proportional to the number of runs,
 // not to the filesystem size.
-#ifndef E2Q_LIB_BLOCK_SET_H_
-#define E2Q_LIB_BLOCK_SET_H_
+#ifndef E2Q_LIB_BASE_BLOCK_SET_H_
+#define E2Q_LIB_BASE_BLOCK_SET_H_
 
 #include <cstdint>
 #include <map>
@@ -43,4 +43,4 @@ class BlockSet {
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_BLOCK_SET_H_
+#endif  // E2Q_LIB_BASE_BLOCK_SET_H_
