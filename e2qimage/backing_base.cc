@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "lib/file.h"
+#include "lib/io/file.h"
 
 namespace e2q::cli {
 

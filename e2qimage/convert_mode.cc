@@ -13,7 +13,7 @@
 #include "e2qimage/stamp.h"
 #include "lib/cluster_compressor.h"
 #include "lib/image_sink.h"
-#include "lib/output_file.h"
+#include "lib/io/output_file.h"
 #include "lib/provenance.h"
 #include "lib/qcow2_reader.h"
 #include "lib/qcow2_writer.h"

@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "e2qimage/progress.h"
-#include "lib/file.h"
 #include "lib/image_digest.h"
+#include "lib/io/file.h"
 #include "lib/provenance.h"
 #include "lib/qcow2_reader.h"
 

@@ -19,7 +19,7 @@
 #include "lib/ext2_fs.h"
 #include "lib/ext4_select.h"
 #include "lib/image_sink.h"
-#include "lib/output_file.h"
+#include "lib/io/output_file.h"
 #include "lib/provenance.h"
 #include "lib/qcow2_multi_writer.h"
 #include "lib/scramble.h"

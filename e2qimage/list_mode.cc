@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <memory>
 
-#include "lib/file.h"
+#include "lib/io/file.h"
 #include "snapshot/next3.h"
 
 namespace e2q::cli {

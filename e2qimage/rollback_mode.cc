@@ -17,7 +17,7 @@
 #include "e2qimage/signals.h"
 #include "e2qimage/stamp.h"
 #include "lib/ext2_fs.h"
-#include "lib/output_file.h"
+#include "lib/io/output_file.h"
 #include "lib/provenance.h"
 #include "snapshot/next3.h"
 #include "snapshot/rollback.h"

@@ -8,7 +8,7 @@
 
 #include "e2qimage/options.h"
 #include "lib/base/status.h"
-#include "lib/file.h"
+#include "lib/io/file.h"
 #include "snapshot/next3.h"
 
 namespace e2q::cli {

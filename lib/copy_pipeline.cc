@@ -10,7 +10,7 @@
 #include <mutex>
 #include <thread>
 
-#include "lib/aligned_buffer.h"
+#include "lib/io/aligned_buffer.h"
 
 namespace e2q {
 

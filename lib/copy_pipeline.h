@@ -12,8 +12,8 @@
 
 #include "lib/base/block_set.h"
 #include "lib/base/status.h"
-#include "lib/file.h"
 #include "lib/image_sink.h"
+#include "lib/io/file.h"
 
 namespace e2q {
 

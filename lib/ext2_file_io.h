@@ -12,7 +12,7 @@
 #include <string>
 
 #include "lib/ext2_fs.h"  // the one header with <ext2fs/ext2fs.h>
-#include "lib/file.h"
+#include "lib/io/file.h"
 
 namespace e2q::ext4 {
 

@@ -16,7 +16,7 @@
 
 #include "lib/base/block_set.h"
 #include "lib/base/status.h"
-#include "lib/file.h"
+#include "lib/io/file.h"
 
 namespace e2q::ext4 {
 

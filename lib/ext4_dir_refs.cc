@@ -3,8 +3,8 @@
 
 #include <algorithm>
 
-#include "lib/aligned_buffer.h"
 #include "lib/base/endian.h"
+#include "lib/io/aligned_buffer.h"
 
 namespace e2q::ext4 {
 

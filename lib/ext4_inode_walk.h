@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "lib/base/block_set.h"
-#include "lib/file.h"
+#include "lib/io/file.h"
 
 namespace e2q::ext4 {
 

@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <thread>
 
-#include "lib/aligned_buffer.h"
 #include "lib/base/endian.h"
 #include "lib/ext4_dir_refs.h"
 #include "lib/ext4_inode_walk.h"
+#include "lib/io/aligned_buffer.h"
 
 namespace e2q::ext4 {
 

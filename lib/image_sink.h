@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "lib/base/status.h"
-#include "lib/file.h"
+#include "lib/io/file.h"
 #include "lib/qcow2_cluster_target.h"
 
 namespace e2q {

@@ -16,11 +16,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "lib/aligned_buffer.h"
 #include "lib/base/status.h"
-#include "lib/file.h"
+#include "lib/io/aligned_buffer.h"
+#include "lib/io/file.h"
+#include "lib/io/write_behind.h"
 #include "lib/qcow2_format.h"
-#include "lib/write_behind.h"
 
 namespace e2q::qcow2 {
 

@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "lib/base/status.h"
-#include "lib/file.h"
+#include "lib/io/file.h"
 #include "lib/qcow2_cluster_target.h"
 #include "lib/qcow2_decompress.h"
 #include "lib/qcow2_file_builder.h"

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "lib/base/status.h"
-#include "lib/file.h"
+#include "lib/io/file.h"
 #include "lib/qcow2_format.h"
 #include "lib/qcow2_snapshot_table.h"
 

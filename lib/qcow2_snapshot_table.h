@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "lib/base/status.h"
-#include "lib/file.h"
+#include "lib/io/file.h"
 #include "lib/qcow2_format.h"
 
 namespace e2q::qcow2 {

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "lib/base/status.h"
-#include "lib/file.h"
+#include "lib/io/file.h"
 #include "lib/qcow2_cluster_target.h"
 #include "lib/qcow2_file_builder.h"
 #include "lib/qcow2_format.h"

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "lib/base/status.h"
-#include "lib/block_patches.h"
 #include "lib/ext2_fs.h"
+#include "lib/io/block_patches.h"
 
 namespace e2q::ext4 {
 

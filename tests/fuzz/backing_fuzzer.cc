@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/file.h"
+#include "lib/io/file.h"
 #include "lib/qcow2_reader.h"
 #include "tests/fuzz/qcow2_read_all.h"
 

@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "lib/file.h"
+#include "lib/io/file.h"
 #include "lib/qcow2_reader.h"
 #include "tests/fuzz/qcow2_read_all.h"
 

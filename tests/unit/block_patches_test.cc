@@ -1,6 +1,6 @@
 // Tests for lib/block_patches: patches land in the right block of any
 // buffer range, later patches win, zeroed runs come before patches.
-#include "lib/block_patches.h"
+#include "lib/io/block_patches.h"
 
 #include <vector>
 

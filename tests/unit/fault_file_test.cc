@@ -1,6 +1,6 @@
 // Tests for lib/fault_file: each kind of fault fires at the call asked
 // for, with the errno asked for, and a crash freezes the wrapped file.
-#include "lib/fault_file.h"
+#include "tests/doubles/fault_file.h"
 
 #include <cstring>
 

@@ -1,13 +1,13 @@
 // Tests for lib/file and lib/posix_file.
-#include "lib/file.h"
+#include "lib/io/file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstring>
 
-#include "lib/aligned_buffer.h"
-#include "lib/posix_file.h"
+#include "lib/io/aligned_buffer.h"
+#include "lib/io/posix_file.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q {

@@ -1,7 +1,7 @@
 // Tests for lib/forwarding_file: every File call reaches the inner file with
 // the same arguments, and its result or error comes back unchanged; a
 // wrapper that overrides one call still forwards the others.
-#include "lib/forwarding_file.h"
+#include "lib/io/forwarding_file.h"
 
 #include <cstring>
 #include <string>

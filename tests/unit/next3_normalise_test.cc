@@ -20,7 +20,7 @@
 
 #include "lib/base/endian.h"
 #include "lib/ext2_fs.h"
-#include "lib/patched_file.h"
+#include "lib/io/patched_file.h"
 #include "snapshot/next3_format.h"
 #include "tests/unit/shell.h"
 #include "tests/unit/test_util.h"

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "lib/base/endian.h"
-#include "lib/file.h"
-#include "lib/forwarding_file.h"
+#include "lib/io/file.h"
+#include "lib/io/forwarding_file.h"
 #include "snapshot/next3_format.h"
 
 namespace e2q::snapshot::testing {

@@ -1,5 +1,5 @@
 // Tests for lib/output_file: the final name appears only on Commit().
-#include "lib/output_file.h"
+#include "lib/io/output_file.h"
 
 #include <dirent.h>
 #include <signal.h>

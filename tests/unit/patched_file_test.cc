@@ -1,7 +1,7 @@
 // Tests for lib/patched_file: reads through a PatchedFile show the base
 // with its patches applied, for aligned and unaligned ranges and at the
 // end of a base whose size is not a whole number of blocks; writes fail.
-#include "lib/patched_file.h"
+#include "lib/io/patched_file.h"
 
 #include <memory>
 #include <vector>

@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "lib/base/endian.h"
-#include "lib/file.h"
+#include "lib/io/file.h"
 #include "lib/qcow2_file_builder.h"
 #include "lib/qcow2_format.h"
 #include "lib/qcow2_reader.h"

@@ -6,8 +6,8 @@
 
 #include "config.h"
 #include "lib/base/endian.h"
-#include "lib/fault_file.h"
-#include "lib/forwarding_file.h"
+#include "tests/doubles/fault_file.h"
+#include "lib/io/forwarding_file.h"
 #include "tests/unit/qcow2_test_image.h"
 #include "tests/unit/test_util.h"
 #ifdef HAVE_ZSTD

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "lib/base/endian.h"
-#include "lib/file.h"
+#include "lib/io/file.h"
 #include "lib/qcow2_format.h"
 #include "lib/qcow2_snapshot_table.h"
 

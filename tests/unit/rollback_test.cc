@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <random>
 
-#include "lib/fault_file.h"
+#include "tests/doubles/fault_file.h"
 #include "snapshot/undo_file.h"
 #include "tests/unit/test_util.h"
 

@@ -1,7 +1,7 @@
 // WriteBehind: writes land in order, one at a time, with the bytes handed
 // over; errors come back from the next call; buffers are swapped, not
 // copied.
-#include "lib/write_behind.h"
+#include "lib/io/write_behind.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <vector>
 
-#include "lib/file.h"
+#include "lib/io/file.h"
 
 namespace e2q {
 namespace {

@@ -6,17 +6,17 @@
 // in the order they were handed over, so a caller that Drain()s before
 // touching the file itself sees it exactly as with synchronous writes.  A
 // failed write is reported by the next Submit() or Drain().
-#ifndef E2Q_LIB_WRITE_BEHIND_H_
-#define E2Q_LIB_WRITE_BEHIND_H_
+#ifndef E2Q_LIB_IO_WRITE_BEHIND_H_
+#define E2Q_LIB_IO_WRITE_BEHIND_H_
 
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <thread>
 
-#include "lib/aligned_buffer.h"
 #include "lib/base/status.h"
-#include "lib/file.h"
+#include "lib/io/aligned_buffer.h"
+#include "lib/io/file.h"
 
 namespace e2q {
 
@@ -53,4 +53,4 @@ class WriteBehind {
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_WRITE_BEHIND_H_
+#endif  // E2Q_LIB_IO_WRITE_BEHIND_H_

@@ -2,8 +2,8 @@
 // block buffers on their way to an image.  The scrambler (lib/scramble.h)
 // plans every change up front into one of these, so that applying them is a
 // lookup per buffer, whatever order the copy pipeline reads blocks in.
-#ifndef E2Q_LIB_BLOCK_PATCHES_H_
-#define E2Q_LIB_BLOCK_PATCHES_H_
+#ifndef E2Q_LIB_IO_BLOCK_PATCHES_H_
+#define E2Q_LIB_IO_BLOCK_PATCHES_H_
 
 #include <cstdint>
 #include <map>
@@ -51,4 +51,4 @@ class BlockPatches {
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_BLOCK_PATCHES_H_
+#endif  // E2Q_LIB_IO_BLOCK_PATCHES_H_

@@ -2,8 +2,8 @@
 // kDirectIoAlignment boundary, so that full buffers can be written with
 // O_DIRECT (see PosixFile::EnableDirectWrites) instead of being copied
 // through the page cache.
-#ifndef E2Q_LIB_ALIGNED_BUFFER_H_
-#define E2Q_LIB_ALIGNED_BUFFER_H_
+#ifndef E2Q_LIB_IO_ALIGNED_BUFFER_H_
+#define E2Q_LIB_IO_ALIGNED_BUFFER_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -63,4 +63,4 @@ class AlignedBuffer {
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_ALIGNED_BUFFER_H_
+#endif  // E2Q_LIB_IO_ALIGNED_BUFFER_H_

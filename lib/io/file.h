@@ -5,9 +5,9 @@
 // (FaultFile) for the POSIX one, as leveldb's Env and e2fsprogs' io_manager
 // do.  Offsets are absolute; implementations loop over short transfers, so a
 // caller sees either the whole transfer or an error.  Wrappers that change
-// only a few calls derive from ForwardingFile (lib/forwarding_file.h).
-#ifndef E2Q_LIB_FILE_H_
-#define E2Q_LIB_FILE_H_
+// only a few calls derive from ForwardingFile (lib/io/forwarding_file.h).
+#ifndef E2Q_LIB_IO_FILE_H_
+#define E2Q_LIB_IO_FILE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -42,7 +42,7 @@ class File {
   // copying them into a buffer first only costs time.
   virtual bool WritesDirect() const { return false; }
   // A new virtual here must also be forwarded by ForwardingFile
-  // (lib/forwarding_file.h) and checked in its test.
+  // (lib/io/forwarding_file.h) and checked in its test.
 
   // Reads exactly `len` bytes; reaching end of file first is kCorruption
   // ("NAME: read at offset N: unexpected end of file").
@@ -90,4 +90,4 @@ class MemFile : public File {
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_FILE_H_
+#endif  // E2Q_LIB_IO_FILE_H_

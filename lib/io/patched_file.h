@@ -2,16 +2,16 @@
 // applied, so that a planned set of block changes (a normalised snapshot
 // image, a scrambled copy) can be read by libext2fs and copied by the copy
 // pipeline like any device.
-#ifndef E2Q_LIB_PATCHED_FILE_H_
-#define E2Q_LIB_PATCHED_FILE_H_
+#ifndef E2Q_LIB_IO_PATCHED_FILE_H_
+#define E2Q_LIB_IO_PATCHED_FILE_H_
 
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "lib/base/status.h"
-#include "lib/block_patches.h"
-#include "lib/file.h"
+#include "lib/io/block_patches.h"
+#include "lib/io/file.h"
 
 namespace e2q {
 
@@ -45,4 +45,4 @@ class PatchedFile : public File {
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_PATCHED_FILE_H_
+#endif  // E2Q_LIB_IO_PATCHED_FILE_H_

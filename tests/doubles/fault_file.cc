@@ -1,5 +1,5 @@
 // FaultFile: failures on demand in front of another File.
-#include "lib/fault_file.h"
+#include "tests/doubles/fault_file.h"
 
 #include <algorithm>
 

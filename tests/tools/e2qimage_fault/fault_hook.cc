@@ -1,5 +1,5 @@
 // E2Q_FAULT parsing and the interposer that wraps files in FaultFiles.
-#include "e2qimage/fault_hook.h"
+#include "tests/tools/e2qimage_fault/fault_hook.h"
 
 #include <algorithm>
 #include <csignal>
@@ -9,8 +9,8 @@
 #include <sstream>
 #include <vector>
 
-#include "lib/fault_file.h"
-#include "lib/file.h"
+#include "tests/doubles/fault_file.h"
+#include "lib/io/file.h"
 
 namespace e2q::cli {
 

@@ -16,8 +16,8 @@
 //   report               at exit, print the largest number of reads of one
 //                        input and of writes, syncs and truncates of one
 //                        output, so that a test can aim at every call
-#ifndef E2Q_E2QIMAGE_FAULT_HOOK_H_
-#define E2Q_E2QIMAGE_FAULT_HOOK_H_
+#ifndef E2Q_TESTS_TOOLS_E2QIMAGE_FAULT_FAULT_HOOK_H_
+#define E2Q_TESTS_TOOLS_E2QIMAGE_FAULT_FAULT_HOOK_H_
 
 #include <string>
 
@@ -32,4 +32,4 @@ std::string FaultReport();
 
 }  // namespace e2q::cli
 
-#endif  // E2Q_E2QIMAGE_FAULT_HOOK_H_
+#endif  // E2Q_TESTS_TOOLS_E2QIMAGE_FAULT_FAULT_HOOK_H_

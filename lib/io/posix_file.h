@@ -1,13 +1,13 @@
 // POSIX File implementations.  PosixFile does positioned I/O on a
 // descriptor; StreamFile writes forward only (pipes, terminals), filling
 // gaps between writes with zeros so that a sparse writer can use it.
-#ifndef E2Q_LIB_POSIX_FILE_H_
-#define E2Q_LIB_POSIX_FILE_H_
+#ifndef E2Q_LIB_IO_POSIX_FILE_H_
+#define E2Q_LIB_IO_POSIX_FILE_H_
 
 #include <cstddef>
 #include <cstdint>
 
-#include "lib/file.h"
+#include "lib/io/file.h"
 
 namespace e2q {
 
@@ -74,4 +74,4 @@ class StreamFile : public File {
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_POSIX_FILE_H_
+#endif  // E2Q_LIB_IO_POSIX_FILE_H_

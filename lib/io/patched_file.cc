@@ -1,6 +1,6 @@
 // PatchedFile: whole blocks from the base, patched, then the bytes asked
 // for.
-#include "lib/patched_file.h"
+#include "lib/io/patched_file.h"
 
 #include <algorithm>
 #include <cstring>

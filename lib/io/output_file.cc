@@ -1,7 +1,7 @@
 // OutputFile: an unnamed (O_TMPFILE) or hidden temporary file, fsynced with
 // `durable`, linked or renamed into place, so that only complete images
 // ever carry their final name.
-#include "lib/output_file.h"
+#include "lib/io/output_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,7 +13,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "lib/posix_file.h"
+#include "lib/io/posix_file.h"
 
 namespace e2q {
 

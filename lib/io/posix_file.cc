@@ -1,8 +1,8 @@
 // POSIX implementations of File: positioned I/O on a descriptor, and a
 // forward-only stream (standard output) that fills gaps with zeros.
-#include "lib/posix_file.h"
+#include "lib/io/posix_file.h"
 
-#include "lib/aligned_buffer.h"
+#include "lib/io/aligned_buffer.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,5 +1,5 @@
 // File helpers shared by every implementation, and MemFile.
-#include "lib/file.h"
+#include "lib/io/file.h"
 
 #include <cerrno>
 #include <cstring>

@@ -1,5 +1,5 @@
 // BlockPatches: a sorted map of block -> pieces, plus zeroed runs.
-#include "lib/block_patches.h"
+#include "lib/io/block_patches.h"
 
 #include <algorithm>
 #include <cassert>

@@ -3,14 +3,14 @@
 // counter, a second handle on one file).  A wrapper derives from it and
 // overrides what it changes; every other call reaches the inner file with
 // the same arguments and returns its result or error unchanged.
-#ifndef E2Q_LIB_FORWARDING_FILE_H_
-#define E2Q_LIB_FORWARDING_FILE_H_
+#ifndef E2Q_LIB_IO_FORWARDING_FILE_H_
+#define E2Q_LIB_IO_FORWARDING_FILE_H_
 
 #include <cstddef>
 #include <cstdint>
 
 #include "lib/base/status.h"
-#include "lib/file.h"
+#include "lib/io/file.h"
 
 namespace e2q {
 
@@ -20,7 +20,7 @@ class ForwardingFile : public File {
   // The name is base's at construction (File's name never changes).
   explicit ForwardingFile(File* base) : File(base->name()), base_(base) {}
 
-  // Every virtual of File (lib/file.h), forwarded.
+  // Every virtual of File (lib/io/file.h), forwarded.
   Result<size_t> ReadSome(uint64_t offset, void* buf, size_t len) override {
     return base_->ReadSome(offset, buf, len);
   }
@@ -41,4 +41,4 @@ class ForwardingFile : public File {
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_FORWARDING_FILE_H_
+#endif  // E2Q_LIB_IO_FORWARDING_FILE_H_

@@ -10,8 +10,8 @@
 // life of the wrapper, so a test can first count the calls of a clean run
 // and then fail each one in turn.  Thread-safe: the export reads a device
 // from several threads.
-#ifndef E2Q_LIB_FAULT_FILE_H_
-#define E2Q_LIB_FAULT_FILE_H_
+#ifndef E2Q_TESTS_DOUBLES_FAULT_FILE_H_
+#define E2Q_TESTS_DOUBLES_FAULT_FILE_H_
 
 #include <cerrno>
 #include <cstdint>
@@ -20,8 +20,8 @@
 #include <mutex>
 #include <vector>
 
-#include "lib/file.h"
-#include "lib/forwarding_file.h"
+#include "lib/io/file.h"
+#include "lib/io/forwarding_file.h"
 
 namespace e2q {
 
@@ -90,4 +90,4 @@ class FaultFile : public ForwardingFile {
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_FAULT_FILE_H_
+#endif  // E2Q_TESTS_DOUBLES_FAULT_FILE_H_

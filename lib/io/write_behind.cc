@@ -1,5 +1,5 @@
 // WriteBehind (see write_behind.h).
-#include "lib/write_behind.h"
+#include "lib/io/write_behind.h"
 
 #include <system_error>
 #include <utility>

@@ -12,14 +12,14 @@
 // place: for them there is no
 // temporary name, and a pipe only accepts writes at increasing offsets (gaps
 // are filled with zeros).
-#ifndef E2Q_LIB_OUTPUT_FILE_H_
-#define E2Q_LIB_OUTPUT_FILE_H_
+#ifndef E2Q_LIB_IO_OUTPUT_FILE_H_
+#define E2Q_LIB_IO_OUTPUT_FILE_H_
 
 #include <memory>
 #include <string>
 
 #include "lib/base/status.h"
-#include "lib/file.h"
+#include "lib/io/file.h"
 
 namespace e2q {
 
@@ -70,4 +70,4 @@ class OutputFile {
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_OUTPUT_FILE_H_
+#endif  // E2Q_LIB_IO_OUTPUT_FILE_H_
