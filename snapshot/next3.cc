@@ -2,7 +2,7 @@
 // normalisation together over one live filesystem.
 #include "snapshot/next3.h"
 
-#include "lib/patched_file.h"
+#include "lib/io/patched_file.h"
 #include "snapshot/next3_exclude.h"
 #include "snapshot/next3_ext2.h"
 #include "snapshot/next3_image.h"

@@ -17,7 +17,7 @@
 #include "lib/base/block_set.h"
 #include "lib/base/status.h"
 #include "lib/ext2_fs.h"
-#include "lib/file.h"
+#include "lib/io/file.h"
 #include "snapshot/next3_exclude.h"
 #include "snapshot/next3_image.h"
 #include "snapshot/next3_list.h"

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "lib/base/status.h"
-#include "lib/file.h"
+#include "lib/io/file.h"
 #include "snapshot/next3_format.h"
 #include "snapshot/next3_map.h"
 

@@ -15,7 +15,7 @@
 
 #include "lib/base/block_set.h"
 #include "lib/base/status.h"
-#include "lib/file.h"
+#include "lib/io/file.h"
 #include "snapshot/next3_format.h"
 
 namespace e2q::snapshot {

@@ -22,8 +22,8 @@
 
 #include "lib/base/block_set.h"
 #include "lib/base/status.h"
-#include "lib/block_patches.h"
-#include "lib/file.h"
+#include "lib/io/block_patches.h"
+#include "lib/io/file.h"
 
 namespace e2q::snapshot {
 

@@ -24,7 +24,7 @@
 
 #include "lib/base/block_set.h"
 #include "lib/base/status.h"
-#include "lib/file.h"
+#include "lib/io/file.h"
 #include "snapshot/undo_file.h"
 
 namespace e2q::snapshot {

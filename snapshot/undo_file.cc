@@ -13,8 +13,8 @@
 #include "lib/base/endian.h"
 #include "lib/base/is_zero.h"
 #include "lib/content_digest.h"
-#include "lib/forwarding_file.h"
 #include "lib/image_sink.h"
+#include "lib/io/forwarding_file.h"
 #include "lib/qcow2_format.h"
 #include "lib/qcow2_multi_writer.h"
 

@@ -18,7 +18,7 @@
 
 #include "lib/base/block_set.h"
 #include "lib/base/status.h"
-#include "lib/file.h"
+#include "lib/io/file.h"
 #include "lib/provenance.h"
 #include "lib/qcow2_reader.h"
 
