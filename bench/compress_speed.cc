@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "config.h"
-#include "lib/cluster_compressor.h"
+#include "lib/qcow2/cluster_compressor.h"
 #ifdef HAVE_ZSTD
 #include <zstd.h>
 #endif

@@ -11,12 +11,12 @@
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
 #include "e2qimage/stamp.h"
-#include "lib/cluster_compressor.h"
 #include "lib/image_sink.h"
 #include "lib/io/output_file.h"
 #include "lib/provenance.h"
-#include "lib/qcow2_reader.h"
-#include "lib/qcow2_writer.h"
+#include "lib/qcow2/cluster_compressor.h"
+#include "lib/qcow2/qcow2_reader.h"
+#include "lib/qcow2/qcow2_writer.h"
 
 namespace e2q::cli {
 

@@ -10,7 +10,7 @@
 
 #include "e2qimage/options.h"
 #include "lib/base/status.h"
-#include "lib/qcow2_snapshot_table.h"
+#include "lib/qcow2/qcow2_snapshot_table.h"
 
 namespace e2q::cli {
 

@@ -16,7 +16,7 @@
 #include "e2qimage/rollback_mode.h"
 #include "e2qimage/signals.h"
 #include "lib/io/file.h"
-#include "lib/qcow2_reader.h"
+#include "lib/qcow2/qcow2_reader.h"
 
 namespace {
 

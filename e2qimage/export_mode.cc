@@ -12,14 +12,14 @@
 #include "e2qimage/snapshot_source.h"
 #include "e2qimage/stamp.h"
 #include "lib/base_content.h"
-#include "lib/cluster_compressor.h"
 #include "lib/copy_pipeline.h"
 #include "lib/ext2_fs.h"
 #include "lib/ext4_select.h"
 #include "lib/image_sink.h"
 #include "lib/io/output_file.h"
-#include "lib/qcow2_reader.h"
-#include "lib/qcow2_writer.h"
+#include "lib/qcow2/cluster_compressor.h"
+#include "lib/qcow2/qcow2_reader.h"
+#include "lib/qcow2/qcow2_writer.h"
 #include "lib/scramble.h"
 
 namespace e2q::cli {

@@ -7,8 +7,8 @@
 
 #include "e2qimage/options.h"
 #include "lib/base/status.h"
-#include "lib/cluster_compressor.h"
-#include "lib/qcow2_writer.h"
+#include "lib/qcow2/cluster_compressor.h"
+#include "lib/qcow2/qcow2_writer.h"
 
 namespace e2q::cli {
 

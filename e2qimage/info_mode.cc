@@ -13,7 +13,7 @@
 #include "lib/image_digest.h"
 #include "lib/io/file.h"
 #include "lib/provenance.h"
-#include "lib/qcow2_reader.h"
+#include "lib/qcow2/qcow2_reader.h"
 
 namespace e2q::cli {
 

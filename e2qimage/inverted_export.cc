@@ -13,7 +13,6 @@
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
 #include "e2qimage/stamp.h"
-#include "lib/cluster_compressor.h"
 #include "lib/copy_pipeline.h"
 #include "lib/digest_sink.h"
 #include "lib/ext2_fs.h"
@@ -21,7 +20,8 @@
 #include "lib/image_sink.h"
 #include "lib/io/output_file.h"
 #include "lib/provenance.h"
-#include "lib/qcow2_multi_writer.h"
+#include "lib/qcow2/cluster_compressor.h"
+#include "lib/qcow2/qcow2_multi_writer.h"
 #include "lib/scramble.h"
 #include "snapshot/next3.h"
 

@@ -1,6 +1,6 @@
 // Inverted export (-X): every state of a next3 filesystem -- each
 // exportable snapshot and the live filesystem -- as the internal snapshots
-// of one qcow2 file (lib/qcow2_multi_writer.h), `current` active.
+// of one qcow2 file (lib/qcow2/qcow2_multi_writer.h), `current` active.
 #ifndef E2Q_E2QIMAGE_INVERTED_EXPORT_H_
 #define E2Q_E2QIMAGE_INVERTED_EXPORT_H_
 

@@ -12,7 +12,7 @@
 #include "lib/base/status.h"
 #include "lib/image_sink.h"
 #include "lib/provenance.h"
-#include "lib/qcow2_writer.h"
+#include "lib/qcow2/qcow2_writer.h"
 
 namespace e2q::cli {
 

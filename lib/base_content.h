@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "lib/base/status.h"
-#include "lib/qcow2_reader.h"
+#include "lib/qcow2/qcow2_reader.h"
 
 namespace e2q {
 

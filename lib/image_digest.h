@@ -9,7 +9,7 @@
 
 #include "lib/base/status.h"
 #include "lib/content_digest.h"
-#include "lib/qcow2_reader.h"
+#include "lib/qcow2/qcow2_reader.h"
 
 namespace e2q {
 

@@ -7,7 +7,7 @@
 
 #include "lib/base/is_zero.h"
 #include "lib/base_content.h"
-#include "lib/cluster_compressor.h"
+#include "lib/qcow2/cluster_compressor.h"
 
 namespace e2q {
 

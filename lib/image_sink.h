@@ -11,7 +11,7 @@
 
 #include "lib/base/status.h"
 #include "lib/io/file.h"
-#include "lib/qcow2_cluster_target.h"
+#include "lib/qcow2/qcow2_cluster_target.h"
 
 namespace e2q {
 

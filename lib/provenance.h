@@ -20,7 +20,7 @@
 
 #include "lib/base/status.h"
 #include "lib/content_digest.h"
-#include "lib/qcow2_format.h"
+#include "lib/qcow2/qcow2_format.h"
 
 namespace e2q {
 

@@ -15,8 +15,8 @@
 #include "lib/content_digest.h"
 #include "lib/image_sink.h"
 #include "lib/io/forwarding_file.h"
-#include "lib/qcow2_format.h"
-#include "lib/qcow2_multi_writer.h"
+#include "lib/qcow2/qcow2_format.h"
+#include "lib/qcow2/qcow2_multi_writer.h"
 
 namespace e2q::snapshot {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "lib/io/file.h"
-#include "lib/qcow2_reader.h"
+#include "lib/qcow2/qcow2_reader.h"
 #include "tests/fuzz/qcow2_read_all.h"
 
 namespace {

@@ -18,8 +18,8 @@
 #include "lib/ext4_select.h"
 #include "lib/image_sink.h"
 #include "lib/io/file.h"
-#include "lib/qcow2_reader.h"
-#include "lib/qcow2_writer.h"
+#include "lib/qcow2/qcow2_reader.h"
+#include "lib/qcow2/qcow2_writer.h"
 #include "lib/scramble.h"
 
 namespace {

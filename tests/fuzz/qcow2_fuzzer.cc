@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "lib/io/file.h"
-#include "lib/qcow2_reader.h"
+#include "lib/qcow2/qcow2_reader.h"
 #include "tests/fuzz/qcow2_read_all.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -13,7 +13,7 @@
 #include <cstring>
 #include <vector>
 
-#include "lib/qcow2_reader.h"
+#include "lib/qcow2/qcow2_reader.h"
 
 namespace e2q::fuzz {
 

@@ -3,7 +3,7 @@
 // into the whole cluster, trailing bytes allowed), clusters that do not
 // shrink come back empty, and a batch's bytes do not depend on the number
 // of threads.
-#include "lib/cluster_compressor.h"
+#include "lib/qcow2/cluster_compressor.h"
 
 #include <zlib.h>
 

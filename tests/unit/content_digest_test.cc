@@ -11,12 +11,12 @@
 #include <random>
 
 #include "lib/base/endian.h"
-#include "lib/cluster_compressor.h"
 #include "lib/digest_sink.h"
 #include "lib/image_digest.h"
 #include "lib/image_sink.h"
-#include "lib/qcow2_reader.h"
-#include "lib/qcow2_writer.h"
+#include "lib/qcow2/cluster_compressor.h"
+#include "lib/qcow2/qcow2_reader.h"
+#include "lib/qcow2/qcow2_writer.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q {

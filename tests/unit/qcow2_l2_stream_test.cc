@@ -2,7 +2,7 @@
 // land, which tables are written and when, and the share hook.  Images are
 // finished through Qcow2FileBuilder and read back with Qcow2Reader and by
 // parsing the L1/L2 tables; qemu-img check is the oracle where installed.
-#include "lib/qcow2_l2_stream.h"
+#include "lib/qcow2/qcow2_l2_stream.h"
 
 #include <unistd.h>
 
@@ -12,9 +12,9 @@
 
 #include "lib/base/endian.h"
 #include "lib/io/file.h"
-#include "lib/qcow2_file_builder.h"
-#include "lib/qcow2_format.h"
-#include "lib/qcow2_reader.h"
+#include "lib/qcow2/qcow2_file_builder.h"
+#include "lib/qcow2/qcow2_format.h"
+#include "lib/qcow2/qcow2_reader.h"
 #include "tests/unit/qemu_img.h"
 #include "tests/unit/test_util.h"
 

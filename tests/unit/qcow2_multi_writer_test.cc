@@ -1,16 +1,16 @@
 // Tests for lib/qcow2_multi_writer: every state reads back through the
 // project's reader (and qemu-img check accepts the file where installed),
 // unchanged clusters and tables are shared, and the output is deterministic.
-#include "lib/qcow2_multi_writer.h"
+#include "lib/qcow2/qcow2_multi_writer.h"
 
 #include <unistd.h>
 
 #include <cstdlib>
 #include <random>
 
-#include "lib/cluster_compressor.h"
 #include "lib/image_sink.h"
-#include "lib/qcow2_reader.h"
+#include "lib/qcow2/cluster_compressor.h"
+#include "lib/qcow2/qcow2_reader.h"
 #include "tests/unit/qemu_img.h"
 #include "tests/unit/test_util.h"
 

@@ -1,13 +1,13 @@
 // Tests for lib/qcow2_reader (with lib/qcow2_l2_cache and
 // lib/qcow2_decompress), on images built byte by byte by TestImage.
-#include "lib/qcow2_reader.h"
+#include "lib/qcow2/qcow2_reader.h"
 
 #include <map>
 
 #include "config.h"
 #include "lib/base/endian.h"
-#include "tests/doubles/fault_file.h"
 #include "lib/io/forwarding_file.h"
+#include "tests/doubles/fault_file.h"
 #include "tests/unit/qcow2_test_image.h"
 #include "tests/unit/test_util.h"
 #ifdef HAVE_ZSTD

@@ -1,5 +1,5 @@
 // Tests for lib/qcow2_snapshot_table.
-#include "lib/qcow2_snapshot_table.h"
+#include "lib/qcow2/qcow2_snapshot_table.h"
 
 #include <cstring>
 

@@ -14,8 +14,8 @@
 
 #include "lib/base/endian.h"
 #include "lib/io/file.h"
-#include "lib/qcow2_format.h"
-#include "lib/qcow2_snapshot_table.h"
+#include "lib/qcow2/qcow2_format.h"
+#include "lib/qcow2/qcow2_snapshot_table.h"
 
 namespace e2q::qcow2 {
 

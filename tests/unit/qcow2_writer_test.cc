@@ -1,6 +1,6 @@
 // Tests for lib/qcow2_writer: layout invariants checked by decoding the
 // output, and qemu-img's own checker as the oracle where it is installed.
-#include "lib/qcow2_writer.h"
+#include "lib/qcow2/qcow2_writer.h"
 
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 #include <random>
 
 #include "lib/base/endian.h"
-#include "lib/qcow2_format.h"
+#include "lib/qcow2/qcow2_format.h"
 #include "tests/unit/qemu_img.h"
 #include "tests/unit/test_util.h"
 

@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <random>
 
-#include "tests/doubles/fault_file.h"
 #include "snapshot/undo_file.h"
+#include "tests/doubles/fault_file.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q::snapshot {

@@ -9,8 +9,8 @@
 #include <sstream>
 #include <vector>
 
-#include "tests/doubles/fault_file.h"
 #include "lib/io/file.h"
+#include "tests/doubles/fault_file.h"
 
 namespace e2q::cli {
 

@@ -9,8 +9,8 @@
 // file's size and qemu's limits.  Reads coalesce host-contiguous clusters
 // into single large reads; L2 tables are held in a small LRU cache; Map()
 // reports zero stretches so a converter can skip them unread.
-#ifndef E2Q_LIB_QCOW2_READER_H_
-#define E2Q_LIB_QCOW2_READER_H_
+#ifndef E2Q_LIB_QCOW2_QCOW2_READER_H_
+#define E2Q_LIB_QCOW2_QCOW2_READER_H_
 
 #include <cstdint>
 #include <functional>
@@ -20,8 +20,8 @@
 
 #include "lib/base/status.h"
 #include "lib/io/file.h"
-#include "lib/qcow2_format.h"
-#include "lib/qcow2_snapshot_table.h"
+#include "lib/qcow2/qcow2_format.h"
+#include "lib/qcow2/qcow2_snapshot_table.h"
 
 namespace e2q::qcow2 {
 
@@ -176,4 +176,4 @@ class Qcow2Reader {
 
 }  // namespace e2q::qcow2
 
-#endif  // E2Q_LIB_QCOW2_READER_H_
+#endif  // E2Q_LIB_QCOW2_QCOW2_READER_H_

@@ -13,8 +13,8 @@
 // Every qcow2 file it writes passes `qemu-img check` with no errors and no
 // leaked cluster: each cluster in the file is referenced exactly as often as
 // its refcount says, and COPIED flags are set exactly where refcount == 1.
-#ifndef E2Q_LIB_QCOW2_WRITER_H_
-#define E2Q_LIB_QCOW2_WRITER_H_
+#ifndef E2Q_LIB_QCOW2_QCOW2_WRITER_H_
+#define E2Q_LIB_QCOW2_QCOW2_WRITER_H_
 
 #include <cstdint>
 #include <memory>
@@ -24,10 +24,10 @@
 
 #include "lib/base/status.h"
 #include "lib/io/file.h"
-#include "lib/qcow2_cluster_target.h"
-#include "lib/qcow2_file_builder.h"
-#include "lib/qcow2_format.h"
-#include "lib/qcow2_l2_stream.h"
+#include "lib/qcow2/qcow2_cluster_target.h"
+#include "lib/qcow2/qcow2_file_builder.h"
+#include "lib/qcow2/qcow2_format.h"
+#include "lib/qcow2/qcow2_l2_stream.h"
 
 namespace e2q::qcow2 {
 
@@ -125,4 +125,4 @@ class Qcow2Writer : public ClusterTarget {
 
 }  // namespace e2q::qcow2
 
-#endif  // E2Q_LIB_QCOW2_WRITER_H_
+#endif  // E2Q_LIB_QCOW2_QCOW2_WRITER_H_

@@ -2,15 +2,15 @@
 // and validating L1 tables, selecting snapshots.  Cluster lookup and the
 // read path are in qcow2_reader_map.cc, compressed clusters in
 // qcow2_reader_compressed.cc.
-#include "lib/qcow2_reader.h"
+#include "lib/qcow2/qcow2_reader.h"
 
 #include <climits>
 #include <cstdlib>
 #include <cstring>
 
 #include "lib/base/endian.h"
-#include "lib/qcow2_decompress.h"
-#include "lib/qcow2_l2_cache.h"
+#include "lib/qcow2/qcow2_decompress.h"
+#include "lib/qcow2/qcow2_l2_cache.h"
 
 namespace e2q::qcow2 {
 

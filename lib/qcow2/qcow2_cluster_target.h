@@ -3,8 +3,8 @@
 // of Qcow2MultiWriter (several states in one file, where a cluster equal to
 // the previous state's is reused instead of stored again).  Clusters are
 // added at strictly increasing guest indexes.
-#ifndef E2Q_LIB_QCOW2_CLUSTER_TARGET_H_
-#define E2Q_LIB_QCOW2_CLUSTER_TARGET_H_
+#ifndef E2Q_LIB_QCOW2_QCOW2_CLUSTER_TARGET_H_
+#define E2Q_LIB_QCOW2_QCOW2_CLUSTER_TARGET_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -64,4 +64,4 @@ class ClusterTarget {
 
 }  // namespace e2q::qcow2
 
-#endif  // E2Q_LIB_QCOW2_CLUSTER_TARGET_H_
+#endif  // E2Q_LIB_QCOW2_QCOW2_CLUSTER_TARGET_H_

@@ -3,8 +3,8 @@
 // qemu's qcow2_zlib_decompress / qcow2_zstd_decompress accept: the output
 // must fill the cluster, and the input may carry trailing bytes because its
 // stored length is only known to a whole sector.
-#ifndef E2Q_LIB_QCOW2_DECOMPRESS_H_
-#define E2Q_LIB_QCOW2_DECOMPRESS_H_
+#ifndef E2Q_LIB_QCOW2_QCOW2_DECOMPRESS_H_
+#define E2Q_LIB_QCOW2_QCOW2_DECOMPRESS_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -57,4 +57,4 @@ class BatchDecompressor {
 
 }  // namespace e2q::qcow2
 
-#endif  // E2Q_LIB_QCOW2_DECOMPRESS_H_
+#endif  // E2Q_LIB_QCOW2_QCOW2_DECOMPRESS_H_

@@ -7,8 +7,8 @@
 // in the L1 table it builds.  A slot that receives no entry gets no table
 // (L1 entry 0).  Qcow2Writer and each state of Qcow2MultiWriter use it; the
 // data clusters themselves, and what their entries say, stay theirs.
-#ifndef E2Q_LIB_QCOW2_L2_STREAM_H_
-#define E2Q_LIB_QCOW2_L2_STREAM_H_
+#ifndef E2Q_LIB_QCOW2_QCOW2_L2_STREAM_H_
+#define E2Q_LIB_QCOW2_QCOW2_L2_STREAM_H_
 
 #include <cstdint>
 #include <functional>
@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "lib/base/status.h"
-#include "lib/qcow2_file_builder.h"
+#include "lib/qcow2/qcow2_file_builder.h"
 
 namespace e2q::qcow2 {
 
@@ -89,4 +89,4 @@ class Qcow2L2Stream {
 
 }  // namespace e2q::qcow2
 
-#endif  // E2Q_LIB_QCOW2_L2_STREAM_H_
+#endif  // E2Q_LIB_QCOW2_QCOW2_L2_STREAM_H_

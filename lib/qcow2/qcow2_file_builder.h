@@ -9,8 +9,8 @@
 // the refcount its references imply.  Memory: two write buffers (one
 // filled while the other is written on a thread of its own; 4 MiB each for
 // an O_DIRECT file, 1 MiB otherwise) and 2 bytes per host cluster.
-#ifndef E2Q_LIB_QCOW2_FILE_BUILDER_H_
-#define E2Q_LIB_QCOW2_FILE_BUILDER_H_
+#ifndef E2Q_LIB_QCOW2_QCOW2_FILE_BUILDER_H_
+#define E2Q_LIB_QCOW2_QCOW2_FILE_BUILDER_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -20,7 +20,7 @@
 #include "lib/io/aligned_buffer.h"
 #include "lib/io/file.h"
 #include "lib/io/write_behind.h"
-#include "lib/qcow2_format.h"
+#include "lib/qcow2/qcow2_format.h"
 
 namespace e2q::qcow2 {
 
@@ -92,4 +92,4 @@ class Qcow2FileBuilder {
 
 }  // namespace e2q::qcow2
 
-#endif  // E2Q_LIB_QCOW2_FILE_BUILDER_H_
+#endif  // E2Q_LIB_QCOW2_QCOW2_FILE_BUILDER_H_

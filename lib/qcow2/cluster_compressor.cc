@@ -21,11 +21,11 @@
 //   libdeflate 6               69 MB/s   ratio 0.315
 //   zstd 3                    288 MB/s   ratio 0.328
 // Two threads run at 1.9-2x one thread.
-#include "lib/cluster_compressor.h"
+#include "lib/qcow2/cluster_compressor.h"
 
 #include "lib/base/batch_pool.h"
-#include "lib/qcow2_decompress.h"
-#include "lib/qcow2_format.h"
+#include "lib/qcow2/qcow2_decompress.h"
+#include "lib/qcow2/qcow2_format.h"
 
 #include <libdeflate.h>
 

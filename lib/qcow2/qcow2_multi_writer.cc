@@ -12,14 +12,14 @@
 // by reading its stored cluster back: the two states of a filesystem that a
 // snapshot separates differ in few blocks, so almost every candidate is a
 // hit, and reads go in runs of up to 8 MiB.
-#include "lib/qcow2_multi_writer.h"
+#include "lib/qcow2/qcow2_multi_writer.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "lib/base/endian.h"
-#include "lib/qcow2_l2_stream.h"
-#include "lib/qcow2_snapshot_table.h"
+#include "lib/qcow2/qcow2_l2_stream.h"
+#include "lib/qcow2/qcow2_snapshot_table.h"
 
 namespace e2q::qcow2 {
 

@@ -19,8 +19,8 @@
 // COPIED flag is set anywhere -- exactly what qemu leaves after `savevm`;
 // `qemu-img check` finds no error and no leak.  The snapshot table lists the
 // states last first.  The same calls always give the same bytes.
-#ifndef E2Q_LIB_QCOW2_MULTI_WRITER_H_
-#define E2Q_LIB_QCOW2_MULTI_WRITER_H_
+#ifndef E2Q_LIB_QCOW2_QCOW2_MULTI_WRITER_H_
+#define E2Q_LIB_QCOW2_QCOW2_MULTI_WRITER_H_
 
 #include <cstdint>
 #include <deque>
@@ -31,10 +31,10 @@
 
 #include "lib/base/status.h"
 #include "lib/io/file.h"
-#include "lib/qcow2_cluster_target.h"
-#include "lib/qcow2_decompress.h"
-#include "lib/qcow2_file_builder.h"
-#include "lib/qcow2_format.h"
+#include "lib/qcow2/qcow2_cluster_target.h"
+#include "lib/qcow2/qcow2_decompress.h"
+#include "lib/qcow2/qcow2_file_builder.h"
+#include "lib/qcow2/qcow2_format.h"
 
 namespace e2q::qcow2 {
 
@@ -125,4 +125,4 @@ class Qcow2MultiWriter {
 
 }  // namespace e2q::qcow2
 
-#endif  // E2Q_LIB_QCOW2_MULTI_WRITER_H_
+#endif  // E2Q_LIB_QCOW2_QCOW2_MULTI_WRITER_H_

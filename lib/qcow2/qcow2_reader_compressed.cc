@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "lib/qcow2_decompress.h"
-#include "lib/qcow2_reader.h"
+#include "lib/qcow2/qcow2_decompress.h"
+#include "lib/qcow2/qcow2_reader.h"
 
 namespace e2q::qcow2 {
 

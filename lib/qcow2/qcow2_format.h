@@ -1,8 +1,8 @@
 // The qcow2 on-disk format: constants named as in qemu's
 // docs/interop/qcow2.rst, the header codec, and entry helpers shared by the
 // reader and the writer.  All integers on disk are big-endian.
-#ifndef E2Q_LIB_QCOW2_FORMAT_H_
-#define E2Q_LIB_QCOW2_FORMAT_H_
+#ifndef E2Q_LIB_QCOW2_QCOW2_FORMAT_H_
+#define E2Q_LIB_QCOW2_QCOW2_FORMAT_H_
 
 #include <cstdint>
 #include <string>
@@ -146,4 +146,4 @@ void SetRefcount(uint8_t* block, uint64_t index, uint32_t order,
 
 }  // namespace e2q::qcow2
 
-#endif  // E2Q_LIB_QCOW2_FORMAT_H_
+#endif  // E2Q_LIB_QCOW2_QCOW2_FORMAT_H_

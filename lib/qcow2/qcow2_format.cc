@@ -1,5 +1,5 @@
 // qcow2 header codec and refcount entry helpers.
-#include "lib/qcow2_format.h"
+#include "lib/qcow2/qcow2_format.h"
 
 #include <cstring>
 

@@ -4,8 +4,8 @@
 #include <cstring>
 
 #include "lib/base/endian.h"
-#include "lib/qcow2_l2_cache.h"
-#include "lib/qcow2_reader.h"
+#include "lib/qcow2/qcow2_l2_cache.h"
+#include "lib/qcow2/qcow2_reader.h"
 
 namespace e2q::qcow2 {
 

@@ -1,5 +1,5 @@
 // Bounded LRU cache of qcow2 L2 tables.
-#include "lib/qcow2_l2_cache.h"
+#include "lib/qcow2/qcow2_l2_cache.h"
 
 #include <algorithm>
 

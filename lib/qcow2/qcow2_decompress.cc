@@ -1,5 +1,5 @@
 // Deflate and zstd decompression of qcow2 clusters.
-#include "lib/qcow2_decompress.h"
+#include "lib/qcow2/qcow2_decompress.h"
 
 #include <zlib.h>
 
@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "config.h"
-#include "lib/qcow2_format.h"
+#include "lib/qcow2/qcow2_format.h"
 #ifdef HAVE_ZSTD
 #include <zstd.h>
 #endif

@@ -7,7 +7,7 @@
 //                        appended as soon as the guest moves past its range
 //   then                 the L1 table, the refcount table, refcount blocks
 // Only one L2 table is held in memory at a time.
-#include "lib/qcow2_writer.h"
+#include "lib/qcow2/qcow2_writer.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,10 +1,10 @@
 // Qcow2L2Stream: one L2 table in memory, appended when the guest leaves
 // its range; the L1 table built as the tables are written.
-#include "lib/qcow2_l2_stream.h"
+#include "lib/qcow2/qcow2_l2_stream.h"
 
 #include <algorithm>
 
-#include "lib/qcow2_format.h"
+#include "lib/qcow2/qcow2_format.h"
 
 namespace e2q::qcow2 {
 

@@ -2,8 +2,8 @@
 // table's host offset.  Sequential reads touch each table once in a row, so
 // a few tables suffice for conversion; random access (Map then Read of the
 // same range, several snapshots sharing tables) benefits from more.
-#ifndef E2Q_LIB_QCOW2_L2_CACHE_H_
-#define E2Q_LIB_QCOW2_L2_CACHE_H_
+#ifndef E2Q_LIB_QCOW2_QCOW2_L2_CACHE_H_
+#define E2Q_LIB_QCOW2_QCOW2_L2_CACHE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -43,4 +43,4 @@ class L2Cache {
 
 }  // namespace e2q::qcow2
 
-#endif  // E2Q_LIB_QCOW2_L2_CACHE_H_
+#endif  // E2Q_LIB_QCOW2_QCOW2_L2_CACHE_H_

@@ -3,8 +3,8 @@
 // reader decodes the table to select a snapshot's L1 table; the writer
 // encodes one when it stores internal snapshots.  Decoding applies qemu's
 // limits, so a table this code accepts is one qemu can open.
-#ifndef E2Q_LIB_QCOW2_SNAPSHOT_TABLE_H_
-#define E2Q_LIB_QCOW2_SNAPSHOT_TABLE_H_
+#ifndef E2Q_LIB_QCOW2_QCOW2_SNAPSHOT_TABLE_H_
+#define E2Q_LIB_QCOW2_QCOW2_SNAPSHOT_TABLE_H_
 
 #include <cstdint>
 #include <string>
@@ -12,7 +12,7 @@
 
 #include "lib/base/status.h"
 #include "lib/io/file.h"
-#include "lib/qcow2_format.h"
+#include "lib/qcow2/qcow2_format.h"
 
 namespace e2q::qcow2 {
 
@@ -72,4 +72,4 @@ int FindSnapshot(const std::vector<SnapshotEntry>& entries,
 
 }  // namespace e2q::qcow2
 
-#endif  // E2Q_LIB_QCOW2_SNAPSHOT_TABLE_H_
+#endif  // E2Q_LIB_QCOW2_QCOW2_SNAPSHOT_TABLE_H_

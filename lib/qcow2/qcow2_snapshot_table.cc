@@ -1,5 +1,5 @@
 // qcow2 snapshot table codec.
-#include "lib/qcow2_snapshot_table.h"
+#include "lib/qcow2/qcow2_snapshot_table.h"
 
 #include <algorithm>
 #include <cstring>

@@ -7,8 +7,8 @@
 // only on the input and the level, never on the number of threads or on
 // timing, so the writer, which places the results in guest order, emits the
 // same image whatever the thread count.
-#ifndef E2Q_LIB_CLUSTER_COMPRESSOR_H_
-#define E2Q_LIB_CLUSTER_COMPRESSOR_H_
+#ifndef E2Q_LIB_QCOW2_CLUSTER_COMPRESSOR_H_
+#define E2Q_LIB_QCOW2_CLUSTER_COMPRESSOR_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -80,4 +80,4 @@ bool ZstdAvailable();
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_CLUSTER_COMPRESSOR_H_
+#endif  // E2Q_LIB_QCOW2_CLUSTER_COMPRESSOR_H_

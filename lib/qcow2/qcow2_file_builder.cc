@@ -2,7 +2,7 @@
 // qcow2 file.  Write order: everything the header points to is written
 // first; the header goes into cluster 0 last, so an interrupted run never
 // leaves a file that qemu takes for a complete image.
-#include "lib/qcow2_file_builder.h"
+#include "lib/qcow2/qcow2_file_builder.h"
 
 #include <algorithm>
 #include <cstring>
