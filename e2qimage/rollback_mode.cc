@@ -16,7 +16,7 @@
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
 #include "e2qimage/stamp.h"
-#include "lib/ext2_fs.h"
+#include "lib/ext4/ext2_fs.h"
 #include "lib/io/output_file.h"
 #include "lib/provenance.h"
 #include "snapshot/next3.h"

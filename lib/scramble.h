@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "lib/base/status.h"
-#include "lib/ext2_fs.h"
+#include "lib/ext4/ext2_fs.h"
 #include "lib/io/block_patches.h"
 #include "lib/scramble_dir.h"
 

@@ -7,7 +7,7 @@
 #define E2Q_LIB_SCRAMBLE_INLINE_H_
 
 #include "lib/base/status.h"
-#include "lib/ext2_fs.h"
+#include "lib/ext4/ext2_fs.h"
 #include "lib/scramble_dir.h"
 
 namespace e2q::ext4 {

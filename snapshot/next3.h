@@ -16,7 +16,7 @@
 
 #include "lib/base/block_set.h"
 #include "lib/base/status.h"
-#include "lib/ext2_fs.h"
+#include "lib/ext4/ext2_fs.h"
 #include "lib/io/file.h"
 #include "snapshot/next3_exclude.h"
 #include "snapshot/next3_image.h"

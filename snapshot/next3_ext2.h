@@ -9,7 +9,7 @@
 
 #include "lib/base/block_set.h"
 #include "lib/base/status.h"
-#include "lib/ext2_fs.h"
+#include "lib/ext4/ext2_fs.h"
 #include "snapshot/next3_format.h"
 
 namespace e2q::snapshot {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "lib/base/endian.h"
-#include "lib/ext2_fs.h"
+#include "lib/ext4/ext2_fs.h"
 #include "snapshot/next3_ext2.h"
 #include "snapshot/next3_format.h"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/ext2_fs.h"
+#include "lib/ext4/ext2_fs.h"
 
 namespace e2q::snapshot {
 

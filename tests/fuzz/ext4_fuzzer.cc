@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "lib/copy_pipeline.h"
-#include "lib/ext2_fs.h"
-#include "lib/ext4_select.h"
+#include "lib/ext4/ext2_fs.h"
+#include "lib/ext4/ext4_select.h"
 #include "lib/image_sink.h"
 #include "lib/io/file.h"
 #include "lib/qcow2/qcow2_reader.h"

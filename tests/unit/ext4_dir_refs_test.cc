@@ -1,7 +1,7 @@
 // Tests for lib/ext4_dir_refs: ForEachDirEntryInode reports every entry of
 // every directory block exactly once, reads nearby blocks together (one read
 // per window, not per block), and reports blocks past the device's end.
-#include "lib/ext4_dir_refs.h"
+#include "lib/ext4/ext4_dir_refs.h"
 
 #include <map>
 

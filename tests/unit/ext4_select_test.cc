@@ -2,7 +2,7 @@
 // lib/ext2_fs and lib/ext2_file_io on small filesystems that mke2fs -d
 // builds at test time.  The oracle for "which blocks belong to a file" is
 // libext2fs' own ext2fs_block_iterate3 on a separately opened filesystem.
-#include "lib/ext4_select.h"
+#include "lib/ext4/ext4_select.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "lib/base/endian.h"
-#include "lib/ext2_file_io.h"
-#include "lib/ext2_fs.h"
-#include "lib/ext4_dir_refs.h"
+#include "lib/ext4/ext2_file_io.h"
+#include "lib/ext4/ext2_fs.h"
+#include "lib/ext4/ext4_dir_refs.h"
 #include "tests/unit/shell.h"
 #include "tests/unit/test_util.h"
 

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "lib/base/endian.h"
-#include "lib/ext2_fs.h"
+#include "lib/ext4/ext2_fs.h"
 #include "snapshot/next3.h"
 #include "snapshot/next3_format.h"
 #include "tests/unit/test_util.h"

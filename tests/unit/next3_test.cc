@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "lib/ext2_fs.h"
+#include "lib/ext4/ext2_fs.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q::snapshot {

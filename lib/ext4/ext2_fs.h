@@ -1,9 +1,9 @@
 // The one header that includes <ext2fs/ext2fs.h>: a move-only owner for an
 // open ext2_filsys, opened read-only through an io_manager over an e2q::File
-// (lib/ext2_file_io.h), so that every read libext2fs makes goes through the
+// (lib/ext4/ext2_file_io.h), so that every read libext2fs makes goes through the
 // project's I/O layer (fault injection, snapshot read-through).
-#ifndef E2Q_LIB_EXT2_FS_H_
-#define E2Q_LIB_EXT2_FS_H_
+#ifndef E2Q_LIB_EXT4_EXT2_FS_H_
+#define E2Q_LIB_EXT4_EXT2_FS_H_
 
 #include <ext2fs/ext2_fs.h>
 #include <ext2fs/ext2fs.h>
@@ -92,4 +92,4 @@ Result<BlockSet> InUseBlocks(const Filesystem& fs);
 
 }  // namespace e2q::ext4
 
-#endif  // E2Q_LIB_EXT2_FS_H_
+#endif  // E2Q_LIB_EXT4_EXT2_FS_H_

@@ -1,5 +1,5 @@
 // FileIoManager: libext2fs channels over e2q::File.
-#include "lib/ext2_file_io.h"
+#include "lib/ext4/ext2_file_io.h"
 
 #include <ext2fs/ext2_err.h>
 

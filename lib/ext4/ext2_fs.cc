@@ -1,5 +1,5 @@
 // Filesystem: opening an ext2/3/4 filesystem read-only through FileIoManager.
-#include "lib/ext2_fs.h"
+#include "lib/ext4/ext2_fs.h"
 
 #include <et/com_err.h>
 #include <ext2fs/ext2_err.h>
@@ -9,7 +9,7 @@
 #include <mutex>
 
 #include "lib/base/endian.h"
-#include "lib/ext2_file_io.h"
+#include "lib/ext4/ext2_file_io.h"
 
 namespace e2q::ext4 {
 

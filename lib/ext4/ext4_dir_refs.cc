@@ -1,5 +1,5 @@
 // ForEachDirEntryInode: a minimal, bounds-checked directory block parser.
-#include "lib/ext4_dir_refs.h"
+#include "lib/ext4/ext4_dir_refs.h"
 
 #include <algorithm>
 

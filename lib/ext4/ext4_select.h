@@ -8,8 +8,8 @@
 // trees), so that `e2fsck -fn` sees on the image what it sees on the device.
 // Blocks are always copied verbatim, so an extra block never makes an image
 // wrong.  The full set (-a) equals `e2image -ra`'s on clean filesystems.
-#ifndef E2Q_LIB_EXT4_SELECT_H_
-#define E2Q_LIB_EXT4_SELECT_H_
+#ifndef E2Q_LIB_EXT4_EXT4_SELECT_H_
+#define E2Q_LIB_EXT4_EXT4_SELECT_H_
 
 #include <cstdint>
 #include <string>
@@ -17,7 +17,7 @@
 
 #include "lib/base/block_set.h"
 #include "lib/base/status.h"
-#include "lib/ext2_fs.h"
+#include "lib/ext4/ext2_fs.h"
 
 namespace e2q::ext4 {
 
@@ -49,4 +49,4 @@ Result<Selection> SelectBlocks(const Filesystem& fs, const SelectOptions& o);
 
 }  // namespace e2q::ext4
 
-#endif  // E2Q_LIB_EXT4_SELECT_H_
+#endif  // E2Q_LIB_EXT4_EXT4_SELECT_H_

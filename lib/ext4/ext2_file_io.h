@@ -1,17 +1,17 @@
 // A libext2fs io_manager whose channels read (and, for files opened for
 // update, write) through an e2q::File, so that every block libext2fs reads
 // passes through the project's I/O layer: fault injection in tests, next3
-// read-through images later.  Only lib/ext2_fs.cc should need this header.
+// read-through images later.  Only lib/ext4/ext2_fs.cc should need this header.
 //
 // libext2fs opens a device by name, so a File is handed to ext2fs_open2 by
 // registering it under a generated name (FileIoRegistration) for the
 // duration of the open; the channel then holds the File pointer itself.
-#ifndef E2Q_LIB_EXT2_FILE_IO_H_
-#define E2Q_LIB_EXT2_FILE_IO_H_
+#ifndef E2Q_LIB_EXT4_EXT2_FILE_IO_H_
+#define E2Q_LIB_EXT4_EXT2_FILE_IO_H_
 
 #include <string>
 
-#include "lib/ext2_fs.h"  // the one header with <ext2fs/ext2fs.h>
+#include "lib/ext4/ext2_fs.h"  // the one header with <ext2fs/ext2fs.h>
 #include "lib/io/file.h"
 
 namespace e2q::ext4 {
@@ -44,4 +44,4 @@ class FileIoRegistration {
 
 }  // namespace e2q::ext4
 
-#endif  // E2Q_LIB_EXT2_FILE_IO_H_
+#endif  // E2Q_LIB_EXT4_EXT2_FILE_IO_H_

@@ -1,5 +1,5 @@
 // InodeWalker: per-inode block selection, extent and indirect tree walks.
-#include "lib/ext4_inode_walk.h"
+#include "lib/ext4/ext4_inode_walk.h"
 
 #include <algorithm>
 #include <cstring>

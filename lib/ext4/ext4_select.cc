@@ -1,13 +1,13 @@
 // SelectBlocks: fixed metadata from the group descriptors, then an inode
 // table scan (split between threads) that feeds InodeWalker.
-#include "lib/ext4_select.h"
+#include "lib/ext4/ext4_select.h"
 
 #include <algorithm>
 #include <thread>
 
 #include "lib/base/endian.h"
-#include "lib/ext4_dir_refs.h"
-#include "lib/ext4_inode_walk.h"
+#include "lib/ext4/ext4_dir_refs.h"
+#include "lib/ext4/ext4_inode_walk.h"
 #include "lib/io/aligned_buffer.h"
 
 namespace e2q::ext4 {
@@ -277,7 +277,7 @@ void DropBelow(BlockSet* set, uint64_t first) {
 }
 
 // Adds the inode table blocks of inodes that directory entries name but
-// the scan skipped (see lib/ext4_dir_refs.h).
+// the scan skipped (see lib/ext4/ext4_dir_refs.h).
 void AddReferencedSkippedInodes(const Filesystem& fs,
                                 const std::vector<GroupTable>& tables,
                                 const BlockSet& dirs, Selection* sel) {

@@ -6,8 +6,8 @@
 // e2image skips them.  Finding them means reading the directory blocks.
 // XXX: entries of inline-data directories (in the inode and its xattrs)
 // are not looked at.
-#ifndef E2Q_LIB_EXT4_DIR_REFS_H_
-#define E2Q_LIB_EXT4_DIR_REFS_H_
+#ifndef E2Q_LIB_EXT4_EXT4_DIR_REFS_H_
+#define E2Q_LIB_EXT4_EXT4_DIR_REFS_H_
 
 #include <cstdint>
 #include <functional>
@@ -34,4 +34,4 @@ void ForEachEntryInBlock(const uint8_t* block, uint32_t block_size,
 
 }  // namespace e2q::ext4
 
-#endif  // E2Q_LIB_EXT4_DIR_REFS_H_
+#endif  // E2Q_LIB_EXT4_EXT4_DIR_REFS_H_

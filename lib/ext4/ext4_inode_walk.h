@@ -5,8 +5,8 @@
 // maps with bounds checks: a damaged node is still selected, its valid
 // children are still followed, and what could not be followed becomes a
 // warning instead of an error (e2image stops at the first one).
-#ifndef E2Q_LIB_EXT4_INODE_WALK_H_
-#define E2Q_LIB_EXT4_INODE_WALK_H_
+#ifndef E2Q_LIB_EXT4_EXT4_INODE_WALK_H_
+#define E2Q_LIB_EXT4_EXT4_INODE_WALK_H_
 
 #include <cstdint>
 #include <string>
@@ -106,4 +106,4 @@ class InodeWalker {
 
 }  // namespace e2q::ext4
 
-#endif  // E2Q_LIB_EXT4_INODE_WALK_H_
+#endif  // E2Q_LIB_EXT4_EXT4_INODE_WALK_H_
