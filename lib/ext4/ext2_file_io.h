@@ -11,7 +11,7 @@
 
 #include <string>
 
-#include "lib/ext4/ext2_fs.h"  // the one header with <ext2fs/ext2fs.h>
+#include "lib/ext4/libext2fs.h"
 #include "lib/io/file.h"
 
 namespace e2q::ext4 {

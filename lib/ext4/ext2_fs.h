@@ -1,12 +1,9 @@
-// The one header that includes <ext2fs/ext2fs.h>: a move-only owner for an
-// open ext2_filsys, opened read-only through an io_manager over an e2q::File
-// (lib/ext4/ext2_file_io.h), so that every read libext2fs makes goes through the
-// project's I/O layer (fault injection, snapshot read-through).
+// A move-only owner for an open ext2_filsys, opened read-only through an
+// io_manager over an e2q::File (lib/ext4/ext2_file_io.h), so that every read
+// libext2fs makes goes through the project's I/O layer (fault injection,
+// snapshot read-through).  libext2fs's own headers come from libext2fs.h.
 #ifndef E2Q_LIB_EXT4_EXT2_FS_H_
 #define E2Q_LIB_EXT4_EXT2_FS_H_
-
-#include <ext2fs/ext2_fs.h>
-#include <ext2fs/ext2fs.h>
 
 #include <array>
 #include <cstdint>
@@ -16,6 +13,7 @@
 
 #include "lib/base/block_set.h"
 #include "lib/base/status.h"
+#include "lib/ext4/libext2fs.h"
 #include "lib/io/file.h"
 
 namespace e2q::ext4 {
