@@ -20,7 +20,7 @@
 #include "lib/qcow2/cluster_compressor.h"
 #include "lib/qcow2/qcow2_reader.h"
 #include "lib/qcow2/qcow2_writer.h"
-#include "lib/scramble.h"
+#include "lib/scramble/scramble.h"
 
 namespace e2q::cli {
 

@@ -22,7 +22,7 @@
 #include "lib/provenance.h"
 #include "lib/qcow2/cluster_compressor.h"
 #include "lib/qcow2/qcow2_multi_writer.h"
-#include "lib/scramble.h"
+#include "lib/scramble/scramble.h"
 #include "snapshot/next3.h"
 
 namespace e2q::cli {

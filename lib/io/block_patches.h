@@ -1,5 +1,5 @@
 // BlockPatches: replacement bytes for parts of filesystem blocks, applied to
-// block buffers on their way to an image.  The scrambler (lib/scramble.h)
+// block buffers on their way to an image.  The scrambler (lib/scramble/scramble.h)
 // plans every change up front into one of these, so that applying them is a
 // lookup per buffer, whatever order the copy pipeline reads blocks in.
 #ifndef E2Q_LIB_IO_BLOCK_PATCHES_H_

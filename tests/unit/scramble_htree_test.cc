@@ -1,7 +1,7 @@
 // Tests for lib/scramble_dirent and lib/scramble_htree: the record codec,
 // the choice of index shape, and the structure of a rebuilt htree (limits,
 // counts, hash order, continuation bits, every block referenced once).
-#include "lib/scramble_htree.h"
+#include "lib/scramble/scramble_htree.h"
 
 #include <map>
 #include <set>

@@ -1,7 +1,7 @@
 // Tests for lib/scramble_names: replacement names keep their length, are
 // unique in their directory, never "." or "..", avoid the originals while
 // possible, and are the same on every run.
-#include "lib/scramble_names.h"
+#include "lib/scramble/scramble_names.h"
 
 #include <set>
 #include <string>

@@ -3,7 +3,7 @@
 // e2fsck -fn, keep every directory's entry count, name lengths and dot
 // entries, show none of the original names anywhere in its in-use blocks,
 // and answer htree lookups of the new names.
-#include "lib/scramble.h"
+#include "lib/scramble/scramble.h"
 
 #include <set>
 #include <string>

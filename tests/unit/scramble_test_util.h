@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "lib/base/endian.h"
-#include "lib/scramble.h"
-#include "lib/scramble_dirent.h"
+#include "lib/scramble/scramble.h"
+#include "lib/scramble/scramble_dirent.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q::ext4 {

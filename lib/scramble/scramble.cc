@@ -1,6 +1,6 @@
 // Scrambler: one inode scan dispatching directories and symlinks to their
 // planners, then the journal.
-#include "lib/scramble.h"
+#include "lib/scramble/scramble.h"
 
 #include <algorithm>
 #include <cstring>
@@ -8,8 +8,8 @@
 #include <utility>
 
 #include "lib/base/endian.h"
-#include "lib/scramble_inline.h"
-#include "lib/scramble_names.h"
+#include "lib/scramble/scramble_inline.h"
+#include "lib/scramble/scramble_names.h"
 
 namespace e2q::ext4 {
 

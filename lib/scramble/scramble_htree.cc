@@ -1,5 +1,5 @@
 // Htree rebuild: shape, leaf packing, index blocks.
-#include "lib/scramble_htree.h"
+#include "lib/scramble/scramble_htree.h"
 
 #include <algorithm>
 #include <cstring>

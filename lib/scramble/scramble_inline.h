@@ -3,12 +3,12 @@
 // in-inode extended attribute "system.data".  Names and targets are
 // replaced there; the attribute's e_hash and the inode checksum are
 // recomputed, and the inode-table block is patched.
-#ifndef E2Q_LIB_SCRAMBLE_INLINE_H_
-#define E2Q_LIB_SCRAMBLE_INLINE_H_
+#ifndef E2Q_LIB_SCRAMBLE_SCRAMBLE_INLINE_H_
+#define E2Q_LIB_SCRAMBLE_SCRAMBLE_INLINE_H_
 
 #include "lib/base/status.h"
 #include "lib/ext4/ext2_fs.h"
-#include "lib/scramble_dir.h"
+#include "lib/scramble/scramble_dir.h"
 
 namespace e2q::ext4 {
 
@@ -24,4 +24,4 @@ Status ScrambleInodeSymlink(const ScrambleContext& ctx, ext2_ino_t ino,
 
 }  // namespace e2q::ext4
 
-#endif  // E2Q_LIB_SCRAMBLE_INLINE_H_
+#endif  // E2Q_LIB_SCRAMBLE_SCRAMBLE_INLINE_H_

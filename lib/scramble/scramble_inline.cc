@@ -1,5 +1,5 @@
 // Inline data and fast symlinks: edits of the raw inode.
-#include "lib/scramble_inline.h"
+#include "lib/scramble/scramble_inline.h"
 
 #include <algorithm>
 #include <cstring>
@@ -8,8 +8,8 @@
 #include <string_view>
 
 #include "lib/base/endian.h"
-#include "lib/scramble_dirent.h"
-#include "lib/scramble_names.h"
+#include "lib/scramble/scramble_dirent.h"
+#include "lib/scramble/scramble_names.h"
 
 namespace e2q::ext4 {
 

@@ -1,6 +1,6 @@
 // ScrambleDirectory: read the directory, choose new names, then either
 // rebuild the htree or rewrite each block in place.
-#include "lib/scramble_dir.h"
+#include "lib/scramble/scramble_dir.h"
 
 #include <cstring>
 #include <map>
@@ -8,10 +8,10 @@
 #include <utility>
 
 #include "lib/base/endian.h"
-#include "lib/scramble_dirent.h"
-#include "lib/scramble_htree.h"
-#include "lib/scramble_inline.h"
-#include "lib/scramble_names.h"
+#include "lib/scramble/scramble_dirent.h"
+#include "lib/scramble/scramble_htree.h"
+#include "lib/scramble/scramble_inline.h"
+#include "lib/scramble/scramble_names.h"
 
 namespace e2q::ext4 {
 

@@ -3,8 +3,8 @@
 // or "..", never contain '/' or NUL, and avoid the directory's original
 // names while there is room to.  Also the replacement bytes of symlink
 // targets.  No randomness: the same filesystem always scrambles the same way.
-#ifndef E2Q_LIB_SCRAMBLE_NAMES_H_
-#define E2Q_LIB_SCRAMBLE_NAMES_H_
+#ifndef E2Q_LIB_SCRAMBLE_SCRAMBLE_NAMES_H_
+#define E2Q_LIB_SCRAMBLE_SCRAMBLE_NAMES_H_
 
 #include <cstdint>
 #include <string>
@@ -74,4 +74,4 @@ std::string ScrambledSymlinkTarget(uint64_t seed, size_t length);
 
 }  // namespace e2q::ext4
 
-#endif  // E2Q_LIB_SCRAMBLE_NAMES_H_
+#endif  // E2Q_LIB_SCRAMBLE_SCRAMBLE_NAMES_H_

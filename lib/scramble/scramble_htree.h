@@ -4,14 +4,14 @@
 // logical blocks, so the directory keeps its size and its physical blocks.
 // Pure: hashes come in with the entries and checksums (dx_tail, dirent
 // tail) are left zero for the caller to set.
-#ifndef E2Q_LIB_SCRAMBLE_HTREE_H_
-#define E2Q_LIB_SCRAMBLE_HTREE_H_
+#ifndef E2Q_LIB_SCRAMBLE_SCRAMBLE_HTREE_H_
+#define E2Q_LIB_SCRAMBLE_SCRAMBLE_HTREE_H_
 
 #include <cstdint>
 #include <vector>
 
 #include "lib/base/status.h"
-#include "lib/scramble_dirent.h"
+#include "lib/scramble/scramble_dirent.h"
 
 namespace e2q::ext4 {
 
@@ -62,4 +62,4 @@ Result<std::vector<std::vector<uint8_t>>> BuildHtree(
 
 }  // namespace e2q::ext4
 
-#endif  // E2Q_LIB_SCRAMBLE_HTREE_H_
+#endif  // E2Q_LIB_SCRAMBLE_SCRAMBLE_HTREE_H_

@@ -1,6 +1,6 @@
 // InodeEditor: inode location, raw read through the filesystem's I/O
 // channel, checksum and patch.
-#include "lib/scramble_inode.h"
+#include "lib/scramble/scramble_inode.h"
 
 #include <cstring>
 #include <string>

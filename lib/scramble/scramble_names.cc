@@ -1,5 +1,5 @@
 // NameGenerator: counters written in a per-tier alphabet.
-#include "lib/scramble_names.h"
+#include "lib/scramble/scramble_names.h"
 
 namespace e2q::ext4 {
 

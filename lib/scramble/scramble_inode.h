@@ -2,8 +2,8 @@
 // bytes, and records changed bytes (fast symlink targets, a cleared
 // EXT2_INDEX_FL) as a patch of its inode-table block with the inode
 // checksum recomputed.  The filesystem itself is never written.
-#ifndef E2Q_LIB_SCRAMBLE_INODE_H_
-#define E2Q_LIB_SCRAMBLE_INODE_H_
+#ifndef E2Q_LIB_SCRAMBLE_SCRAMBLE_INODE_H_
+#define E2Q_LIB_SCRAMBLE_SCRAMBLE_INODE_H_
 
 #include <cstdint>
 #include <string>
@@ -50,4 +50,4 @@ class InodeEditor {
 
 }  // namespace e2q::ext4
 
-#endif  // E2Q_LIB_SCRAMBLE_INODE_H_
+#endif  // E2Q_LIB_SCRAMBLE_SCRAMBLE_INODE_H_

@@ -4,8 +4,8 @@
 // get a rebuilt index (or, when that is impossible, are made linear);
 // metadata_csum checksums are recomputed.  The new blocks go into a
 // BlockPatches; the filesystem is only read.
-#ifndef E2Q_LIB_SCRAMBLE_DIR_H_
-#define E2Q_LIB_SCRAMBLE_DIR_H_
+#ifndef E2Q_LIB_SCRAMBLE_SCRAMBLE_DIR_H_
+#define E2Q_LIB_SCRAMBLE_SCRAMBLE_DIR_H_
 
 #include <cstdint>
 #include <string>
@@ -14,7 +14,7 @@
 #include "lib/base/status.h"
 #include "lib/ext4/ext2_fs.h"
 #include "lib/io/block_patches.h"
-#include "lib/scramble_inode.h"
+#include "lib/scramble/scramble_inode.h"
 
 namespace e2q::ext4 {
 
@@ -52,4 +52,4 @@ Status ScrambleDirectory(const ScrambleContext& ctx, ext2_ino_t ino,
 
 }  // namespace e2q::ext4
 
-#endif  // E2Q_LIB_SCRAMBLE_DIR_H_
+#endif  // E2Q_LIB_SCRAMBLE_SCRAMBLE_DIR_H_

@@ -10,8 +10,8 @@
 // (roughly the size of all directories plus one inode per symlink), which
 // is fine for ordinary filesystems but large for ones with tens of
 // millions of files.
-#ifndef E2Q_LIB_SCRAMBLE_H_
-#define E2Q_LIB_SCRAMBLE_H_
+#ifndef E2Q_LIB_SCRAMBLE_SCRAMBLE_H_
+#define E2Q_LIB_SCRAMBLE_SCRAMBLE_H_
 
 #include <cstdint>
 #include <memory>
@@ -21,7 +21,7 @@
 #include "lib/base/status.h"
 #include "lib/ext4/ext2_fs.h"
 #include "lib/io/block_patches.h"
-#include "lib/scramble_dir.h"
+#include "lib/scramble/scramble_dir.h"
 
 namespace e2q::ext4 {
 
@@ -72,4 +72,4 @@ class Scrambler {
 
 }  // namespace e2q::ext4
 
-#endif  // E2Q_LIB_SCRAMBLE_H_
+#endif  // E2Q_LIB_SCRAMBLE_SCRAMBLE_H_

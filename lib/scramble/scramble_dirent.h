@@ -2,9 +2,9 @@
 // linear dirent records (inode, rec_len, name_len, file_type, name), the
 // metadata_csum dirent tail, and packing a list of entries into leaf
 // blocks.  Pure byte manipulation, no libext2fs: checksums are set by the
-// caller (lib/scramble_dir.cc) once a block is final.
-#ifndef E2Q_LIB_SCRAMBLE_DIRENT_H_
-#define E2Q_LIB_SCRAMBLE_DIRENT_H_
+// caller (lib/scramble/scramble_dir.cc) once a block is final.
+#ifndef E2Q_LIB_SCRAMBLE_SCRAMBLE_DIRENT_H_
+#define E2Q_LIB_SCRAMBLE_SCRAMBLE_DIRENT_H_
 
 #include <cstdint>
 #include <string>
@@ -76,4 +76,4 @@ inline uint32_t LeafCapacity(bool with_tail, uint32_t block_size) {
 
 }  // namespace e2q::ext4
 
-#endif  // E2Q_LIB_SCRAMBLE_DIRENT_H_
+#endif  // E2Q_LIB_SCRAMBLE_SCRAMBLE_DIRENT_H_

@@ -1,5 +1,5 @@
 // Directory record codec for the scrambler.
-#include "lib/scramble_dirent.h"
+#include "lib/scramble/scramble_dirent.h"
 
 #include <cstring>
 
