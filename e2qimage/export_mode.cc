@@ -137,9 +137,9 @@ Status RunExport(const Options& o) {
             w.c_str());
   }
 
-  std::unique_ptr<ext4::Scrambler> scrambler;
+  std::unique_ptr<scramble::Scrambler> scrambler;
   if (o.scramble) {
-    E2Q_ASSIGN_OR_RETURN(scrambler, ext4::Scrambler::Create(*fs));
+    E2Q_ASSIGN_OR_RETURN(scrambler, scramble::Scrambler::Create(*fs));
     for (const auto& w : scrambler->warnings()) {
       fprintf(stderr, "e2qimage: %s: warning: -s: %s\n",
               source->name().c_str(), w.c_str());

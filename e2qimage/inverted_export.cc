@@ -57,9 +57,9 @@ Status CopyState(const Options& o, StateSource* s, qcow2::ClusterTarget* target,
   E2Q_ASSIGN_OR_RETURN(ext4::Selection selection,
                        ext4::SelectBlocks(*s->fs, so));
   for (const auto& w : selection.warnings) Warn(s->file->name(), w);
-  std::unique_ptr<ext4::Scrambler> scrambler;
+  std::unique_ptr<scramble::Scrambler> scrambler;
   if (o.scramble) {
-    E2Q_ASSIGN_OR_RETURN(scrambler, ext4::Scrambler::Create(*s->fs));
+    E2Q_ASSIGN_OR_RETURN(scrambler, scramble::Scrambler::Create(*s->fs));
     for (const auto& w : scrambler->warnings()) {
       Warn(s->file->name(), "-s: " + w);
     }

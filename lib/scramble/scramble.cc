@@ -8,10 +8,11 @@
 #include <utility>
 
 #include "lib/base/endian.h"
+#include "lib/scramble/scramble_dir.h"
 #include "lib/scramble/scramble_inline.h"
 #include "lib/scramble/scramble_names.h"
 
-namespace e2q::ext4 {
+namespace e2q::scramble {
 
 namespace {
 
@@ -47,7 +48,7 @@ int CollectJournalBlock(ext2_filsys, blk64_t* blocknr, e2_blkcnt_t blockcnt,
 
 }  // namespace
 
-Result<std::unique_ptr<Scrambler>> Scrambler::Create(const Filesystem& fs) {
+Result<std::unique_ptr<Scrambler>> Scrambler::Create(const ext4::Filesystem& fs) {
   return Create(fs.raw(), Options());
 }
 
@@ -65,7 +66,7 @@ Result<std::unique_ptr<Scrambler>> Scrambler::Create(ext2_filsys fs,
 Status Scrambler::PlanInodes(ext2_filsys fs, const Options& options) {
   ext2_inode_scan raw_scan = nullptr;
   errcode_t err = ext2fs_open_inode_scan(fs, 0, &raw_scan);
-  if (err != 0) return FromErrcode("scramble", "open inode scan", err);
+  if (err != 0) return ext4::FromErrcode("scramble", "open inode scan", err);
   ScanPtr scan(raw_scan);
   ext2fs_inode_scan_flags(scan.get(), EXT2_SF_SKIP_MISSING_ITABLE, 0);
 
@@ -91,7 +92,7 @@ Status Scrambler::PlanInodes(ext2_filsys fs, const Options& options) {
     if (err != 0 && err != EXT2_ET_INODE_CSUM_INVALID) {
       // Refusing is safer than an image that shows the names of the
       // inodes left unscanned.
-      return FromErrcode("scramble", "inode scan", err);
+      return ext4::FromErrcode("scramble", "inode scan", err);
     }
     if (ino == 0) break;
     // Unlinked but allocated inodes (orphans being deleted) are imaged too,
@@ -187,4 +188,4 @@ Status Scrambler::PlanJournal(ext2_filsys fs) {
   return Status::OK();
 }
 
-}  // namespace e2q::ext4
+}  // namespace e2q::scramble

@@ -21,9 +21,9 @@
 #include "lib/base/status.h"
 #include "lib/ext4/ext2_fs.h"
 #include "lib/io/block_patches.h"
-#include "lib/scramble/scramble_dir.h"
+#include "lib/scramble/scramble_context.h"
 
-namespace e2q::ext4 {
+namespace e2q::scramble {
 
 class Scrambler {
  public:
@@ -38,7 +38,7 @@ class Scrambler {
 
   // Plans the scramble of every directory in `fs` (names, htree, checksums)
   // and symlink targets, with default options.
-  static Result<std::unique_ptr<Scrambler>> Create(const Filesystem& fs);
+  static Result<std::unique_ptr<Scrambler>> Create(const ext4::Filesystem& fs);
   // The same on a raw handle, which need only live during the call.
   static Result<std::unique_ptr<Scrambler>> Create(ext2_filsys fs,
                                                    const Options& options);
@@ -70,6 +70,6 @@ class Scrambler {
   std::vector<std::string> warnings_;
 };
 
-}  // namespace e2q::ext4
+}  // namespace e2q::scramble
 
 #endif  // E2Q_LIB_SCRAMBLE_SCRAMBLE_H_

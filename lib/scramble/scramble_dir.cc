@@ -13,7 +13,7 @@
 #include "lib/scramble/scramble_inline.h"
 #include "lib/scramble/scramble_names.h"
 
-namespace e2q::ext4 {
+namespace e2q::scramble {
 
 namespace {
 
@@ -293,4 +293,4 @@ Status ScrambleDirectory(const ScrambleContext& ctx, ext2_ino_t ino,
   return Status::OK();
 }
 
-}  // namespace e2q::ext4
+}  // namespace e2q::scramble

@@ -5,7 +5,7 @@
 
 #include "lib/base/endian.h"
 
-namespace e2q::ext4 {
+namespace e2q::scramble {
 
 namespace {
 // rec_len value meaning "the whole 64 KiB block" (EXT4_MAX_REC_LEN).
@@ -105,4 +105,4 @@ void BuildLeafBlock(const std::vector<DirEntry>& entries, size_t begin,
   if (with_tail) WriteDirentTail(out, block_size);
 }
 
-}  // namespace e2q::ext4
+}  // namespace e2q::scramble

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace e2q::ext4 {
+namespace e2q::scramble {
 
 constexpr uint32_t kDirentHeaderSize = 8;
 // struct ext2_dir_entry_tail: inode 0, rec_len 12, name_len 0, file_type
@@ -74,6 +74,6 @@ inline uint32_t LeafCapacity(bool with_tail, uint32_t block_size) {
   return block_size - (with_tail ? kDirentTailSize : 0);
 }
 
-}  // namespace e2q::ext4
+}  // namespace e2q::scramble
 
 #endif  // E2Q_LIB_SCRAMBLE_SCRAMBLE_DIRENT_H_

@@ -8,7 +8,7 @@
 
 #include "lib/base/endian.h"
 
-namespace e2q::ext4 {
+namespace e2q::scramble {
 
 namespace {
 
@@ -204,4 +204,4 @@ Result<std::vector<std::vector<uint8_t>>> BuildHtree(
   return blocks;
 }
 
-}  // namespace e2q::ext4
+}  // namespace e2q::scramble

@@ -13,7 +13,7 @@
 #include "lib/base/status.h"
 #include "lib/scramble/scramble_dirent.h"
 
-namespace e2q::ext4 {
+namespace e2q::scramble {
 
 // Offsets in the dx_root block (struct ext2_dx_root_info follows the "."
 // and ".." records).
@@ -60,6 +60,6 @@ Result<std::vector<std::vector<uint8_t>>> BuildHtree(
     const HtreeGeometry& g, const uint8_t* root_header,
     std::vector<HashedEntry> entries);
 
-}  // namespace e2q::ext4
+}  // namespace e2q::scramble
 
 #endif  // E2Q_LIB_SCRAMBLE_SCRAMBLE_HTREE_H_

@@ -11,7 +11,7 @@
 #include "lib/scramble/scramble_dirent.h"
 #include "lib/scramble/scramble_names.h"
 
-namespace e2q::ext4 {
+namespace e2q::scramble {
 
 namespace {
 
@@ -185,4 +185,4 @@ Status ScrambleInodeSymlink(const ScrambleContext& ctx, ext2_ino_t ino,
   return ctx.inodes->Write(ino, std::move(raw));
 }
 
-}  // namespace e2q::ext4
+}  // namespace e2q::scramble

@@ -8,9 +8,9 @@
 
 #include "lib/base/status.h"
 #include "lib/ext4/ext2_fs.h"
-#include "lib/scramble/scramble_dir.h"
+#include "lib/scramble/scramble_context.h"
 
-namespace e2q::ext4 {
+namespace e2q::scramble {
 
 // Directory `ino` has EXT4_INLINE_DATA_FL.
 Status ScrambleInlineDirectory(const ScrambleContext& ctx, ext2_ino_t ino,
@@ -22,6 +22,6 @@ Status ScrambleInlineDirectory(const ScrambleContext& ctx, ext2_ino_t ino,
 Status ScrambleInodeSymlink(const ScrambleContext& ctx, ext2_ino_t ino,
                             const ext2_inode_large& inode, bool* handled);
 
-}  // namespace e2q::ext4
+}  // namespace e2q::scramble
 
 #endif  // E2Q_LIB_SCRAMBLE_SCRAMBLE_INLINE_H_

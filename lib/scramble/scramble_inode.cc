@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string>
 
-namespace e2q::ext4 {
+namespace e2q::scramble {
 
 Result<InodeEditor::Location> InodeEditor::Locate(ext2_ino_t ino) const {
   ext2_super_block* sb = fs_->super;
@@ -35,7 +35,7 @@ Result<std::vector<uint8_t>> InodeEditor::Read(ext2_ino_t ino) {
     errcode_t err = io_channel_read_blk64(fs_->io, loc.block, 1, cache_.data());
     if (err != 0) {
       cache_.clear();
-      return FromErrcode("inode " + std::to_string(ino),
+      return ext4::FromErrcode("inode " + std::to_string(ino),
                          "read inode table block " + std::to_string(loc.block),
                          err);
     }
@@ -56,10 +56,10 @@ Status InodeEditor::Write(ext2_ino_t ino, std::vector<uint8_t> raw) {
   errcode_t err = ext2fs_inode_csum_set(
       fs_, ino, reinterpret_cast<ext2_inode_large*>(raw.data()));
   if (err != 0) {
-    return FromErrcode("inode " + std::to_string(ino), "checksum", err);
+    return ext4::FromErrcode("inode " + std::to_string(ino), "checksum", err);
   }
   patches_->Set(loc.block, loc.offset, std::move(raw));
   return Status::OK();
 }
 
-}  // namespace e2q::ext4
+}  // namespace e2q::scramble

@@ -13,7 +13,7 @@
 #include "lib/ext4/ext2_fs.h"
 #include "lib/io/block_patches.h"
 
-namespace e2q::ext4 {
+namespace e2q::scramble {
 
 // Offsets in the on-disk inode (struct ext2_inode).
 constexpr uint32_t kInodeFlagsOffset = 32;  // i_flags
@@ -48,6 +48,6 @@ class InodeEditor {
   std::vector<uint8_t> cache_;
 };
 
-}  // namespace e2q::ext4
+}  // namespace e2q::scramble
 
 #endif  // E2Q_LIB_SCRAMBLE_SCRAMBLE_INODE_H_

@@ -1,7 +1,7 @@
 // NameGenerator: counters written in a per-tier alphabet.
 #include "lib/scramble/scramble_names.h"
 
-namespace e2q::ext4 {
+namespace e2q::scramble {
 
 namespace {
 
@@ -153,4 +153,4 @@ std::string ScrambledSymlinkTarget(uint64_t seed, size_t length) {
   return s;
 }
 
-}  // namespace e2q::ext4
+}  // namespace e2q::scramble

@@ -14,7 +14,7 @@
 
 #include "lib/base/status.h"
 
-namespace e2q::ext4 {
+namespace e2q::scramble {
 
 // Names are drawn, per length, from three tiers in turn:
 //   0. names over [0-9A-Za-z] (over [0-9a-z] in casefolded directories),
@@ -72,6 +72,6 @@ class NameGenerator {
 // shape of the path as well as its components.
 std::string ScrambledSymlinkTarget(uint64_t seed, size_t length);
 
-}  // namespace e2q::ext4
+}  // namespace e2q::scramble
 
 #endif  // E2Q_LIB_SCRAMBLE_SCRAMBLE_NAMES_H_

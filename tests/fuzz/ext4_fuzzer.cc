@@ -79,9 +79,9 @@ void Export(MemFile* device, const e2q::ext4::Filesystem& fs, bool all_data) {
   for (const e2q::BlockRun& r : sel->blocks.Runs()) {
     Check(r.count > 0 && r.start + r.count <= fs.blocks_count());
   }
-  std::unique_ptr<e2q::ext4::Scrambler> scrambler;
+  std::unique_ptr<e2q::scramble::Scrambler> scrambler;
   if (!all_data) {
-    auto s = e2q::ext4::Scrambler::Create(fs);
+    auto s = e2q::scramble::Scrambler::Create(fs);
     if (s.ok()) scrambler = std::move(s).value();
   }
   MemFile out("out.qcow2");

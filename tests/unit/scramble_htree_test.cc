@@ -10,7 +10,7 @@
 #include "lib/base/endian.h"
 #include "tests/unit/test_util.h"
 
-namespace e2q::ext4 {
+namespace e2q::scramble {
 namespace {
 
 TEST(DirentTest, ParsesAndBuildsLeaves) {
@@ -174,4 +174,4 @@ TEST(HtreeBuildTest, EntriesThatCannotFitAreRefused) {
 }
 
 }  // namespace
-}  // namespace e2q::ext4
+}  // namespace e2q::scramble

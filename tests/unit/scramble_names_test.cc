@@ -8,7 +8,7 @@
 
 #include "tests/unit/test_util.h"
 
-namespace e2q::ext4 {
+namespace e2q::scramble {
 namespace {
 
 bool ValidName(const std::string& n) {
@@ -134,4 +134,4 @@ TEST(ScrambledSymlinkTargetTest, LengthAndDeterminism) {
 }
 
 }  // namespace
-}  // namespace e2q::ext4
+}  // namespace e2q::scramble

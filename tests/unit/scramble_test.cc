@@ -11,7 +11,7 @@
 #include "tests/unit/scramble_test_util.h"
 #include "tests/unit/test_util.h"
 
-namespace e2q::ext4 {
+namespace e2q::scramble {
 namespace scramble_test {
 namespace {
 
@@ -268,4 +268,4 @@ TEST_F(ScrambleFsTest, UnlinkedButAllocatedDirectory) {
 
 }  // namespace
 }  // namespace scramble_test
-}  // namespace e2q::ext4
+}  // namespace e2q::scramble

@@ -24,7 +24,7 @@
 #include "lib/scramble/scramble_dirent.h"
 #include "tests/unit/test_util.h"
 
-namespace e2q::ext4 {
+namespace e2q::scramble {
 namespace scramble_test {
 
 namespace stdfs = std::filesystem;
@@ -306,6 +306,6 @@ class ScrambleFsTest : public ::testing::Test {
 };
 
 }  // namespace scramble_test
-}  // namespace e2q::ext4
+}  // namespace e2q::scramble
 
 #endif  // E2Q_TESTS_UNIT_SCRAMBLE_TEST_UTIL_H_
