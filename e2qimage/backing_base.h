@@ -12,7 +12,7 @@
 #include <string>
 
 #include "lib/base/status.h"
-#include "lib/provenance.h"
+#include "lib/image/provenance.h"
 #include "lib/qcow2/qcow2_reader.h"
 
 namespace e2q::cli {

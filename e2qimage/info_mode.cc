@@ -10,9 +10,9 @@
 #include <thread>
 
 #include "e2qimage/progress.h"
-#include "lib/image_digest.h"
+#include "lib/image/image_digest.h"
+#include "lib/image/provenance.h"
 #include "lib/io/file.h"
-#include "lib/provenance.h"
 #include "lib/qcow2/qcow2_reader.h"
 
 namespace e2q::cli {

@@ -6,7 +6,7 @@
 #include <ctime>
 
 #include "config.h"
-#include "lib/digest_sink.h"
+#include "lib/image/digest_sink.h"
 
 namespace e2q::cli {
 

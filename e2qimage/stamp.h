@@ -1,5 +1,5 @@
 // Stamping qcow2 outputs: every qcow2 file e2qimage writes carries a
-// provenance record (lib/provenance.h) with the digest of its guest
+// provenance record (lib/image/provenance.h) with the digest of its guest
 // content.  The modes fill in what they know about the source; this file
 // adds what is the same everywhere (version, creation time) and wires the
 // digest from the data stream into the header.
@@ -10,8 +10,8 @@
 #include <memory>
 
 #include "lib/base/status.h"
-#include "lib/image_sink.h"
-#include "lib/provenance.h"
+#include "lib/image/image_sink.h"
+#include "lib/image/provenance.h"
 #include "lib/qcow2/qcow2_writer.h"
 
 namespace e2q::cli {

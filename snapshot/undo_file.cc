@@ -12,8 +12,8 @@
 
 #include "lib/base/endian.h"
 #include "lib/base/is_zero.h"
-#include "lib/content_digest.h"
-#include "lib/image_sink.h"
+#include "lib/image/content_digest.h"
+#include "lib/image/image_sink.h"
 #include "lib/io/forwarding_file.h"
 #include "lib/qcow2/qcow2_format.h"
 #include "lib/qcow2/qcow2_multi_writer.h"
@@ -71,7 +71,7 @@ uint32_t Log2Exact(uint32_t v) {
   return (uint64_t{1} << b) == v ? b : 0;
 }
 
-// The content digest (lib/content_digest.h) of a guest disk given as
+// The content digest (lib/image/content_digest.h) of a guest disk given as
 // pieces at increasing offsets, zeros elsewhere.
 class SparseDigest {
  public:

@@ -18,8 +18,8 @@
 
 #include "lib/base/block_set.h"
 #include "lib/base/status.h"
+#include "lib/image/provenance.h"
 #include "lib/io/file.h"
-#include "lib/provenance.h"
 #include "lib/qcow2/qcow2_reader.h"
 
 namespace e2q::snapshot {

@@ -4,7 +4,7 @@
 // of fast symlinks and inline directories) with hashes and checksums
 // recomputed so that a clean filesystem gives a clean image, and applies
 // the plan to block buffers on their way to the image (a BlockTransform of
-// lib/copy_pipeline.h).  What is and is not hidden: doc/scramble.md.
+// lib/image/copy_pipeline.h).  What is and is not hidden: doc/scramble.md.
 //
 // XXX: the plan keeps the new content of every changed block in memory
 // (roughly the size of all directories plus one inode per symlink), which

@@ -13,10 +13,10 @@
 #include <memory>
 #include <vector>
 
-#include "lib/copy_pipeline.h"
 #include "lib/ext4/ext2_fs.h"
 #include "lib/ext4/ext4_select.h"
-#include "lib/image_sink.h"
+#include "lib/image/copy_pipeline.h"
+#include "lib/image/image_sink.h"
 #include "lib/io/file.h"
 #include "lib/qcow2/qcow2_reader.h"
 #include "lib/qcow2/qcow2_writer.h"

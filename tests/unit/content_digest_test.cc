@@ -3,7 +3,7 @@
 // directly), does not depend on how the content is split into writes, on
 // the cluster size, on compression or on the number of threads, and
 // changes with any byte.
-#include "lib/content_digest.h"
+#include "lib/image/content_digest.h"
 #include "lib/base/is_zero.h"
 
 #include <xxhash.h>
@@ -11,9 +11,9 @@
 #include <random>
 
 #include "lib/base/endian.h"
-#include "lib/digest_sink.h"
-#include "lib/image_digest.h"
-#include "lib/image_sink.h"
+#include "lib/image/digest_sink.h"
+#include "lib/image/image_digest.h"
+#include "lib/image/image_sink.h"
 #include "lib/qcow2/cluster_compressor.h"
 #include "lib/qcow2/qcow2_reader.h"
 #include "lib/qcow2/qcow2_writer.h"

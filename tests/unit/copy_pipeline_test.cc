@@ -1,12 +1,12 @@
 // Tests for lib/copy_pipeline and lib/image_sink (raw): selected blocks land
 // at their own offsets, unselected ones read as zeros, transforms apply, and
 // a short source is reported, not fatal.
-#include "lib/copy_pipeline.h"
+#include "lib/image/copy_pipeline.h"
 #include "lib/base/is_zero.h"
 
 #include <random>
 
-#include "lib/image_sink.h"
+#include "lib/image/image_sink.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q {

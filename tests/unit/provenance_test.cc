@@ -1,7 +1,7 @@
 // Tests for lib/provenance: the record round-trips, every field is
 // validated, and damaged records (truncated, any byte changed) decode to an
 // error or a valid record, never a crash.
-#include "lib/provenance.h"
+#include "lib/image/provenance.h"
 
 #include "lib/base/endian.h"
 #include "tests/unit/test_util.h"

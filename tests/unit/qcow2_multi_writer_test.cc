@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <random>
 
-#include "lib/image_sink.h"
+#include "lib/image/image_sink.h"
 #include "lib/qcow2/cluster_compressor.h"
 #include "lib/qcow2/qcow2_reader.h"
 #include "tests/unit/qemu_img.h"

@@ -6,7 +6,7 @@
 // buffer is therefore cleared by zeroing only what was written into it, and
 // a chunk is known to be non-zero from the bytes written, not by scanning
 // all 64 KiB.
-#include "lib/digest_sink.h"
+#include "lib/image/digest_sink.h"
 #include "lib/base/is_zero.h"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // ComputeImageDigest: Map() finds the chunks that hold data anywhere in the
 // chain; runs of such chunks are read (up to kRunBytes at a time) and
 // hashed in parallel, in guest order.
-#include "lib/image_digest.h"
+#include "lib/image/image_digest.h"
 
 #include <algorithm>
 #include <memory>

@@ -7,7 +7,7 @@
 //  88  u8  label length       89  u8  version length
 //  90  u16 snapshot count     92  u16 base snapshot count   94  u16 zero
 //  96  label, version string, snapshot IDs (u32), base snapshot IDs (u32)
-#include "lib/provenance.h"
+#include "lib/image/provenance.h"
 
 #include <cstring>
 

@@ -1,7 +1,7 @@
 // CopyBlocks: two reader threads fill large buffers from the source while
 // the calling thread transforms them and hands the selected blocks to the
 // sink, in guest order.
-#include "lib/copy_pipeline.h"
+#include "lib/image/copy_pipeline.h"
 
 #include <algorithm>
 #include <condition_variable>

@@ -1,12 +1,12 @@
 // RawSink and Qcow2Sink: turn runs of guest bytes into a raw sparse file or
 // a qcow2 image.
-#include "lib/image_sink.h"
+#include "lib/image/image_sink.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "lib/base/is_zero.h"
-#include "lib/base_content.h"
+#include "lib/image/base_content.h"
 #include "lib/qcow2/cluster_compressor.h"
 
 namespace e2q {

@@ -2,15 +2,15 @@
 // own (type kExtE2qProvenance) in every qcow2 file it writes: where the
 // image comes from (filesystem UUID, label, size), what it holds (kind,
 // next3 snapshot IDs), when and by what it was made, and the digest of its
-// guest content (lib/content_digest.h).  qemu keeps unknown extensions when
+// guest content (lib/image/content_digest.h).  qemu keeps unknown extensions when
 // it rewrites a header, so the record survives `qemu-img amend` and
 // `qemu-img snapshot`.
 //
 // Encode() and Decode() are the only code that knows the byte layout
 // (doc/qcow2-format.md, "Provenance record"); Decode() validates every field
 // and the lengths before use.
-#ifndef E2Q_LIB_PROVENANCE_H_
-#define E2Q_LIB_PROVENANCE_H_
+#ifndef E2Q_LIB_IMAGE_PROVENANCE_H_
+#define E2Q_LIB_IMAGE_PROVENANCE_H_
 
 #include <array>
 #include <cstdint>
@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "lib/base/status.h"
-#include "lib/content_digest.h"
+#include "lib/image/content_digest.h"
 #include "lib/qcow2/qcow2_format.h"
 
 namespace e2q {
@@ -87,4 +87,4 @@ std::string FormatUuid(const std::array<uint8_t, 16>& uuid);
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_PROVENANCE_H_
+#endif  // E2Q_LIB_IMAGE_PROVENANCE_H_

@@ -4,8 +4,8 @@
 // through Qcow2Reader in windows of several MiB, reading only what Map()
 // reports as data (in large coalesced reads), so a cluster costs no system
 // call of its own and holes in the base cost no reading at all.
-#ifndef E2Q_LIB_BASE_CONTENT_H_
-#define E2Q_LIB_BASE_CONTENT_H_
+#ifndef E2Q_LIB_IMAGE_BASE_CONTENT_H_
+#define E2Q_LIB_IMAGE_BASE_CONTENT_H_
 
 #include <cstdint>
 #include <functional>
@@ -50,4 +50,4 @@ class BaseContent {
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_BASE_CONTENT_H_
+#endif  // E2Q_LIB_IMAGE_BASE_CONTENT_H_

@@ -1,17 +1,17 @@
 // DigestSink: an ImageSink in front of another that computes the content
-// digest (lib/content_digest.h) of everything written through it, so an
+// digest (lib/image/content_digest.h) of everything written through it, so an
 // export or a conversion gets its digest from the data already flowing to
 // the image, without a second pass.  Whole chunks are hashed on a helper
 // thread while the inner sink stores the same bytes.
-#ifndef E2Q_LIB_DIGEST_SINK_H_
-#define E2Q_LIB_DIGEST_SINK_H_
+#ifndef E2Q_LIB_IMAGE_DIGEST_SINK_H_
+#define E2Q_LIB_IMAGE_DIGEST_SINK_H_
 
 #include <functional>
 #include <memory>
 
 #include "lib/base/status.h"
-#include "lib/content_digest.h"
-#include "lib/image_sink.h"
+#include "lib/image/content_digest.h"
+#include "lib/image/image_sink.h"
 
 namespace e2q {
 
@@ -29,4 +29,4 @@ Result<std::unique_ptr<ImageSink>> NewDigestSink(ImageSink* inner,
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_DIGEST_SINK_H_
+#endif  // E2Q_LIB_IMAGE_DIGEST_SINK_H_

@@ -17,8 +17,8 @@
 // (anyone who can rewrite the file can rewrite the record too), and XXH3
 // hashes at ~19 GB/s per core where nettle's SHA-256 manages 1.6 GB/s with
 // the SHA extensions and 0.35 GB/s without (doc/qcow2-format.md).
-#ifndef E2Q_LIB_CONTENT_DIGEST_H_
-#define E2Q_LIB_CONTENT_DIGEST_H_
+#ifndef E2Q_LIB_IMAGE_CONTENT_DIGEST_H_
+#define E2Q_LIB_IMAGE_CONTENT_DIGEST_H_
 
 #include <array>
 #include <cstddef>
@@ -98,4 +98,4 @@ class ChunkHasher {
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_CONTENT_DIGEST_H_
+#endif  // E2Q_LIB_IMAGE_CONTENT_DIGEST_H_

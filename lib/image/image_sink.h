@@ -2,8 +2,8 @@
 // bytes at increasing guest offsets; the sink turns them into a raw sparse
 // file (RawSink) or a qcow2 image (Qcow2Sink).  Bytes never written read as
 // zeros.
-#ifndef E2Q_LIB_IMAGE_SINK_H_
-#define E2Q_LIB_IMAGE_SINK_H_
+#ifndef E2Q_LIB_IMAGE_IMAGE_SINK_H_
+#define E2Q_LIB_IMAGE_IMAGE_SINK_H_
 
 #include <cstdint>
 #include <memory>
@@ -54,4 +54,4 @@ std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::ClusterTarget* writer,
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_IMAGE_SINK_H_
+#endif  // E2Q_LIB_IMAGE_IMAGE_SINK_H_

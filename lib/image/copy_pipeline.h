@@ -2,8 +2,8 @@
 // ImageSink in large sequential reads, on two reader threads, so that reading
 // the device and writing the image overlap.  Runs are coalesced into reads
 // of up to `max_read_bytes`; no call is made per block.
-#ifndef E2Q_LIB_COPY_PIPELINE_H_
-#define E2Q_LIB_COPY_PIPELINE_H_
+#ifndef E2Q_LIB_IMAGE_COPY_PIPELINE_H_
+#define E2Q_LIB_IMAGE_COPY_PIPELINE_H_
 
 #include <cstdint>
 #include <functional>
@@ -12,7 +12,7 @@
 
 #include "lib/base/block_set.h"
 #include "lib/base/status.h"
-#include "lib/image_sink.h"
+#include "lib/image/image_sink.h"
 #include "lib/io/file.h"
 
 namespace e2q {
@@ -48,4 +48,4 @@ Result<CopyStats> CopyBlocks(File* source, const BlockSet& blocks,
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_COPY_PIPELINE_H_
+#endif  // E2Q_LIB_IMAGE_COPY_PIPELINE_H_

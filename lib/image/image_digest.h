@@ -1,14 +1,14 @@
-// The content digest (lib/content_digest.h) of a qcow2 image's guest
+// The content digest (lib/image/content_digest.h) of a qcow2 image's guest
 // content, as read through Qcow2Reader: what `e2qimage --verify` compares
 // with the recorded one.
-#ifndef E2Q_LIB_IMAGE_DIGEST_H_
-#define E2Q_LIB_IMAGE_DIGEST_H_
+#ifndef E2Q_LIB_IMAGE_IMAGE_DIGEST_H_
+#define E2Q_LIB_IMAGE_IMAGE_DIGEST_H_
 
 #include <cstdint>
 #include <functional>
 
 #include "lib/base/status.h"
-#include "lib/content_digest.h"
+#include "lib/image/content_digest.h"
 #include "lib/qcow2/qcow2_reader.h"
 
 namespace e2q {
@@ -24,4 +24,4 @@ Result<Digest128> ComputeImageDigest(
 
 }  // namespace e2q
 
-#endif  // E2Q_LIB_IMAGE_DIGEST_H_
+#endif  // E2Q_LIB_IMAGE_IMAGE_DIGEST_H_

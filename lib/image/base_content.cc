@@ -1,11 +1,11 @@
 // BaseContent: windowed, map-driven reads of a backing image.
-#include "lib/base_content.h"
+#include "lib/image/base_content.h"
 #include "lib/base/is_zero.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "lib/image_sink.h"
+#include "lib/image/image_sink.h"
 
 namespace e2q {
 
