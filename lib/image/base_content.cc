@@ -1,11 +1,10 @@
 // BaseContent: windowed, map-driven reads of a backing image.
 #include "lib/image/base_content.h"
-#include "lib/base/is_zero.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "lib/image/image_sink.h"
+#include "lib/base/is_zero.h"
 
 namespace e2q {
 

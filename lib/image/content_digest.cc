@@ -1,6 +1,5 @@
 // Content digest (definition in content_digest.h) and the chunk hasher.
 #include "lib/image/content_digest.h"
-#include "lib/base/is_zero.h"
 
 #include <xxhash.h>
 
@@ -15,7 +14,7 @@
 #include <cstring>
 
 #include "lib/base/endian.h"
-#include "lib/image/image_sink.h"
+#include "lib/base/is_zero.h"
 
 namespace e2q {
 
