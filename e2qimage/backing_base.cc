@@ -42,7 +42,7 @@ Result<std::unique_ptr<qcow2::Qcow2Reader>> OpenBase(
     const BaseExpectation& want, Provenance* record) {
   const std::string path = BackingPath(image, backing);
   const std::string what = backing + ": --backing";
-  auto file = OpenFileForRead(path);
+  auto file = io::OpenFileForRead(path);
   if (!file.ok()) return file.status().WithContext("--backing");
   auto opened = qcow2::Qcow2Reader::Open(std::move(file).value());
   if (!opened.ok()) return opened.status().WithContext("--backing");

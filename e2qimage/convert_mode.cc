@@ -174,7 +174,8 @@ Status RunConvert(const Options& o) {
   const std::string& src = o.args[0];
   const std::string& dst = o.args[1];
   E2Q_RETURN_IF_ERROR(CheckApplicable(o));
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> file, OpenFileForRead(src));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> file,
+                       io::OpenFileForRead(src));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<qcow2::Qcow2Reader> reader,
                        qcow2::Qcow2Reader::Open(std::move(file)));
   if (!o.snapshot.empty()) {
@@ -198,8 +199,8 @@ Status RunConvert(const Options& o) {
     wo.virtual_size = size;
   }
 
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> out,
-                       OutputFile::Create(dst, 0, o.sync));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::OutputFile> out,
+                       io::OutputFile::Create(dst, 0, o.sync));
   // On every return the signal handler forgets the temporary file; on an
   // error the OutputFile destructor (after this guard's) removes it.
   struct TempFileGuard {

@@ -28,8 +28,8 @@ constexpr int kExitUsage = 2;
 // filesystem to export.
 e2q::Result<bool> SourceIsQcow2(const std::string& path) {
   if (path == "-") return false;
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<e2q::File> f,
-                       e2q::OpenFileForRead(path));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<e2q::io::File> f,
+                       e2q::io::OpenFileForRead(path));
   return e2q::qcow2::Qcow2Reader::IsQcow2(f.get());
 }
 

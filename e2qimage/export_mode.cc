@@ -101,12 +101,12 @@ Status RunExport(const Options& o) {
     }
   }
   E2Q_RETURN_IF_ERROR(ext4::CheckNotMountedReadWrite(device_path, o.force));
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> device,
-                       OpenFileForRead(device_path));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> device,
+                       io::OpenFileForRead(device_path));
   // With -x, everything below reads the snapshot's normalised image
   // instead of the device: selection from the snapshot's own metadata.
   // -x ID1..ID2 reads ID2 (the device itself for ID1..live).
-  File* source = device.get();
+  io::File* source = device.get();
   SnapshotSource snapshot;
   if (spec) {
     E2Q_ASSIGN_OR_RETURN(snapshot, OpenSnapshotSource(o, device.get()));
@@ -148,8 +148,8 @@ Status RunExport(const Options& o) {
 
   // What the image will hold, at most: the selected blocks.
   const uint64_t expected = selection.blocks.size() * fs->block_size();
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> out,
-                       OutputFile::Create(image_path, expected, o.sync));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::OutputFile> out,
+                       io::OutputFile::Create(image_path, expected, o.sync));
   RegisterTempFile(out->temp_path());
   const uint64_t size = fs->byte_size();
   const uint32_t bs = fs->block_size();

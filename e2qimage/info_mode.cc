@@ -90,7 +90,8 @@ void PrintProvenance(const Provenance& p) {
 
 Result<std::unique_ptr<qcow2::Qcow2Reader>> OpenImage(const std::string& path,
                                                       bool backing) {
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> file, OpenFileForRead(path));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> file,
+                       io::OpenFileForRead(path));
   E2Q_ASSIGN_OR_RETURN(bool is_qcow2, qcow2::Qcow2Reader::IsQcow2(file.get()));
   if (!is_qcow2) {
     return Status::InvalidArgument(path + ": not a qcow2 image");

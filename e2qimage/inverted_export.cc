@@ -31,8 +31,8 @@ namespace {
 
 struct StateSource {
   qcow2::StateInfo info;
-  File* file = nullptr;
-  std::unique_ptr<File> owned;  // a snapshot image
+  io::File* file = nullptr;
+  std::unique_ptr<io::File> owned;  // a snapshot image
   std::unique_ptr<ext4::Filesystem> fs;
 };
 
@@ -115,8 +115,8 @@ Status RunExportAll(const Options& o) {
                                    "superblock; -b cannot be used");
   }
   E2Q_RETURN_IF_ERROR(ext4::CheckNotMountedReadWrite(device_path, o.force));
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> device,
-                       OpenFileForRead(device_path));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> device,
+                       io::OpenFileForRead(device_path));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<snapshot::Next3> next3,
                        snapshot::Next3::Open(device.get()));
 
@@ -159,8 +159,8 @@ Status RunExportAll(const Options& o) {
   }
 
   E2Q_ASSIGN_OR_RETURN(uint32_t bits, ChooseClusterBits(o, max_size, bs));
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> out,
-                       OutputFile::Create(image_path, 0, o.sync));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::OutputFile> out,
+                       io::OutputFile::Create(image_path, 0, o.sync));
   RegisterTempFile(out->temp_path());
   qcow2::MultiWriterOptions wo;
   wo.version = o.qcow2_version;

@@ -12,8 +12,8 @@ namespace e2q::cli {
 
 Status RunList(const Options& o) {
   const std::string& device_path = o.args[0];
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> device,
-                       OpenFileForRead(device_path));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> device,
+                       io::OpenFileForRead(device_path));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<snapshot::Next3> next3,
                        snapshot::Next3::Open(device.get()));
   for (const std::string& w : next3->warnings()) {

@@ -52,14 +52,14 @@ std::function<void()> CrashHook() {
   };
 }
 
-Result<std::unique_ptr<File>> OpenDevice(const Options& o,
-                                         const std::string& path) {
+Result<std::unique_ptr<io::File>> OpenDevice(const Options& o,
+                                             const std::string& path) {
   E2Q_RETURN_IF_ERROR(ext4::CheckNotMounted(path));
-  if (o.dry_run) return OpenFileForRead(path);
-  return OpenFileForUpdate(path, /*exclusive=*/true);
+  if (o.dry_run) return io::OpenFileForRead(path);
+  return io::OpenFileForUpdate(path, /*exclusive=*/true);
 }
 
-Result<ApplyResult> Apply(const Options& o, UndoFile* undo, File* device,
+Result<ApplyResult> Apply(const Options& o, UndoFile* undo, io::File* device,
                           Direction dir) {
   const uint64_t bs = undo->identity().block_size;
   Progress progress(o.progress,
@@ -92,7 +92,7 @@ void Report(const Options& o, const std::string& what, const ApplyResult& r) {
 
 // Writes UNDO-FILE for rolling `device` back to snapshot `id`; returns the
 // number of blocks to write (with -n, writes nothing).
-Result<uint64_t> PrepareUndo(const Options& o, uint32_t id, File* device,
+Result<uint64_t> PrepareUndo(const Options& o, uint32_t id, io::File* device,
                              const std::string& undo_path) {
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<snapshot::Next3> next3,
                        snapshot::Next3::Open(device));
@@ -101,7 +101,7 @@ Result<uint64_t> PrepareUndo(const Options& o, uint32_t id, File* device,
                                    std::to_string(id) +
                                    ": not a next3 filesystem with snapshots");
   }
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> image, next3->OpenImage(id));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> image, next3->OpenImage(id));
   E2Q_ASSIGN_OR_RETURN(
       std::unique_ptr<ext4::Filesystem> fs,
       ext4::Filesystem::Open(image.get(), ext4::Filesystem::OpenOptions()));
@@ -126,9 +126,9 @@ Result<uint64_t> PrepareUndo(const Options& o, uint32_t id, File* device,
   ident.snapshot_id = id;
   ident.block_size = bs;
   ident.device_size = device_size;
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<OutputFile> out,
-                       OutputFile::Create(undo_path));
-  if (out->kind() != OutputFile::Kind::kRegular) {
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::OutputFile> out,
+                       io::OutputFile::Create(undo_path));
+  if (out->kind() != io::OutputFile::Kind::kRegular) {
     return Status::InvalidArgument(undo_path +
                                    ": the undo file must be a regular file");
   }
@@ -159,8 +159,9 @@ Result<uint64_t> PrepareUndo(const Options& o, uint32_t id, File* device,
 
 Result<std::unique_ptr<UndoFile>> OpenUndo(const Options& o,
                                            const std::string& path) {
-  Result<std::unique_ptr<File>> f =
-      o.dry_run ? OpenFileForRead(path) : OpenFileForUpdate(path, false);
+  Result<std::unique_ptr<io::File>> f =
+      o.dry_run ? io::OpenFileForRead(path)
+                : io::OpenFileForUpdate(path, false);
   E2Q_RETURN_IF_ERROR(f.status());
   return UndoFile::Open(std::move(f).value());
 }
@@ -175,7 +176,7 @@ Status RunRollback(const Options& o) {
     return Status::InvalidArgument(device_path + ": -R " + o.rollback_id +
                                    ": expected a single snapshot ID");
   }
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> device,
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> device,
                        OpenDevice(o, device_path));
   const std::string what =
       device_path + ": rollback to snapshot " + std::to_string(spec->id);
@@ -207,7 +208,7 @@ Status RunRollback(const Options& o) {
 Status RunUndo(const Options& o) {
   const std::string& undo_path = o.args[0];
   const std::string& device_path = o.args[1];
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> device,
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> device,
                        OpenDevice(o, device_path));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<UndoFile> undo, OpenUndo(o, undo_path));
   E2Q_ASSIGN_OR_RETURN(ApplyResult r,

@@ -3,7 +3,7 @@
 
 namespace e2q::cli {
 
-Result<SnapshotSource> OpenSnapshotSource(const Options& o, File* device) {
+Result<SnapshotSource> OpenSnapshotSource(const Options& o, io::File* device) {
   std::optional<SnapshotSpec> spec = ParseSnapshotSpec(o.export_snapshot);
   if (!spec) {
     return Status::InvalidArgument(device->name() + ": -x " +

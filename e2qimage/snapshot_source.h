@@ -16,8 +16,8 @@ namespace e2q::cli {
 struct SnapshotSource {
   uint32_t id = 0;  // the next3 snapshot ID
   std::unique_ptr<snapshot::Next3> next3;
-  std::unique_ptr<File> image;  // reads through next3 to the device
-                                // (null for ID1..live)
+  std::unique_ptr<io::File> image;  // reads through next3 to the device
+                                    // (null for ID1..live)
 };
 
 // Opens the state that `options.export_snapshot` exports from `device`
@@ -26,7 +26,8 @@ struct SnapshotSource {
 // device itself is read).  Refuses, with "DEVICE: ..." messages, a
 // filesystem without has_snapshot, an ID not on the list, and deleted or
 // shrunk snapshots.
-Result<SnapshotSource> OpenSnapshotSource(const Options& options, File* device);
+Result<SnapshotSource> OpenSnapshotSource(const Options& options,
+                                          io::File* device);
 
 }  // namespace e2q::cli
 

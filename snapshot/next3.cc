@@ -39,7 +39,7 @@ Status CheckGeometry(const ext4::Filesystem& fs) {
 
 Next3::~Next3() = default;
 
-Result<std::unique_ptr<Next3>> Next3::Open(File* device) {
+Result<std::unique_ptr<Next3>> Next3::Open(io::File* device) {
   std::unique_ptr<Next3> n(new Next3);
   n->device_ = device;
   ext4::Filesystem::OpenOptions fo;
@@ -146,7 +146,7 @@ Result<std::shared_ptr<const ExcludeBitmap>> Next3::Exclude() const {
   return exclude_;
 }
 
-Result<std::unique_ptr<File>> Next3::OpenRawImage(uint32_t id) const {
+Result<std::unique_ptr<io::File>> Next3::OpenRawImage(uint32_t id) const {
   E2Q_ASSIGN_OR_RETURN(size_t index, IndexOf(id));
   const SnapshotInfo& info = list_[index].info;
   if (info.state == SnapshotState::kDeleted) {
@@ -182,24 +182,24 @@ Result<std::unique_ptr<File>> Next3::OpenRawImage(uint32_t id) const {
   auto image = std::make_unique<ReadThroughFile>(
       name, device_, std::move(chain), std::move(live), std::move(exclude),
       info.blocks_count);
-  return std::unique_ptr<File>(std::move(image));
+  return std::unique_ptr<io::File>(std::move(image));
 }
 
 Result<Normalisation> Next3::NormalisationOf(uint32_t id) const {
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> raw, OpenRawImage(id));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> raw, OpenRawImage(id));
   E2Q_ASSIGN_OR_RETURN(const SnapshotInfo* info, Find(id));
   return Normalise(raw.get(), info->blocks_count, info->inode);
 }
 
-Result<std::unique_ptr<File>> Next3::OpenImage(uint32_t id) const {
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> raw, OpenRawImage(id));
+Result<std::unique_ptr<io::File>> Next3::OpenImage(uint32_t id) const {
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> raw, OpenRawImage(id));
   E2Q_ASSIGN_OR_RETURN(const SnapshotInfo* info, Find(id));
   E2Q_ASSIGN_OR_RETURN(Normalisation n,
                        Normalise(raw.get(), info->blocks_count, info->inode));
   E2Q_ASSIGN_OR_RETURN(
-      std::unique_ptr<PatchedFile> patched,
-      PatchedFile::Create(std::move(raw), std::move(n.patches)));
-  return std::unique_ptr<File>(std::move(patched));
+      std::unique_ptr<io::PatchedFile> patched,
+      io::PatchedFile::Create(std::move(raw), std::move(n.patches)));
+  return std::unique_ptr<io::File>(std::move(patched));
 }
 
 }  // namespace e2q::snapshot

@@ -35,7 +35,7 @@ class Next3 {
   // block other than 0, other than 32768 blocks per group) is
   // kNotSupported, and a damaged list is kCorruption naming the inode and
   // the problem.
-  static Result<std::unique_ptr<Next3>> Open(File* device);
+  static Result<std::unique_ptr<Next3>> Open(io::File* device);
   ~Next3();
 
   // True if the filesystem has the has_snapshot feature.
@@ -60,11 +60,11 @@ class Next3 {
   // shared between the images opened (for -X, which opens them all).  kNotFound
   // for an unknown ID, kInvalidArgument for a deleted or shrunk snapshot,
   // kCorruption for damaged maps, exclude bitmap or image metadata.
-  Result<std::unique_ptr<File>> OpenImage(uint32_t id) const;
+  Result<std::unique_ptr<io::File>> OpenImage(uint32_t id) const;
 
   // The image exactly as next3 shows it (read-through only, no
   // normalisation), same rules otherwise.
-  Result<std::unique_ptr<File>> OpenRawImage(uint32_t id) const;
+  Result<std::unique_ptr<io::File>> OpenRawImage(uint32_t id) const;
 
   // The normalisation OpenImage applies (what changes, what is released).
   Result<Normalisation> NormalisationOf(uint32_t id) const;
@@ -77,7 +77,7 @@ class Next3 {
   Result<std::shared_ptr<const SnapshotMap>> MapOf(size_t index) const;
   Result<std::shared_ptr<const ExcludeBitmap>> Exclude() const;
 
-  File* device_ = nullptr;
+  io::File* device_ = nullptr;
   std::unique_ptr<ext4::Filesystem> fs_;
   bool has_snapshot_ = false;
   bool needs_recovery_ = false;

@@ -19,7 +19,7 @@ ExcludeBitmap::ExcludeBitmap(std::vector<uint64_t> group_blocks)
 }
 
 Result<ExcludeBitmap> ExcludeBitmap::FromExcludeInode(
-    File* device, const std::string& context, const Next3Inode& inode,
+    io::File* device, const std::string& context, const Next3Inode& inode,
     uint64_t groups, const MapLimits& limits) {
   auto bad = [&](const std::string& what) {
     return Status::Corruption(context + ": " + what);
@@ -60,7 +60,8 @@ uint64_t ExcludeBitmap::NextBitmapBlock(uint64_t block) const {
   return it == sorted_.end() ? UINT64_MAX : *it;
 }
 
-Status ExcludeBitmap::ReadGroup(File* device, uint64_t g, uint8_t* out) const {
+Status ExcludeBitmap::ReadGroup(io::File* device, uint64_t g,
+                                uint8_t* out) const {
   const uint64_t b = group_block(g);
   if (b == 0) {
     std::memset(out, 0, kBlockSize);

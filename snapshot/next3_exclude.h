@@ -29,7 +29,7 @@ class ExcludeBitmap {
   // with a bitmap block for every one of `groups` groups and none past
   // them.  `limits.image_blocks` is ignored.  kCorruption "CONTEXT: ..."
   // when it is anything else.
-  static Result<ExcludeBitmap> FromExcludeInode(File* device,
+  static Result<ExcludeBitmap> FromExcludeInode(io::File* device,
                                                 const std::string& context,
                                                 const Next3Inode& inode,
                                                 uint64_t groups,
@@ -47,7 +47,7 @@ class ExcludeBitmap {
   uint64_t NextBitmapBlock(uint64_t block) const;
   // Reads group g's bitmap (kBlockSize bytes) into `out`; zeros if the
   // group has none.
-  Status ReadGroup(File* device, uint64_t g, uint8_t* out) const;
+  Status ReadGroup(io::File* device, uint64_t g, uint8_t* out) const;
 
  private:
   std::vector<uint64_t> group_blocks_;

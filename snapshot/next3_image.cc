@@ -11,11 +11,11 @@ std::string Num(uint64_t v) { return std::to_string(v); }
 }  // namespace
 
 ReadThroughFile::ReadThroughFile(
-    std::string name, File* device,
+    std::string name, io::File* device,
     std::vector<std::shared_ptr<const SnapshotMap>> chain,
     std::shared_ptr<const LiveLayout> live,
     std::shared_ptr<const ExcludeBitmap> exclude, uint64_t image_blocks)
-    : File(std::move(name)),
+    : io::File(std::move(name)),
       device_(device),
       chain_(std::move(chain)),
       live_(std::move(live)),

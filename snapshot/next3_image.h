@@ -27,13 +27,13 @@ struct LiveLayout {
   std::vector<uint64_t> block_bitmaps;  // group -> its block bitmap's block
 };
 
-class ReadThroughFile : public File {
+class ReadThroughFile : public io::File {
  public:
   // `chain`: the map of the snapshot to show first, then each newer
   // snapshot's up to the active one (last).  `device` is not owned and must
   // outlive the file; everything else is shared, read-only.  The image is
   // `image_blocks` blocks of kBlockSize bytes.
-  ReadThroughFile(std::string name, File* device,
+  ReadThroughFile(std::string name, io::File* device,
                   std::vector<std::shared_ptr<const SnapshotMap>> chain,
                   std::shared_ptr<const LiveLayout> live,
                   std::shared_ptr<const ExcludeBitmap> exclude,
@@ -73,7 +73,7 @@ class ReadThroughFile : public File {
                     uint8_t* out) const;
   Status SynthesizeBitmap(uint64_t group, uint8_t* out) const;
 
-  File* device_;
+  io::File* device_;
   std::vector<std::shared_ptr<const SnapshotMap>> chain_;
   std::shared_ptr<const LiveLayout> live_;
   std::shared_ptr<const ExcludeBitmap> exclude_;

@@ -35,7 +35,8 @@ const char* LevelName(int level) {
 
 class TreeReader {
  public:
-  TreeReader(File* device, const std::string& context, const MapLimits& limits)
+  TreeReader(io::File* device, const std::string& context,
+             const MapLimits& limits)
       : device_(device), context_(context), limits_(limits) {}
 
   Status AddRoot(uint32_t pointer, uint64_t first, int level,
@@ -161,7 +162,7 @@ class TreeReader {
     return Status::OK();
   }
 
-  File* device_;
+  io::File* device_;
   const std::string& context_;
   const MapLimits& limits_;
   std::vector<Node> pending_[4];
@@ -221,7 +222,8 @@ SnapshotMap::Lookup SnapshotMap::Find(uint64_t block) const {
   return out;
 }
 
-Result<SnapshotMap> ReadSnapshotMap(File* device, const std::string& context,
+Result<SnapshotMap> ReadSnapshotMap(io::File* device,
+                                    const std::string& context,
                                     const uint32_t (&i_block)[kNumSlots],
                                     const MapLimits& limits) {
   TreeReader reader(device, context, limits);

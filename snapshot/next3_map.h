@@ -76,7 +76,8 @@ class SnapshotMap {
 // "fs.img: snapshot inode 13: image block 5 maps to block 99999, past the
 // end of the filesystem (8192 blocks)"; a read past the end of `device` is
 // reported the same way.
-Result<SnapshotMap> ReadSnapshotMap(File* device, const std::string& context,
+Result<SnapshotMap> ReadSnapshotMap(io::File* device,
+                                    const std::string& context,
                                     const uint32_t (&i_block)[kNumSlots],
                                     const MapLimits& limits);
 

@@ -58,7 +58,7 @@ struct DescChange {
 
 class Planner {
  public:
-  Planner(File* image, const ext4::Filesystem& fs, uint32_t snapshot_ino,
+  Planner(io::File* image, const ext4::Filesystem& fs, uint32_t snapshot_ino,
           Normalisation* n)
       : image_(image),
         fs_(fs),
@@ -350,7 +350,7 @@ class Planner {
     return Status::OK();
   }
 
-  File* image_;
+  io::File* image_;
   const ext4::Filesystem& fs_;
   ext2_filsys f_;
   uint32_t snapshot_ino_;
@@ -362,7 +362,7 @@ class Planner {
 
 }  // namespace
 
-Result<Normalisation> Normalise(File* image, uint64_t blocks_count,
+Result<Normalisation> Normalise(io::File* image, uint64_t blocks_count,
                                 uint32_t snapshot_ino) {
   ext4::Filesystem::OpenOptions fo;
   fo.fall_back_to_backup = false;

@@ -28,7 +28,7 @@
 namespace e2q::snapshot {
 
 struct Normalisation {
-  BlockPatches patches{4096};             // to apply over the image
+  io::BlockPatches patches{4096};         // to apply over the image
   BlockSet changed;                       // blocks with a patch
   BlockSet released;                      // blocks freed and zeroed
   std::vector<uint32_t> released_inodes;  // unlinked snapshot files freed
@@ -41,7 +41,7 @@ struct Normalisation {
 // descriptors, bitmaps and exclude inode through libext2fs.  kCorruption when
 // the image's metadata cannot be read or does not match `blocks_count`;
 // kNotSupported for images with metadata_csum (never made by next3).
-Result<Normalisation> Normalise(File* image, uint64_t blocks_count,
+Result<Normalisation> Normalise(io::File* image, uint64_t blocks_count,
                                 uint32_t snapshot_ino);
 
 }  // namespace e2q::snapshot

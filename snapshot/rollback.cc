@@ -43,7 +43,7 @@ bool SectorsMatch(const uint8_t* cur, const uint8_t* a, const uint8_t* b,
 
 }  // namespace
 
-Result<BlockSet> DiffBlocks(File* device, File* target,
+Result<BlockSet> DiffBlocks(io::File* device, io::File* target,
                             const BlockSet& candidates, uint32_t bs,
                             const std::function<void(uint64_t)>& progress) {
   BlockSet diff;
@@ -65,13 +65,13 @@ Result<BlockSet> DiffBlocks(File* device, File* target,
   return diff;
 }
 
-Result<std::array<uint8_t, 16>> ReadFsUuid(File* device) {
+Result<std::array<uint8_t, 16>> ReadFsUuid(io::File* device) {
   std::array<uint8_t, 16> uuid{};
   E2Q_RETURN_IF_ERROR(device->ReadAt(kUuidOffset, uuid.data(), uuid.size()));
   return uuid;
 }
 
-Result<ApplyResult> ApplyUndo(UndoFile* undo, File* device, Direction dir,
+Result<ApplyResult> ApplyUndo(UndoFile* undo, io::File* device, Direction dir,
                               const ApplyOptions& o) {
   const UndoIdentity& id = undo->identity();
   const uint32_t bs = id.block_size;

@@ -31,13 +31,13 @@ namespace e2q::snapshot {
 
 // The blocks of `candidates` whose content differs between `device` and
 // `target` (block b at byte b * block_size of both).  Reads in large runs.
-Result<BlockSet> DiffBlocks(File* device, File* target,
+Result<BlockSet> DiffBlocks(io::File* device, io::File* target,
                             const BlockSet& candidates, uint32_t block_size,
                             const std::function<void(uint64_t)>& progress);
 
 // Reads the filesystem UUID (s_uuid) of the ext2/3/4 superblock at byte
 // 1024 of `device`.
-Result<std::array<uint8_t, 16>> ReadFsUuid(File* device);
+Result<std::array<uint8_t, 16>> ReadFsUuid(io::File* device);
 
 enum class Direction {
   kRollback,  // write the new content ("rollback-ID")
@@ -68,7 +68,7 @@ struct ApplyResult {
 // the device and records the new state in the undo file (best effort: the
 // device is what counts).  A block holding neither content is kCorruption,
 // before anything is written.
-Result<ApplyResult> ApplyUndo(UndoFile* undo, File* device, Direction dir,
+Result<ApplyResult> ApplyUndo(UndoFile* undo, io::File* device, Direction dir,
                               const ApplyOptions& options);
 
 }  // namespace e2q::snapshot

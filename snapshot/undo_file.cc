@@ -110,7 +110,7 @@ class SparseDigest {
 };
 
 // Adds one layer's blocks of `source`, clusters = blocks, to `target`.
-Status WriteLayer(File* source, const BlockSet& blocks, uint32_t bs,
+Status WriteLayer(io::File* source, const BlockSet& blocks, uint32_t bs,
                   qcow2::ClusterTarget* t, ContentSum* sum,
                   const std::function<void(uint64_t)>& progress, uint64_t* done,
                   SparseDigest* digest) {
@@ -144,8 +144,8 @@ Status WriteLayer(File* source, const BlockSet& blocks, uint32_t bs,
 }
 
 // The guest clusters an L1 table maps (any non-zero L2 entry).
-Status MappedClusters(File* file, const qcow2::Header& h, uint64_t l1_offset,
-                      uint32_t l1_size, BlockSet* out) {
+Status MappedClusters(io::File* file, const qcow2::Header& h,
+                      uint64_t l1_offset, uint32_t l1_size, BlockSet* out) {
   const uint64_t cs = h.cluster_size();
   const uint64_t per = qcow2::L2Entries(h.cluster_bits);
   E2Q_ASSIGN_OR_RETURN(uint64_t size, file->Size());
@@ -184,8 +184,8 @@ std::string RollbackSnapshotName(uint32_t snapshot_id) {
   return "rollback-" + std::to_string(snapshot_id);
 }
 
-Status WriteUndoFile(File* device, File* target, const BlockSet& blocks,
-                     UndoIdentity* id, File* out,
+Status WriteUndoFile(io::File* device, io::File* target, const BlockSet& blocks,
+                     UndoIdentity* id, io::File* out,
                      const std::function<void(uint64_t)>& progress,
                      const Provenance* provenance) {
   const uint32_t bits = Log2Exact(id->block_size);
@@ -235,7 +235,8 @@ Status WriteUndoFile(File* device, File* target, const BlockSet& blocks,
   return w->Finish();
 }
 
-Result<std::unique_ptr<UndoFile>> UndoFile::Open(std::unique_ptr<File> file) {
+Result<std::unique_ptr<UndoFile>> UndoFile::Open(
+    std::unique_ptr<io::File> file) {
   std::unique_ptr<UndoFile> u(new UndoFile());
   u->name_ = file->name();
   u->file_ = file.get();
@@ -270,7 +271,7 @@ Result<std::unique_ptr<UndoFile>> UndoFile::Open(std::unique_ptr<File> file) {
   // The second reader gets a non-owning handle on the same file.
   E2Q_ASSIGN_OR_RETURN(
       u->target_,
-      qcow2::Qcow2Reader::Open(std::make_unique<ForwardingFile>(u->file_)));
+      qcow2::Qcow2Reader::Open(std::make_unique<io::ForwardingFile>(u->file_)));
   const std::string snap = RollbackSnapshotName(id.snapshot_id);
   E2Q_RETURN_IF_ERROR(
       u->target_->SelectSnapshot(snap).WithContext(u->name_ + ": undo file"));

@@ -68,8 +68,8 @@ std::string RollbackSnapshotName(uint32_t snapshot_id);
 // filled in by the caller), also stores that record with guest_size and the
 // digest of the active layer (the original content) filled in.  Does not
 // fsync.  `progress` (optional) gets blocks done.
-Status WriteUndoFile(File* device, File* target, const BlockSet& blocks,
-                     UndoIdentity* id, File* out,
+Status WriteUndoFile(io::File* device, io::File* target, const BlockSet& blocks,
+                     UndoIdentity* id, io::File* out,
                      const std::function<void(uint64_t)>& progress,
                      const Provenance* provenance = nullptr);
 
@@ -78,7 +78,7 @@ class UndoFile {
  public:
   // Validates the record, both layers and that they map the same blocks.
   // Owns `file`.  Errors are kCorruption / kInvalidArgument naming it.
-  static Result<std::unique_ptr<UndoFile>> Open(std::unique_ptr<File> file);
+  static Result<std::unique_ptr<UndoFile>> Open(std::unique_ptr<io::File> file);
 
   const UndoIdentity& identity() const { return id_; }
   const BlockSet& blocks() const { return blocks_; }
@@ -92,7 +92,7 @@ class UndoFile {
  private:
   UndoFile() = default;
   std::string name_;
-  File* file_ = nullptr;  // owned by original_
+  io::File* file_ = nullptr;  // owned by original_
   std::unique_ptr<qcow2::Qcow2Reader> original_;
   std::unique_ptr<qcow2::Qcow2Reader> target_;
   UndoIdentity id_;

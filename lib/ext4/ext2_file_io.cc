@@ -1,4 +1,4 @@
-// FileIoManager: libext2fs channels over e2q::File.
+// FileIoManager: libext2fs channels over e2q::io::File.
 #include "lib/ext4/ext2_file_io.h"
 
 #include <ext2fs/ext2_err.h>
@@ -15,7 +15,7 @@ namespace e2q::ext4 {
 namespace {
 
 struct Registered {
-  File* file;
+  io::File* file;
   bool writable;
 };
 
@@ -30,7 +30,7 @@ std::map<std::string, Registered>& Registry() {
 }
 
 struct ChannelData {
-  File* file = nullptr;
+  io::File* file = nullptr;
   bool writable = false;
   uint64_t offset = 0;  // the "offset=" option, in bytes
   struct_io_stats stats{};
@@ -227,7 +227,7 @@ errcode_t FileOpen(const char* name, int flags, io_channel* channel) {
 
 io_manager FileIoManager() { return &g_manager; }
 
-FileIoRegistration::FileIoRegistration(File* file, bool writable) {
+FileIoRegistration::FileIoRegistration(io::File* file, bool writable) {
   static std::atomic<uint64_t> next{1};
   name_ = "e2q-file:" + std::to_string(next.fetch_add(1));
   std::lock_guard<std::mutex> lock(RegistryMutex());

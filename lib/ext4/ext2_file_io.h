@@ -1,5 +1,5 @@
 // A libext2fs io_manager whose channels read (and, for files opened for
-// update, write) through an e2q::File, so that every block libext2fs reads
+// update, write) through an e2q::io::File, so that every block libext2fs reads
 // passes through the project's I/O layer: fault injection in tests, next3
 // read-through images later.  Only lib/ext4/ext2_fs.cc should need this header.
 //
@@ -29,7 +29,7 @@ io_manager FileIoManager();
 // already open stay valid after that.  Thread-safe.
 class FileIoRegistration {
  public:
-  FileIoRegistration(File* file, bool writable);
+  FileIoRegistration(io::File* file, bool writable);
   ~FileIoRegistration();
   FileIoRegistration(const FileIoRegistration&) = delete;
   FileIoRegistration& operator=(const FileIoRegistration&) = delete;

@@ -45,7 +45,7 @@ std::string LowerFirst(std::string s) {
   return s;
 }
 
-errcode_t OpenAt(File* device, uint64_t superblock, uint32_t block_size,
+errcode_t OpenAt(io::File* device, uint64_t superblock, uint32_t block_size,
                  ext2_filsys* fs, int extra_flags = 0) {
   if (superblock > INT32_MAX) return EXT2_ET_INVALID_ARGUMENT;
   FileIoRegistration reg(device, /*writable=*/false);
@@ -59,7 +59,7 @@ errcode_t OpenAt(File* device, uint64_t superblock, uint32_t block_size,
 // zero (a 64-bit descriptor size of 0 crashes it).  So the primary
 // superblock's geometry is checked here first, and the flag is used only
 // to get past the harmless inconsistencies (inode count, first_meta_bg).
-bool GeometrySafeForIgnoringErrors(File* device) {
+bool GeometrySafeForIgnoringErrors(io::File* device) {
   uint8_t sb[SUPERBLOCK_SIZE];
   if (!device->ReadAt(SUPERBLOCK_OFFSET, sb, sizeof(sb)).ok()) return false;
   if (LoadLE16(sb + 56) != EXT2_SUPER_MAGIC) return false;
@@ -88,7 +88,7 @@ bool GeometrySafeForIgnoringErrors(File* device) {
 // about the filesystem: group 1 of each possible block size (8 * block size
 // blocks per group, the mke2fs default).  Returns false when no candidate
 // carries the ext2 magic with a matching block size.
-bool FindBackupSuperblock(File* device, uint64_t* superblock,
+bool FindBackupSuperblock(io::File* device, uint64_t* superblock,
                           uint32_t* block_size) {
   uint8_t sb[SUPERBLOCK_SIZE];
   for (uint32_t bs = kMinBlockSize; bs <= kMaxBlockSize; bs *= 2) {
@@ -132,7 +132,7 @@ Status FromErrcode(const std::string& object, const std::string& op,
 }
 
 Result<std::unique_ptr<Filesystem>> Filesystem::Open(
-    File* device, const OpenOptions& options) {
+    io::File* device, const OpenOptions& options) {
   ext2_filsys fs = nullptr;
   uint64_t superblock = options.superblock;
   std::string note;

@@ -1,6 +1,6 @@
 // A move-only owner for an open ext2_filsys, opened read-only through an
-// io_manager over an e2q::File (lib/ext4/ext2_file_io.h), so that every read
-// libext2fs makes goes through the project's I/O layer (fault injection,
+// io_manager over an e2q::io::File (lib/ext4/ext2_file_io.h), so that every
+// read libext2fs makes goes through the project's I/O layer (fault injection,
 // snapshot read-through).  libext2fs's own headers come from libext2fs.h.
 #ifndef E2Q_LIB_EXT4_EXT2_FS_H_
 #define E2Q_LIB_EXT4_EXT2_FS_H_
@@ -38,14 +38,14 @@ class Filesystem {
   // Opens the filesystem on `device` (not owned; must outlive the result)
   // read-only.  Group descriptors that fail their checksums are accepted, as
   // e2fsck does, so that damaged filesystems can still be imaged.
-  static Result<std::unique_ptr<Filesystem>> Open(File* device,
+  static Result<std::unique_ptr<Filesystem>> Open(io::File* device,
                                                   const OpenOptions& options);
   ~Filesystem();
   Filesystem(const Filesystem&) = delete;
   Filesystem& operator=(const Filesystem&) = delete;
 
   ext2_filsys raw() const { return fs_; }
-  File* device() const { return device_; }
+  io::File* device() const { return device_; }
   const std::string& name() const { return device_->name(); }
   uint32_t block_size() const { return fs_->blocksize; }
   uint64_t blocks_count() const { return ext2fs_blocks_count(fs_->super); }
@@ -69,9 +69,9 @@ class Filesystem {
   const std::string& open_note() const { return open_note_; }
 
  private:
-  Filesystem(ext2_filsys fs, File* device) : fs_(fs), device_(device) {}
+  Filesystem(ext2_filsys fs, io::File* device) : fs_(fs), device_(device) {}
   ext2_filsys fs_;
-  File* device_;
+  io::File* device_;
   uint64_t superblock_ = 0;
   std::string open_note_;
 };

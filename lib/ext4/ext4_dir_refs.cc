@@ -40,7 +40,7 @@ void ForEachEntryInBlock(const uint8_t* block, uint32_t block_size,
   }
 }
 
-void ForEachDirEntryInode(File* device, uint32_t block_size,
+void ForEachDirEntryInode(io::File* device, uint32_t block_size,
                           const BlockSet& dir_blocks,
                           const std::function<void(uint32_t ino)>& on_entry,
                           std::vector<std::string>* warnings) {
@@ -50,7 +50,7 @@ void ForEachDirEntryInode(File* device, uint32_t block_size,
   const std::vector<BlockRun> runs = dir_blocks.Runs();
   // One buffer for the whole walk: a buffer grown per read costs a fresh
   // mapping and its page faults every time.
-  AlignedBytes buf = AllocateAligned(chunk * block_size);
+  io::AlignedBytes buf = io::AllocateAligned(chunk * block_size);
   size_t i = 0;      // next run
   uint64_t done = 0;  // blocks of runs[i] already parsed
   while (i < runs.size()) {

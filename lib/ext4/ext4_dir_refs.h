@@ -23,7 +23,7 @@ namespace e2q::ext4 {
 // `on_entry` with the inode number of each well-formed entry with a
 // non-zero inode.  Parsing a block stops at its first malformed record
 // length, as e2fsck's would.  Read failures go to `warnings`.
-void ForEachDirEntryInode(File* device, uint32_t block_size,
+void ForEachDirEntryInode(io::File* device, uint32_t block_size,
                           const BlockSet& dir_blocks,
                           const std::function<void(uint32_t ino)>& on_entry,
                           std::vector<std::string>* warnings);

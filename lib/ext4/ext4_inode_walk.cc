@@ -53,7 +53,7 @@ InodeFields InodeFields::Decode(const uint8_t* raw, bool has_64bit) {
 
 uint32_t InodeFields::block(int i) const { return LoadLE32(i_block + 4 * i); }
 
-InodeWalker::InodeWalker(File* device, const WalkGeometry& geometry,
+InodeWalker::InodeWalker(io::File* device, const WalkGeometry& geometry,
                          BlockSet* out, std::vector<std::string>* warnings)
     : device_(device), g_(geometry), out_(out), warnings_(warnings) {}
 

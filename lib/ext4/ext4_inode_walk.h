@@ -53,7 +53,7 @@ class InodeWalker {
  public:
   // `device` (not owned) is read for mapping blocks; selected blocks go to
   // `out`, problems to `warnings` (both not owned).
-  InodeWalker(File* device, const WalkGeometry& geometry, BlockSet* out,
+  InodeWalker(io::File* device, const WalkGeometry& geometry, BlockSet* out,
               std::vector<std::string>* warnings);
 
   // Selects what inode `ino`, stored as `raw` (geometry.inode_size bytes),
@@ -91,7 +91,7 @@ class InodeWalker {
   // might be a directory.
   void SelectSpecialFirstBlock(uint32_t ino, const InodeFields& in);
 
-  File* device_;
+  io::File* device_;
   WalkGeometry g_;
   BlockSet* out_;
   BlockSet* dirs_ = nullptr;

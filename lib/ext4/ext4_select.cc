@@ -215,7 +215,7 @@ struct ScanResult {
   std::vector<std::string> warnings;
 };
 
-void ScanRanges(File* device, const WalkGeometry& geo, uint64_t ipg,
+void ScanRanges(io::File* device, const WalkGeometry& geo, uint64_t ipg,
                 const ScanRange* begin, const ScanRange* end,
                 ScanResult* result) {
   InodeWalker walker(device, geo, &result->blocks, &result->warnings);
@@ -225,7 +225,7 @@ void ScanRanges(File* device, const WalkGeometry& geo, uint64_t ipg,
   const uint64_t chunk_blocks = std::max<uint64_t>(1, kScanChunkBytes / bs);
   // One buffer for the whole scan (a buffer grown per read costs a fresh
   // mapping and its page faults every time).
-  const AlignedBytes buf = AllocateAligned(chunk_blocks * bs);
+  const io::AlignedBytes buf = io::AllocateAligned(chunk_blocks * bs);
   for (const ScanRange* r = begin; r != end; ++r) {
     const uint64_t need_blocks = (r->inodes * isz + bs - 1) / bs;
     uint64_t index = 0;  // inode index within the group

@@ -39,7 +39,7 @@ struct Chunk {
   uint64_t nblocks = 0;             // blocks in all pieces
   // Uninitialised (zero-filling cost a memset per read), at least
   // max_read_bytes long, recycled between chunks.
-  AlignedBytes data;
+  io::AlignedBytes data;
   uint64_t past_end = 0;            // blocks beyond the source's end
   Status status;
 };
@@ -141,7 +141,7 @@ class ChunkQueue {
 
   // Buffers of consumed chunks are reused: a fresh buffer per chunk cost
   // page faults per read.
-  AlignedBytes TakeBuffer(size_t size) {
+  io::AlignedBytes TakeBuffer(size_t size) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!free_.empty()) {
@@ -150,7 +150,7 @@ class ChunkQueue {
         return buf;
       }
     }
-    return AllocateAligned(size);
+    return io::AllocateAligned(size);
   }
 
  private:
@@ -160,11 +160,11 @@ class ChunkQueue {
   std::vector<bool> ready_;
   size_t claimed_ = 0;
   size_t consumed_ = 0;
-  std::vector<AlignedBytes> free_;
+  std::vector<io::AlignedBytes> free_;
   bool stop_ = false;
 };
 
-Status ReadPiece(File* source, const CopyOptions& o, uint8_t* data,
+Status ReadPiece(io::File* source, const CopyOptions& o, uint8_t* data,
                  const Piece& p, uint64_t* past_end) {
   const uint64_t bs = o.block_size;
   uint64_t off = p.first * bs;
@@ -191,7 +191,7 @@ Status ReadPiece(File* source, const CopyOptions& o, uint8_t* data,
   return Status::OK();
 }
 
-Status ReadChunk(File* source, const CopyOptions& o, Chunk* c) {
+Status ReadChunk(io::File* source, const CopyOptions& o, Chunk* c) {
   for (const Piece& p : c->pieces) {
     E2Q_RETURN_IF_ERROR(ReadPiece(source, o,
                                   c->data.get() + p.buf_offset * o.block_size,
@@ -202,7 +202,7 @@ Status ReadChunk(File* source, const CopyOptions& o, Chunk* c) {
 
 }  // namespace
 
-Result<CopyStats> CopyBlocks(File* source, const BlockSet& blocks,
+Result<CopyStats> CopyBlocks(io::File* source, const BlockSet& blocks,
                              ImageSink* sink, const CopyOptions& options) {
   const uint64_t bs = options.block_size;
   if (bs == 0 || options.max_read_bytes < bs) {

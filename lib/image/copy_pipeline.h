@@ -43,7 +43,7 @@ struct CopyStats {
 // Copies every block in `blocks` from `source` (block b at byte b *
 // block_size) to the same guest offset in `sink`, then calls
 // sink->Finish().
-Result<CopyStats> CopyBlocks(File* source, const BlockSet& blocks,
+Result<CopyStats> CopyBlocks(io::File* source, const BlockSet& blocks,
                              ImageSink* sink, const CopyOptions& options);
 
 }  // namespace e2q

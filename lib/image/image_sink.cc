@@ -15,7 +15,7 @@ namespace {
 
 class RawSink : public ImageSink {
  public:
-  RawSink(File* out, uint64_t size, bool sparse, uint32_t granularity)
+  RawSink(io::File* out, uint64_t size, bool sparse, uint32_t granularity)
       : out_(out), size_(size), sparse_(sparse), gran_(granularity) {}
 
   Status Write(uint64_t offset, const uint8_t* data, size_t len) override {
@@ -47,7 +47,7 @@ class RawSink : public ImageSink {
   Status Finish() override { return out_->Truncate(size_); }
 
  private:
-  File* out_;
+  io::File* out_;
   uint64_t size_;
   bool sparse_;
   uint32_t gran_;
@@ -242,7 +242,7 @@ class Qcow2Sink : public ImageSink {
 
 }  // namespace
 
-std::unique_ptr<ImageSink> NewRawSink(File* out, uint64_t size, bool sparse,
+std::unique_ptr<ImageSink> NewRawSink(io::File* out, uint64_t size, bool sparse,
                                       uint32_t hole_granularity) {
   return std::make_unique<RawSink>(out, size, sparse, hole_granularity);
 }

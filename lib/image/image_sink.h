@@ -29,7 +29,7 @@ class ImageSink {
 
 // Raw image of `size` bytes.  With `sparse`, all-zero stretches of at least
 // `hole_granularity` bytes are skipped (left as holes) instead of written.
-std::unique_ptr<ImageSink> NewRawSink(File* out, uint64_t size, bool sparse,
+std::unique_ptr<ImageSink> NewRawSink(io::File* out, uint64_t size, bool sparse,
                                       uint32_t hole_granularity = 4096);
 
 // qcow2 image (or one state of a multi-state image) through `writer` (not

@@ -12,7 +12,7 @@
 #include <memory>
 #include <new>
 
-namespace e2q {
+namespace e2q::io {
 
 // Alignment of memory, file offsets and lengths that O_DIRECT accepts on
 // every Linux block device (logical blocks of up to 4 KiB).
@@ -61,6 +61,6 @@ class AlignedBuffer {
   size_t size_ = 0;
 };
 
-}  // namespace e2q
+}  // namespace e2q::io
 
 #endif  // E2Q_LIB_IO_ALIGNED_BUFFER_H_

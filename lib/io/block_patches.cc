@@ -7,7 +7,7 @@
 #include <iterator>
 #include <string>
 
-namespace e2q {
+namespace e2q::io {
 
 void BlockPatches::Set(uint64_t block, uint32_t offset,
                        std::vector<uint8_t> bytes) {
@@ -65,4 +65,4 @@ Status BlockPatches::Apply(uint64_t first, uint64_t count,
   return Status::OK();
 }
 
-}  // namespace e2q
+}  // namespace e2q::io

@@ -11,7 +11,7 @@
 
 #include "lib/base/status.h"
 
-namespace e2q {
+namespace e2q::io {
 
 class BlockPatches {
  public:
@@ -49,6 +49,6 @@ class BlockPatches {
   std::map<uint64_t, uint64_t> zeros_;  // start -> end (exclusive), disjoint
 };
 
-}  // namespace e2q
+}  // namespace e2q::io
 
 #endif  // E2Q_LIB_IO_BLOCK_PATCHES_H_

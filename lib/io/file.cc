@@ -1,21 +1,9 @@
 // File helpers shared by every implementation, and MemFile.
 #include "lib/io/file.h"
 
-#include <cerrno>
 #include <cstring>
 
-namespace e2q {
-
-Status Status::FromErrno(const std::string& object, const std::string& op,
-                         int err) {
-  Code code = Code::kIOError;
-  if (err == ENOENT) code = Code::kNotFound;
-  if (err == EINVAL) code = Code::kInvalidArgument;
-  Status s;
-  s.code_ = code;
-  s.msg_ = object + ": " + op + ": " + std::strerror(err);
-  return s;
-}
+namespace e2q::io {
 
 Status File::ReadAt(uint64_t offset, void* buf, size_t len) {
   auto* p = static_cast<uint8_t*>(buf);
@@ -64,4 +52,4 @@ std::unique_ptr<File> Interpose(std::unique_ptr<File> file, FileRole role) {
   return g_interposer(std::move(file), role);
 }
 
-}  // namespace e2q
+}  // namespace e2q::io

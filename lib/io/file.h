@@ -17,7 +17,7 @@
 
 #include "lib/base/status.h"
 
-namespace e2q {
+namespace e2q::io {
 
 class File {
  public:
@@ -88,6 +88,6 @@ class MemFile : public File {
   std::vector<uint8_t> data_;
 };
 
-}  // namespace e2q
+}  // namespace e2q::io
 
 #endif  // E2Q_LIB_IO_FILE_H_

@@ -12,7 +12,7 @@
 #include "lib/base/status.h"
 #include "lib/io/file.h"
 
-namespace e2q {
+namespace e2q::io {
 
 class ForwardingFile : public File {
  public:
@@ -39,6 +39,6 @@ class ForwardingFile : public File {
   File* const base_;
 };
 
-}  // namespace e2q
+}  // namespace e2q::io
 
 #endif  // E2Q_LIB_IO_FORWARDING_FILE_H_

@@ -15,7 +15,7 @@
 
 #include "lib/io/posix_file.h"
 
-namespace e2q {
+namespace e2q::io {
 
 namespace {
 
@@ -199,4 +199,4 @@ Status OutputFile::Commit() {
   return Status::OK();
 }
 
-}  // namespace e2q
+}  // namespace e2q::io

@@ -21,7 +21,7 @@
 #include "lib/base/status.h"
 #include "lib/io/file.h"
 
-namespace e2q {
+namespace e2q::io {
 
 class OutputFile {
  public:
@@ -68,6 +68,6 @@ class OutputFile {
   bool durable_ = true;
 };
 
-}  // namespace e2q
+}  // namespace e2q::io
 
 #endif  // E2Q_LIB_IO_OUTPUT_FILE_H_

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-namespace e2q {
+namespace e2q::io {
 
 Result<std::unique_ptr<PatchedFile>> PatchedFile::Create(
     std::unique_ptr<File> base, BlockPatches patches) {
@@ -47,4 +47,4 @@ Status PatchedFile::Truncate(uint64_t) {
   return Status::NotSupported(name() + ": truncate: the file is read-only");
 }
 
-}  // namespace e2q
+}  // namespace e2q::io

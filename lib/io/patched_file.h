@@ -13,7 +13,7 @@
 #include "lib/io/block_patches.h"
 #include "lib/io/file.h"
 
-namespace e2q {
+namespace e2q::io {
 
 class PatchedFile : public File {
  public:
@@ -43,6 +43,6 @@ class PatchedFile : public File {
   uint64_t size_;
 };
 
-}  // namespace e2q
+}  // namespace e2q::io
 
 #endif  // E2Q_LIB_IO_PATCHED_FILE_H_

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace e2q {
+namespace e2q::io {
 
 namespace {
 
@@ -218,4 +218,4 @@ Result<std::unique_ptr<File>> OpenFileForUpdate(const std::string& path,
   return Interpose(std::move(f), FileRole::kOutput);
 }
 
-}  // namespace e2q
+}  // namespace e2q::io

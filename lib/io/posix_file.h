@@ -9,7 +9,7 @@
 
 #include "lib/io/file.h"
 
-namespace e2q {
+namespace e2q::io {
 
 class PosixFile : public File {
  public:
@@ -72,6 +72,6 @@ class StreamFile : public File {
   uint64_t pos_ = 0;
 };
 
-}  // namespace e2q
+}  // namespace e2q::io
 
 #endif  // E2Q_LIB_IO_POSIX_FILE_H_

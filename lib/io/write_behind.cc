@@ -4,7 +4,7 @@
 #include <system_error>
 #include <utility>
 
-namespace e2q {
+namespace e2q::io {
 
 WriteBehind::~WriteBehind() {
   if (!thread_.joinable()) return;
@@ -65,4 +65,4 @@ void WriteBehind::Main() {
   }
 }
 
-}  // namespace e2q
+}  // namespace e2q::io

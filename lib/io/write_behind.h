@@ -18,7 +18,7 @@
 #include "lib/io/aligned_buffer.h"
 #include "lib/io/file.h"
 
-namespace e2q {
+namespace e2q::io {
 
 class WriteBehind {
  public:
@@ -51,6 +51,6 @@ class WriteBehind {
   Status status_;  // of the last write, until Drain() or Submit() takes it
 };
 
-}  // namespace e2q
+}  // namespace e2q::io
 
 #endif  // E2Q_LIB_IO_WRITE_BEHIND_H_

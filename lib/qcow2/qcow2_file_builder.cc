@@ -28,7 +28,7 @@ uint64_t DivRoundUp(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 }  // namespace
 
-Qcow2FileBuilder::Qcow2FileBuilder(File* out, uint32_t cluster_bits)
+Qcow2FileBuilder::Qcow2FileBuilder(io::File* out, uint32_t cluster_bits)
     : out_(out),
       bits_(cluster_bits),
       pos_(uint64_t{1} << cluster_bits),

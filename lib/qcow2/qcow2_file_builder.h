@@ -31,9 +31,9 @@ class Qcow2FileBuilder {
 
   // `out` (not owned) is written from offset 0.  Cluster 0 is reserved for
   // the header (refcount 1); appends start at cluster 1.
-  Qcow2FileBuilder(File* out, uint32_t cluster_bits);
+  Qcow2FileBuilder(io::File* out, uint32_t cluster_bits);
 
-  File* file() const { return out_; }
+  io::File* file() const { return out_; }
   uint64_t cluster_size() const { return uint64_t{1} << bits_; }
   uint32_t cluster_bits() const { return bits_; }
   // Offset of the next appended byte.
@@ -80,12 +80,12 @@ class Qcow2FileBuilder {
   // the write in flight (file calls stay one at a time, in order).
   Status Settle(uint64_t offset, size_t len);
 
-  File* out_;
+  io::File* out_;
   const uint32_t bits_;
   uint64_t pos_;
   uint64_t buf_start_;
-  AlignedBuffer buf_;  // aligned, so full flushes can go O_DIRECT
-  WriteBehind behind_;  // declared last: its thread stops first
+  io::AlignedBuffer buf_;   // aligned, so full flushes can go O_DIRECT
+  io::WriteBehind behind_;  // declared last: its thread stops first
   std::vector<uint16_t> refcounts_;
   uint64_t file_size_ = 0;
 };

@@ -261,13 +261,13 @@ class Qcow2MultiWriter::State : public ClusterTarget {
   std::vector<uint8_t> cluster_;
 };
 
-Qcow2MultiWriter::Qcow2MultiWriter(File* out, MultiWriterOptions options)
+Qcow2MultiWriter::Qcow2MultiWriter(io::File* out, MultiWriterOptions options)
     : out_(out), opts_(std::move(options)), file_(out, opts_.cluster_bits) {}
 
 Qcow2MultiWriter::~Qcow2MultiWriter() = default;
 
 Result<std::unique_ptr<Qcow2MultiWriter>> Qcow2MultiWriter::Create(
-    File* out, MultiWriterOptions options) {
+    io::File* out, MultiWriterOptions options) {
   if (options.version != 2 && options.version != 3) {
     return Status::InvalidArgument(out->name() +
                                    ": qcow2: unsupported version " +

@@ -68,7 +68,7 @@ class Qcow2MultiWriter {
   // `out` (not owned) must outlive the writer; it is written from offset 0
   // and its length set by Finish().
   static Result<std::unique_ptr<Qcow2MultiWriter>> Create(
-      File* out, MultiWriterOptions options);
+      io::File* out, MultiWriterOptions options);
   ~Qcow2MultiWriter();
 
   uint64_t cluster_size() const { return uint64_t{1} << opts_.cluster_bits; }
@@ -103,7 +103,7 @@ class Qcow2MultiWriter {
     std::vector<uint64_t> l1;
   };
 
-  Qcow2MultiWriter(File* out, MultiWriterOptions options);
+  Qcow2MultiWriter(io::File* out, MultiWriterOptions options);
   // Adds one reference to the host clusters that L2 `entry` points at.
   Status ReferenceEntry(uint64_t entry);
   Status ReadTable(uint64_t offset, std::vector<uint64_t>* entries);
@@ -111,7 +111,7 @@ class Qcow2MultiWriter {
   // tables with COPIED flags set where the refcount is 1.
   Result<uint64_t> WriteActiveL1();
 
-  File* out_;
+  io::File* out_;
   MultiWriterOptions opts_;
   uint8_t compression_type_ = kCompressionDeflate;
   Qcow2FileBuilder file_;

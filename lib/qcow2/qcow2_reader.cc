@@ -48,9 +48,10 @@ std::string FileIdentity(const std::string& path) {
 
 }  // namespace
 
-Qcow2Reader::Qcow2Reader(std::unique_ptr<File> file, Header header,
+Qcow2Reader::Qcow2Reader(std::unique_ptr<io::File> file, Header header,
                          uint64_t file_size)
-    : file_(std::move(file)), header_(std::move(header)),
+    : file_(std::move(file)),
+      header_(std::move(header)),
       file_size_(file_size) {}
 
 Qcow2Reader::~Qcow2Reader() = default;
@@ -59,7 +60,7 @@ Status Qcow2Reader::Corrupt(const std::string& why) const {
   return Status::Corruption(file_->name() + ": " + why);
 }
 
-Result<bool> Qcow2Reader::IsQcow2(File* file) {
+Result<bool> Qcow2Reader::IsQcow2(io::File* file) {
   uint8_t magic[4];
   size_t got = 0;
   while (got < sizeof(magic)) {
@@ -72,13 +73,13 @@ Result<bool> Qcow2Reader::IsQcow2(File* file) {
 }
 
 Result<std::unique_ptr<Qcow2Reader>> Qcow2Reader::Open(
-    std::unique_ptr<File> file, const OpenOptions& options) {
+    std::unique_ptr<io::File> file, const OpenOptions& options) {
   std::vector<std::string> chain{FileIdentity(file->name())};
   return OpenInternal(std::move(file), options, 0, &chain);
 }
 
 Result<std::unique_ptr<Qcow2Reader>> Qcow2Reader::OpenInternal(
-    std::unique_ptr<File> file, const OpenOptions& options, uint32_t depth,
+    std::unique_ptr<io::File> file, const OpenOptions& options, uint32_t depth,
     std::vector<std::string>* chain) {
   const std::string name = file->name();
   E2Q_ASSIGN_OR_RETURN(uint64_t file_size, file->Size());
@@ -231,10 +232,10 @@ Status Qcow2Reader::OpenBacking(const OpenOptions& options, uint32_t depth,
     }
   }
   chain->push_back(id);
-  FileOpener open = options.open_file ? options.open_file : OpenFileForRead;
+  FileOpener open = options.open_file ? options.open_file : io::OpenFileForRead;
   auto opened = open(backing_path_);
   if (!opened.ok()) return opened.status().WithContext(what);
-  std::unique_ptr<File> file = std::move(opened).value();
+  std::unique_ptr<io::File> file = std::move(opened).value();
   if (backing_format_.empty()) {
     auto is_qcow2 = IsQcow2(file.get());
     if (!is_qcow2.ok()) return is_qcow2.status().WithContext(what);

@@ -36,7 +36,7 @@ constexpr uint32_t kMaxBackingDepth = 64;
 class Qcow2Reader {
  public:
   using FileOpener =
-      std::function<Result<std::unique_ptr<File>>(const std::string& path)>;
+      std::function<Result<std::unique_ptr<io::File>>(const std::string& path)>;
 
   struct OpenOptions {
     // Opens backing files (default: OpenFileForRead).  Tests pass a lookup
@@ -64,13 +64,14 @@ class Qcow2Reader {
   // True when `file` starts with the qcow2 magic (any version); a file too
   // short for one is not qcow2.  An I/O error is returned as such, so that
   // a failing disk is not reported as "not a qcow2 image".
-  static Result<bool> IsQcow2(File* file);
+  static Result<bool> IsQcow2(io::File* file);
 
   // Opens the image in `file` and, recursively, its backing chain.  The
   // reader owns `file` and the backing files.
-  static Result<std::unique_ptr<Qcow2Reader>> Open(std::unique_ptr<File> file,
-                                                   const OpenOptions& options);
-  static Result<std::unique_ptr<Qcow2Reader>> Open(std::unique_ptr<File> file) {
+  static Result<std::unique_ptr<Qcow2Reader>> Open(
+      std::unique_ptr<io::File> file, const OpenOptions& options);
+  static Result<std::unique_ptr<Qcow2Reader>> Open(
+      std::unique_ptr<io::File> file) {
     return Open(std::move(file), OpenOptions());
   }
   ~Qcow2Reader();
@@ -129,13 +130,14 @@ class Qcow2Reader {
     uint64_t host;
   };
 
-  Qcow2Reader(std::unique_ptr<File> file, Header header, uint64_t file_size);
+  Qcow2Reader(std::unique_ptr<io::File> file, Header header,
+              uint64_t file_size);
   Status LoadL1(uint64_t offset, uint32_t entries, const std::string& what);
   Status OpenBacking(const OpenOptions& options, uint32_t depth,
                      std::vector<std::string>* chain);
   static Result<std::unique_ptr<Qcow2Reader>> OpenInternal(
-      std::unique_ptr<File> file, const OpenOptions& options, uint32_t depth,
-      std::vector<std::string>* chain);
+      std::unique_ptr<io::File> file, const OpenOptions& options,
+      uint32_t depth, std::vector<std::string>* chain);
 
   Status Corrupt(const std::string& why) const;
   Result<const uint64_t*> GetL2(uint64_t l1_index);
@@ -154,7 +156,7 @@ class Qcow2Reader {
   Status ReadBacking(uint64_t offset, uint8_t* buf, size_t len);
   Result<Extent> MapBacking(uint64_t offset, uint64_t max_len);
 
-  std::unique_ptr<File> file_;
+  std::unique_ptr<io::File> file_;
   Header header_;
   uint64_t file_size_;
   bool extended_l2_ = false;  // 128-bit L2 entries with subclusters
@@ -170,7 +172,7 @@ class Qcow2Reader {
   std::string backing_path_;
   std::string backing_format_;
   std::unique_ptr<Qcow2Reader> backing_qcow2_;
-  std::unique_ptr<File> backing_raw_;
+  std::unique_ptr<io::File> backing_raw_;
   uint64_t backing_size_ = 0;
 };
 

@@ -20,7 +20,8 @@ constexpr uint64_t kL2StdReservedMask =
     ~(kL2OffsetMask | kOflagCopied | kOflagCompressed | kOflagZero);
 
 // Bytes [offset, offset + len) of `file` into `buf`, zeros past its end.
-Status ReadZeroFilled(File* file, uint64_t offset, uint8_t* buf, size_t len) {
+Status ReadZeroFilled(io::File* file, uint64_t offset, uint8_t* buf,
+                      size_t len) {
   while (len > 0) {
     E2Q_ASSIGN_OR_RETURN(size_t n, file->ReadSome(offset, buf, len));
     if (n == 0) {

@@ -16,7 +16,7 @@ uint64_t Align8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
 // of many small entries costs a few large reads, not three per entry.
 class TableCursor {
  public:
-  TableCursor(File* file, uint64_t start) : file_(file), pos_(start) {}
+  TableCursor(io::File* file, uint64_t start) : file_(file), pos_(start) {}
   uint64_t pos() const { return pos_; }
   void AlignTo8() { pos_ = Align8(pos_); }
 
@@ -52,7 +52,7 @@ class TableCursor {
     return Status::OK();
   }
 
-  File* file_;
+  io::File* file_;
   uint64_t pos_;
   std::vector<uint8_t> buf_;
   uint64_t buf_start_ = 0;
@@ -61,7 +61,7 @@ class TableCursor {
 
 }  // namespace
 
-Result<std::vector<SnapshotEntry>> DecodeSnapshotTable(File* file,
+Result<std::vector<SnapshotEntry>> DecodeSnapshotTable(io::File* file,
                                                        const Header& header,
                                                        uint64_t* table_bytes) {
   std::vector<SnapshotEntry> entries;

@@ -53,7 +53,7 @@ struct SnapshotEntry {
 // every entry's L1 table is cluster-aligned, below 2^56 and at most 32 MiB,
 // so a later snapshot load cannot fail on those.  `*table_bytes` (optional)
 // receives the table's length.  Errors are kCorruption naming file.name().
-Result<std::vector<SnapshotEntry>> DecodeSnapshotTable(File* file,
+Result<std::vector<SnapshotEntry>> DecodeSnapshotTable(io::File* file,
                                                        const Header& header,
                                                        uint64_t* table_bytes);
 

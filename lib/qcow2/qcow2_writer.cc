@@ -22,15 +22,13 @@ uint64_t DivRoundUp(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 }  // namespace
 
-Qcow2Writer::Qcow2Writer(File* out, WriterOptions options)
-    : out_(out),
-      opts_(std::move(options)),
-      file_(out, opts_.cluster_bits) {}
+Qcow2Writer::Qcow2Writer(io::File* out, WriterOptions options)
+    : out_(out), opts_(std::move(options)), file_(out, opts_.cluster_bits) {}
 
 Qcow2Writer::~Qcow2Writer() = default;
 
 Result<std::unique_ptr<Qcow2Writer>> Qcow2Writer::Create(
-    File* out, WriterOptions options) {
+    io::File* out, WriterOptions options) {
   const std::string& name = out->name();
   if (options.version != 2 && options.version != 3) {
     return Status::InvalidArgument(name + ": qcow2: unsupported version " +

@@ -44,7 +44,7 @@ class Qcow2Writer : public ClusterTarget {
  public:
   // `out` must outlive the writer; it is written from offset 0 and its length
   // set by Finish().
-  static Result<std::unique_ptr<Qcow2Writer>> Create(File* out,
+  static Result<std::unique_ptr<Qcow2Writer>> Create(io::File* out,
                                                      WriterOptions options);
   ~Qcow2Writer() override;
 
@@ -98,13 +98,13 @@ class Qcow2Writer : public ClusterTarget {
   uint64_t file_size() const { return file_.file_size(); }
 
  private:
-  Qcow2Writer(File* out, WriterOptions options);
+  Qcow2Writer(io::File* out, WriterOptions options);
   // Refuses writes after Finish(), then takes clusters [index, index + n)
   // from the L2 stream.
   Status Take(uint64_t index, uint64_t n = 1);
   Status BuildHeader(Header* h) const;
 
-  File* out_;
+  io::File* out_;
   WriterOptions opts_;
   uint8_t compression_type_ = kCompressionDeflate;
   uint64_t guest_clusters_ = 0;

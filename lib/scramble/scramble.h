@@ -65,7 +65,7 @@ class Scrambler {
                      const ext2_inode_large& inode);
   Status PlanJournal(ext2_filsys fs);
 
-  BlockPatches patches_;
+  io::BlockPatches patches_;
   ScrambleStats stats_;
   std::vector<std::string> warnings_;
 };

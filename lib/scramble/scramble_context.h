@@ -31,7 +31,7 @@ struct ScrambleStats {
 
 struct ScrambleContext {
   ext2_filsys fs;
-  BlockPatches* patches;
+  io::BlockPatches* patches;
   InodeEditor* inodes;
   ScrambleStats* stats;
   std::vector<std::string>* warnings;

@@ -23,7 +23,7 @@ constexpr uint32_t kInodeBlockSize = 60;    // sizeof(i_block)
 class InodeEditor {
  public:
   // `fs` and `patches` are not owned and must outlive the editor.
-  InodeEditor(ext2_filsys fs, BlockPatches* patches)
+  InodeEditor(ext2_filsys fs, io::BlockPatches* patches)
       : fs_(fs), patches_(patches) {}
 
   // The on-disk bytes of inode `ino` (inode size bytes, little-endian),
@@ -41,7 +41,7 @@ class InodeEditor {
   Result<Location> Locate(ext2_ino_t ino) const;
 
   ext2_filsys fs_;
-  BlockPatches* patches_;
+  io::BlockPatches* patches_;
   // The last inode-table block read: inodes are visited in order, so most
   // reads hit it.
   uint64_t cached_block_ = 0;

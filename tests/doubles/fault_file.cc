@@ -11,11 +11,11 @@ size_t Index(FaultFile::Op op) { return static_cast<size_t>(op); }
 
 }  // namespace
 
-FaultFile::FaultFile(File* base) : ForwardingFile(base) {}
+FaultFile::FaultFile(io::File* base) : io::ForwardingFile(base) {}
 
 // The base class is initialised first, so base.get() is read before the move.
-FaultFile::FaultFile(std::unique_ptr<File> base)
-    : ForwardingFile(base.get()), owned_(std::move(base)) {}
+FaultFile::FaultFile(std::unique_ptr<io::File> base)
+    : io::ForwardingFile(base.get()), owned_(std::move(base)) {}
 
 void FaultFile::AddFault(const Fault& fault) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -78,7 +78,7 @@ Result<size_t> FaultFile::ReadSome(uint64_t offset, void* buf, size_t len) {
     }
     if (max_read_ != 0) len = std::min(len, max_read_);
   }
-  return ForwardingFile::ReadSome(offset, buf, len);
+  return io::ForwardingFile::ReadSome(offset, buf, len);
 }
 
 Status FaultFile::WriteAt(uint64_t offset, const void* buf, size_t len) {
@@ -100,9 +100,9 @@ Status FaultFile::WriteAt(uint64_t offset, const void* buf, size_t len) {
     }
   }
   if (crash_hook) crash_hook();
-  if (err == 0) return ForwardingFile::WriteAt(offset, buf, len);
+  if (err == 0) return io::ForwardingFile::WriteAt(offset, buf, len);
   if (partial > 0) {
-    E2Q_RETURN_IF_ERROR(ForwardingFile::WriteAt(offset, buf, partial));
+    E2Q_RETURN_IF_ERROR(io::ForwardingFile::WriteAt(offset, buf, partial));
   }
   return Fail("write", offset + partial, err);
 }
@@ -114,7 +114,7 @@ Status FaultFile::Sync() {
     if (crashed_) return Fail("fsync", 0, EIO);
     if (const Fault* f = Find(Op::kSync, n)) return Fail("fsync", 0, f->err);
   }
-  return ForwardingFile::Sync();
+  return io::ForwardingFile::Sync();
 }
 
 Status FaultFile::Truncate(uint64_t size) {
@@ -126,7 +126,7 @@ Status FaultFile::Truncate(uint64_t size) {
       return Fail("set length", 0, f->err);
     }
   }
-  return ForwardingFile::Truncate(size);
+  return io::ForwardingFile::Truncate(size);
 }
 
 }  // namespace e2q

@@ -25,7 +25,7 @@
 
 namespace e2q {
 
-class FaultFile : public ForwardingFile {
+class FaultFile : public io::ForwardingFile {
  public:
   enum class Op { kRead, kWrite, kSync, kTruncate };
 
@@ -46,9 +46,9 @@ class FaultFile : public ForwardingFile {
   };
 
   // Wraps `base`, which must outlive this object.
-  explicit FaultFile(File* base);
+  explicit FaultFile(io::File* base);
   // Wraps `base` and owns it.
-  explicit FaultFile(std::unique_ptr<File> base);
+  explicit FaultFile(std::unique_ptr<io::File> base);
 
   void AddFault(const Fault& fault);
   // Every ReadSome returns at most `max` bytes (0: no limit).  Not an
@@ -78,7 +78,7 @@ class FaultFile : public ForwardingFile {
   const Fault* Find(Op op, uint64_t n) const;
   Status Fail(const std::string& op, uint64_t offset, int err) const;
 
-  std::unique_ptr<File> owned_;  // null when the base is not owned
+  std::unique_ptr<io::File> owned_;  // null when the base is not owned
   mutable std::mutex mu_;
   std::vector<Fault> faults_;
   size_t max_read_ = 0;

@@ -35,13 +35,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.decompress_threads = 1;
   o.l2_cache_bytes = 1 << 20;
   o.open_file = [&](const std::string& path)
-      -> e2q::Result<std::unique_ptr<e2q::File>> {
-    if (path == "a.qcow2") return std::unique_ptr<e2q::File>(new e2q::MemFile(path, a));
-    if (path == "b.qcow2") return std::unique_ptr<e2q::File>(new e2q::MemFile(path, b));
+      -> e2q::Result<std::unique_ptr<e2q::io::File>> {
+    if (path == "a.qcow2")
+      return std::unique_ptr<e2q::io::File>(new e2q::io::MemFile(path, a));
+    if (path == "b.qcow2")
+      return std::unique_ptr<e2q::io::File>(new e2q::io::MemFile(path, b));
     return e2q::Status::NotFound(path + ": open: No such file or directory");
   };
   auto reader = Qcow2Reader::Open(
-      std::unique_ptr<e2q::File>(new e2q::MemFile("a.qcow2", a)), o);
+      std::unique_ptr<e2q::io::File>(new e2q::io::MemFile("a.qcow2", a)), o);
   if (!reader.ok()) return 0;
   e2q::fuzz::ReadAllLayers(reader->get());
   return 0;

@@ -24,7 +24,7 @@
 
 namespace {
 
-using e2q::MemFile;
+using e2q::io::MemFile;
 
 void Check(bool ok) {
   if (!ok) std::abort();

@@ -13,7 +13,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using e2q::qcow2::Qcow2Reader;
-  auto file = std::make_unique<e2q::MemFile>(
+  auto file = std::make_unique<e2q::io::MemFile>(
       "fuzz.qcow2", std::vector<uint8_t>(data, data + size));
   Qcow2Reader::OpenOptions o;
   o.open_backing = false;

@@ -16,7 +16,7 @@ std::vector<uint8_t> Filled(uint64_t blocks) {
 }
 
 TEST(BlockPatchesTest, AppliesOnlyInsideTheRange) {
-  BlockPatches p(kBs);
+  io::BlockPatches p(kBs);
   p.SetBlock(5, std::vector<uint8_t>(kBs, 1));
   p.Set(7, 4, {9, 9});
   auto buf = Filled(3);  // blocks 6..8
@@ -36,7 +36,7 @@ TEST(BlockPatchesTest, AppliesOnlyInsideTheRange) {
 }
 
 TEST(BlockPatchesTest, LaterPatchWinsAndWholeBlockReplacesPieces) {
-  BlockPatches p(kBs);
+  io::BlockPatches p(kBs);
   p.Set(1, 0, {1, 1, 1});
   p.Set(1, 1, {2});
   auto buf = Filled(1);
@@ -51,7 +51,7 @@ TEST(BlockPatchesTest, LaterPatchWinsAndWholeBlockReplacesPieces) {
 }
 
 TEST(BlockPatchesTest, ZeroedRunsMergeAndClip) {
-  BlockPatches p(kBs);
+  io::BlockPatches p(kBs);
   p.Zero(10, 5);
   p.Zero(15, 5);  // adjacent: one run 10..19
   p.Zero(12, 2);  // inside

@@ -79,7 +79,7 @@ Digest128 Reference(const std::vector<uint8_t>& disk) {
 // the all-zero stretches sometimes skipped, and returns the digest.
 Digest128 ThroughSink(const std::vector<uint8_t>& disk, uint32_t seed,
                       unsigned threads, size_t max_piece) {
-  MemFile raw;
+  io::MemFile raw;
   auto inner = NewRawSink(&raw, disk.size(), true);
   Digest128 got{};
   auto sink = NewDigestSink(inner.get(), disk.size(), threads,
@@ -108,7 +108,7 @@ Digest128 ThroughSink(const std::vector<uint8_t>& disk, uint32_t seed,
 // the digest recomputed through Qcow2Reader.
 Digest128 ThroughQcow2(const std::vector<uint8_t>& disk, uint32_t bits,
                        bool compress) {
-  MemFile f("img");
+  io::MemFile f("img");
   qcow2::WriterOptions o;
   o.cluster_bits = bits;
   o.virtual_size = disk.size();
@@ -130,8 +130,8 @@ Digest128 ThroughQcow2(const std::vector<uint8_t>& disk, uint32_t bits,
   EXPECT_TRUE(sink.ok());
   EXPECT_OK((*sink)->Write(0, disk.data(), disk.size()));
   EXPECT_OK((*sink)->Finish());
-  auto r = qcow2::Qcow2Reader::Open(
-      std::make_unique<MemFile>("img", f.data()));
+  auto r =
+      qcow2::Qcow2Reader::Open(std::make_unique<io::MemFile>("img", f.data()));
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   if (!r.ok()) return {};
   for (unsigned t : {0u, 3u}) {
@@ -166,7 +166,7 @@ TEST(ContentDigestTest, LoneBlocksInChunksOfTheirOwn) {
       disk[b * 4096 + i] = static_cast<uint8_t>(1 + rng() % 255);
     }
   }
-  MemFile raw;
+  io::MemFile raw;
   auto inner = NewRawSink(&raw, disk.size(), true);
   Digest128 got{};
   auto sink = NewDigestSink(inner.get(), disk.size(), 1,

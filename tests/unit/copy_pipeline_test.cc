@@ -33,7 +33,7 @@ std::vector<uint8_t> Expected(const std::vector<uint8_t>& src,
 TEST(CopyPipelineTest, CopiesSelectedBlocksOnly) {
   const uint32_t bs = 1024;
   auto src = RandomBytes(bs * 5000, 1);
-  MemFile source("src", src);
+  io::MemFile source("src", src);
   BlockSet set;
   set.Add(0, 3);
   set.Add(10);
@@ -41,7 +41,7 @@ TEST(CopyPipelineTest, CopiesSelectedBlocksOnly) {
   set.Add(2000, 2500);  // larger than one read
   set.Add(4999);
   for (uint64_t max_read : {uint64_t{bs}, uint64_t{64} << 10, uint64_t{8} << 20}) {
-    MemFile out("out");
+    io::MemFile out("out");
     auto sink = NewRawSink(&out, src.size(), /*sparse=*/true, 4096);
     CopyOptions o;
     o.block_size = bs;
@@ -58,10 +58,10 @@ TEST(CopyPipelineTest, CopiesSelectedBlocksOnly) {
 TEST(CopyPipelineTest, AppliesTransformToSelectedRuns) {
   const uint32_t bs = 4096;
   auto src = RandomBytes(bs * 64, 2);
-  MemFile source("src", src);
+  io::MemFile source("src", src);
   BlockSet set;
   set.Add(4, 8);
-  MemFile out("out");
+  io::MemFile out("out");
   auto sink = NewRawSink(&out, src.size(), true);
   CopyOptions o;
   o.block_size = bs;
@@ -80,10 +80,10 @@ TEST(CopyPipelineTest, AppliesTransformToSelectedRuns) {
 TEST(CopyPipelineTest, ShortSourceReadsZerosAndIsCounted) {
   const uint32_t bs = 1024;
   auto src = RandomBytes(bs * 10, 3);
-  MemFile source("src", src);
+  io::MemFile source("src", src);
   BlockSet set;
   set.Add(5, 10);  // blocks 10..14 lie past the end
-  MemFile out("out");
+  io::MemFile out("out");
   auto sink = NewRawSink(&out, bs * 20, true);
   CopyOptions o;
   o.block_size = bs;
@@ -95,10 +95,10 @@ TEST(CopyPipelineTest, ShortSourceReadsZerosAndIsCounted) {
 TEST(CopyPipelineTest, TransformErrorStopsTheCopy) {
   const uint32_t bs = 1024;
   auto src = RandomBytes(bs * 4096, 4);
-  MemFile source("src", src);
+  io::MemFile source("src", src);
   BlockSet set;
   set.Add(0, 4096);
-  MemFile out("out");
+  io::MemFile out("out");
   auto sink = NewRawSink(&out, src.size(), true);
   CopyOptions o;
   o.block_size = bs;
@@ -112,7 +112,7 @@ TEST(CopyPipelineTest, TransformErrorStopsTheCopy) {
 }
 
 TEST(RawSinkTest, SparseSkipsZerosButKeepsSize) {
-  MemFile out("out");
+  io::MemFile out("out");
   auto sink = NewRawSink(&out, 1 << 20, true, 4096);
   std::vector<uint8_t> data(65536, 0);
   data[5000] = 7;

@@ -12,12 +12,12 @@ namespace e2q::ext4 {
 namespace {
 
 // A MemFile that counts the reads made of it.
-class CountingFile : public MemFile {
+class CountingFile : public io::MemFile {
  public:
-  using MemFile::MemFile;
+  using io::MemFile::MemFile;
   Result<size_t> ReadSome(uint64_t offset, void* buf, size_t len) override {
     ++reads;
-    return MemFile::ReadSome(offset, buf, len);
+    return io::MemFile::ReadSome(offset, buf, len);
   }
   int reads = 0;
 };
@@ -38,7 +38,7 @@ std::vector<uint8_t> Device(uint64_t blocks, uint32_t bs,
   return dev;
 }
 
-std::map<uint32_t, int> Walk(File* dev, uint32_t bs, const BlockSet& dirs,
+std::map<uint32_t, int> Walk(io::File* dev, uint32_t bs, const BlockSet& dirs,
                              std::vector<std::string>* warnings) {
   std::map<uint32_t, int> seen;
   ForEachDirEntryInode(dev, bs, dirs, [&](uint32_t ino) { ++seen[ino]; },

@@ -136,7 +136,8 @@ class Ext4Select : public ::testing::Test {
 
   static Result<Selection> Select(const std::string& path, bool all_data,
                                   unsigned threads = 1) {
-    E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> file, OpenFileForRead(path));
+    E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> file,
+                         io::OpenFileForRead(path));
     E2Q_ASSIGN_OR_RETURN(std::unique_ptr<Filesystem> fs,
                          Filesystem::Open(file.get(), {}));
     SelectOptions o;
@@ -306,8 +307,8 @@ TEST_F(Ext4Select, IndirectBlockOutsideTheFilesystemIsAWarning) {
 
 TEST_F(Ext4Select, ReadsThroughTheFileLayer) {
   // The same selection from an in-memory copy: every read went through
-  // e2q::File.
-  MemFile mem("mem.img", ReadAll(ext4_));
+  // e2q::io::File.
+  io::MemFile mem("mem.img", ReadAll(ext4_));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Filesystem> fs,
                        Filesystem::Open(&mem, {}));
   EXPECT_EQ(fs->name(), "mem.img");
@@ -320,7 +321,7 @@ TEST_F(Ext4Select, TruncatedDeviceGivesWarnings) {
   // Without flex_bg, group 1's inode table lies in the missing part.
   std::vector<uint8_t> data = ReadAll(ext2_);
   data.resize(data.size() / 4);
-  MemFile mem("short.img", std::move(data));
+  io::MemFile mem("short.img", std::move(data));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Filesystem> fs,
                        Filesystem::Open(&mem, {}));
   ASSERT_OK_AND_ASSIGN(Selection sel, SelectBlocks(*fs, {}));
@@ -331,7 +332,7 @@ TEST_F(Ext4Select, TruncatedDeviceGivesWarnings) {
 TEST_F(Ext4Select, FallsBackToTheBackupSuperblock) {
   std::vector<uint8_t> data = ReadAll(ext4_);
   std::fill(data.begin() + 1024, data.begin() + 2048, 0);
-  MemFile mem("zeroed.img", std::move(data));
+  io::MemFile mem("zeroed.img", std::move(data));
   Filesystem::OpenOptions no_fallback;
   no_fallback.fall_back_to_backup = false;
   Result<std::unique_ptr<Filesystem>> strict =
@@ -354,7 +355,8 @@ TEST_F(Ext4Select, FallsBackToTheBackupSuperblock) {
 }
 
 TEST_F(Ext4Select, BackupSuperblockWithoutBlockSize) {
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<File> file, OpenFileForRead(ext2_));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<io::File> file,
+                       io::OpenFileForRead(ext2_));
   Filesystem::OpenOptions o;
   o.superblock = 8193;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Filesystem> fs,
@@ -379,7 +381,7 @@ TEST_F(Ext4Select, BigallocSelectsWholeClusters) {
 
 TEST(Ext4SelectIo, WritesNeedAWritableRegistration) {
   std::vector<uint8_t> data(4096, 0);
-  MemFile mem("m", data);
+  io::MemFile mem("m", data);
   {
     FileIoRegistration reg(&mem, /*writable=*/false);
     io_channel ch = nullptr;
@@ -405,7 +407,7 @@ TEST(Ext4SelectIo, WritesNeedAWritableRegistration) {
 TEST(Ext4SelectIo, ReadsByteCountsAndReportsShortReads) {
   std::vector<uint8_t> data(3000);
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i);
-  MemFile mem("m", data);
+  io::MemFile mem("m", data);
   FileIoRegistration reg(&mem, false);
   io_channel ch = nullptr;
   ASSERT_EQ(FileIoManager()->open(reg.name().c_str(), 0, &ch), 0);
@@ -431,7 +433,7 @@ TEST(Ext4SelectIo, ReadsByteCountsAndReportsShortReads) {
 TEST(Ext4SelectIo, UnknownNameDoesNotOpen) {
   io_channel ch = nullptr;
   EXPECT_NE(FileIoManager()->open("e2q-file:999999", 0, &ch), 0);
-  MemFile mem("m");
+  io::MemFile mem("m");
   std::string name;
   {
     FileIoRegistration reg(&mem, false);
@@ -441,7 +443,7 @@ TEST(Ext4SelectIo, UnknownNameDoesNotOpen) {
 }
 
 TEST(Ext4SelectIo, OpenErrorsNameTheDevice) {
-  MemFile mem("junk.img", std::vector<uint8_t>(1 << 20, 0x5a));
+  io::MemFile mem("junk.img", std::vector<uint8_t>(1 << 20, 0x5a));
   Result<std::unique_ptr<Filesystem>> fs = Filesystem::Open(&mem, {});
   ASSERT_FALSE(fs.ok());
   EXPECT_EQ(fs.status().message().rfind("junk.img: open: ", 0), 0u)

@@ -10,7 +10,7 @@ namespace e2q {
 namespace {
 
 TEST(FaultFileTest, PassesThroughWithoutFaults) {
-  MemFile base("disk.img");
+  io::MemFile base("disk.img");
   FaultFile f(&base);
   EXPECT_EQ(f.name(), "disk.img");
   ASSERT_OK(f.WriteAt(0, "hello", 5));
@@ -27,7 +27,7 @@ TEST(FaultFileTest, PassesThroughWithoutFaults) {
 }
 
 TEST(FaultFileTest, ShortReadsAreNotErrors) {
-  MemFile base("disk.img", std::vector<uint8_t>(100, 7));
+  io::MemFile base("disk.img", std::vector<uint8_t>(100, 7));
   FaultFile f(&base);
   f.set_max_read(3);
   uint8_t buf[100];
@@ -38,7 +38,7 @@ TEST(FaultFileTest, ShortReadsAreNotErrors) {
 }
 
 TEST(FaultFileTest, ReadErrorAtTheNthCall) {
-  MemFile base("disk.img", std::vector<uint8_t>(100, 7));
+  io::MemFile base("disk.img", std::vector<uint8_t>(100, 7));
   FaultFile f(&base);
   f.AddFault({FaultFile::Op::kRead, 2, EIO, /*sticky=*/false});
   uint8_t buf[10];
@@ -53,7 +53,7 @@ TEST(FaultFileTest, ReadErrorAtTheNthCall) {
 
 TEST(FaultFileTest, StickyWriteErrorsWithErrno) {
   for (int err : {EIO, ENOSPC, EFBIG}) {
-    MemFile base("out.img");
+    io::MemFile base("out.img");
     FaultFile f(&base);
     f.AddFault({FaultFile::Op::kWrite, 1, err});
     ASSERT_OK(f.WriteAt(0, "a", 1));
@@ -66,7 +66,7 @@ TEST(FaultFileTest, StickyWriteErrorsWithErrno) {
 }
 
 TEST(FaultFileTest, ShortWriteLeavesAPrefix) {
-  MemFile base("out.img");
+  io::MemFile base("out.img");
   FaultFile f(&base);
   f.AddFault({FaultFile::Op::kWrite, 0, ENOSPC, true, /*partial=*/3});
   Status s = f.WriteAt(0, "abcdef", 6);
@@ -76,7 +76,7 @@ TEST(FaultFileTest, ShortWriteLeavesAPrefix) {
 }
 
 TEST(FaultFileTest, TornWriteLeavesTheFirstHalf) {
-  MemFile base("out.img");
+  io::MemFile base("out.img");
   FaultFile f(&base);
   FaultFile::Fault torn;
   torn.nth = 1;
@@ -94,7 +94,7 @@ TEST(FaultFileTest, TornWriteLeavesTheFirstHalf) {
 }
 
 TEST(FaultFileTest, SyncAndTruncateFaults) {
-  MemFile base("out.img");
+  io::MemFile base("out.img");
   FaultFile f(&base);
   f.AddFault({FaultFile::Op::kSync, 0, EIO});
   f.AddFault({FaultFile::Op::kTruncate, 0, EFBIG});
@@ -103,7 +103,7 @@ TEST(FaultFileTest, SyncAndTruncateFaults) {
 }
 
 TEST(FaultFileTest, CrashFreezesTheFile) {
-  MemFile base("out.img");
+  io::MemFile base("out.img");
   FaultFile f(&base);
   int hooks = 0;
   f.CrashAtWrite(2, [&] { ++hooks; });
@@ -120,15 +120,15 @@ TEST(FaultFileTest, CrashFreezesTheFile) {
 }
 
 // A file that says its large writes go O_DIRECT.
-class DirectFile : public MemFile {
+class DirectFile : public io::MemFile {
  public:
-  using MemFile::MemFile;
+  using io::MemFile::MemFile;
   bool WritesDirect() const override { return true; }
 };
 
 TEST(FaultFileTest, ForwardsSizeAndWritesDirect) {
   DirectFile direct("d", std::vector<uint8_t>(9, 0));
-  MemFile buffered("b");
+  io::MemFile buffered("b");
   EXPECT_TRUE(FaultFile(&direct).WritesDirect());
   EXPECT_FALSE(FaultFile(&buffered).WritesDirect());
   ASSERT_OK_AND_ASSIGN(uint64_t size, FaultFile(&direct).Size());
@@ -137,26 +137,28 @@ TEST(FaultFileTest, ForwardsSizeAndWritesDirect) {
 
 TEST(FaultFileTest, OwnsItsBaseWhenGivenOne) {
   auto f = std::make_unique<FaultFile>(
-      std::make_unique<MemFile>("m", std::vector<uint8_t>(4, 1)));
+      std::make_unique<io::MemFile>("m", std::vector<uint8_t>(4, 1)));
   ASSERT_OK_AND_ASSIGN(uint64_t size, f->Size());
   EXPECT_EQ(size, 4u);
 }
 
-std::unique_ptr<File> FailFirstRead(std::unique_ptr<File> f, FileRole role) {
+std::unique_ptr<io::File> FailFirstRead(std::unique_ptr<io::File> f,
+                                        io::FileRole role) {
   auto ff = std::make_unique<FaultFile>(std::move(f));
-  if (role == FileRole::kInput) ff->AddFault({FaultFile::Op::kRead, 0, EIO});
+  if (role == io::FileRole::kInput)
+    ff->AddFault({FaultFile::Op::kRead, 0, EIO});
   return ff;
 }
 
 TEST(FaultFileTest, InterposerWrapsOpenedFiles) {
-  SetFileInterposer(FailFirstRead);
-  auto f = OpenFileForRead("/proc/self/exe");
-  SetFileInterposer(nullptr);
+  io::SetFileInterposer(FailFirstRead);
+  auto f = io::OpenFileForRead("/proc/self/exe");
+  io::SetFileInterposer(nullptr);
   ASSERT_OK(f.status());
   char c;
   EXPECT_EQ(f.value()->ReadAt(0, &c, 1).code(), Code::kIOError);
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<File> g,
-                       OpenFileForRead("/proc/self/exe"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<io::File> g,
+                       io::OpenFileForRead("/proc/self/exe"));
   EXPECT_OK(g->ReadAt(0, &c, 1));
 }
 

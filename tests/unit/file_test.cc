@@ -14,7 +14,7 @@ namespace e2q {
 namespace {
 
 TEST(MemFileTest, ReadAtPastEndIsCorruptionNamingTheFile) {
-  MemFile f("disk.img", std::vector<uint8_t>(100, 1));
+  io::MemFile f("disk.img", std::vector<uint8_t>(100, 1));
   uint8_t buf[200];
   ASSERT_OK(f.ReadAt(0, buf, 100));
   Status s = f.ReadAt(50, buf, 100);
@@ -23,7 +23,7 @@ TEST(MemFileTest, ReadAtPastEndIsCorruptionNamingTheFile) {
 }
 
 TEST(PosixFileTest, OpenMissingFileIsNotFound) {
-  auto r = OpenFileForRead("/nonexistent/e2q");
+  auto r = io::OpenFileForRead("/nonexistent/e2q");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kNotFound);
   EXPECT_EQ(r.status().message(),
@@ -31,7 +31,7 @@ TEST(PosixFileTest, OpenMissingFileIsNotFound) {
 }
 
 TEST(PosixFileTest, RefusesDirectory) {
-  auto r = OpenFileForRead("/tmp");
+  auto r = io::OpenFileForRead("/tmp");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("Is a directory"), std::string::npos);
 }
@@ -40,7 +40,7 @@ TEST(PosixFileTest, WriteReadTruncate) {
   char path[] = "/tmp/e2q-file-test-XXXXXX";
   int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
-  PosixFile f(path, fd, true);
+  io::PosixFile f(path, fd, true);
   std::vector<uint8_t> data(100000, 9);
   ASSERT_OK(f.WriteAt(4096, data.data(), data.size()));
   ASSERT_OK(f.Truncate(1 << 20));
@@ -59,10 +59,10 @@ TEST(PosixFileTest, DirectWritesMixWithBufferedWrites) {
   char path[] = "/var/tmp/e2q-direct-test-XXXXXX";
   int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
-  PosixFile f(path, fd, true);
+  io::PosixFile f(path, fd, true);
   const bool direct = f.EnableDirectWrites();
   const size_t big = 1 << 20;
-  AlignedBytes a = AllocateAligned(big);
+  io::AlignedBytes a = io::AllocateAligned(big);
   for (size_t i = 0; i < big; ++i) a[i] = static_cast<uint8_t>(i * 7);
   ASSERT_OK(f.WriteAt(0, a.get(), big));                 // direct
   std::vector<uint8_t> small(100, 0x5a);
@@ -88,7 +88,7 @@ TEST(PosixFileTest, EarlyWritebackKeepsContent) {
   char path[] = "/var/tmp/e2q-writeback-test-XXXXXX";
   int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
-  PosixFile f(path, fd, true);
+  io::PosixFile f(path, fd, true);
   f.EnableEarlyWriteback();
   const size_t big = 1 << 20;
   std::vector<uint8_t> a(big + 7);  // writes of `big` bytes from a or a + 7
@@ -112,7 +112,7 @@ TEST(PosixFileTest, EarlyWritebackKeepsContent) {
 TEST(StreamFileTest, FillsGapsAndRefusesBackwardWrites) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
-  StreamFile s("pipe", fds[1]);
+  io::StreamFile s("pipe", fds[1]);
   uint8_t a = 'a';
   ASSERT_OK(s.WriteAt(3, &a, 1));
   EXPECT_FALSE(s.WriteAt(1, &a, 1).ok());

@@ -14,9 +14,9 @@ namespace {
 
 // A File that records each call and answers as told: with an error when
 // `fail` is set, else with fixed values.
-class ScriptedFile : public File {
+class ScriptedFile : public io::File {
  public:
-  explicit ScriptedFile(bool direct) : File("inner.img"), direct_(direct) {}
+  explicit ScriptedFile(bool direct) : io::File("inner.img"), direct_(direct) {}
 
   Result<size_t> ReadSome(uint64_t offset, void* buf, size_t len) override {
     Log("read " + std::to_string(offset) + " " + std::to_string(len));
@@ -63,7 +63,7 @@ using Calls = std::vector<std::string>;
 TEST(ForwardingFileTest, EveryCallReachesTheInnerFile) {
   for (bool direct : {false, true}) {
     ScriptedFile inner(direct);
-    ForwardingFile f(&inner);
+    io::ForwardingFile f(&inner);
     EXPECT_EQ(f.name(), "inner.img");
     EXPECT_EQ(f.base(), &inner);
 
@@ -85,7 +85,7 @@ TEST(ForwardingFileTest, EveryCallReachesTheInnerFile) {
 TEST(ForwardingFileTest, ErrorsComeBackUnchanged) {
   ScriptedFile inner(false);
   inner.fail = true;
-  ForwardingFile f(&inner);
+  io::ForwardingFile f(&inner);
   char buf[4];
   auto r = f.ReadSome(0, buf, 4);
   ASSERT_FALSE(r.ok());
@@ -104,8 +104,8 @@ TEST(ForwardingFileTest, ErrorsComeBackUnchanged) {
 TEST(ForwardingFileTest, ReadAtLoopsThroughTheInnerFile) {
   // ReadAt is File's own loop over ReadSome: through the wrapper it sees
   // the inner file's short reads and its end of file.
-  MemFile inner("mem.img", std::vector<uint8_t>{1, 2, 3, 4, 5});
-  ForwardingFile f(&inner);
+  io::MemFile inner("mem.img", std::vector<uint8_t>{1, 2, 3, 4, 5});
+  io::ForwardingFile f(&inner);
   uint8_t buf[5];
   ASSERT_OK(f.ReadAt(0, buf, 5));
   EXPECT_EQ(std::vector<uint8_t>(buf, buf + 5), inner.data());
@@ -118,9 +118,9 @@ TEST(ForwardingFileTest, ReadAtLoopsThroughTheInnerFile) {
 }
 
 // Overrides one call; the others still reach the inner file.
-class NoSync : public ForwardingFile {
+class NoSync : public io::ForwardingFile {
  public:
-  using ForwardingFile::ForwardingFile;
+  using io::ForwardingFile::ForwardingFile;
   Status Sync() override { return Status::OK(); }
 };
 

@@ -52,7 +52,7 @@ class Next3ExcludeTest : public ::testing::Test {
               std::string::npos)
         << r.status().message();
   }
-  std::unique_ptr<MemFile> dev_;
+  std::unique_ptr<io::MemFile> dev_;
 };
 
 TEST_F(Next3ExcludeTest, GroupBitmapsComeFromTheDindTree) {

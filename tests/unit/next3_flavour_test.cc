@@ -65,7 +65,7 @@ class Next3FlavourTest : public ::testing::Test {
     f.write(static_cast<const char*>(data), static_cast<std::streamsize>(len));
     ASSERT_TRUE(f.good()) << path;
   }
-  static std::vector<uint8_t> ReadBlock(File* f, uint64_t block) {
+  static std::vector<uint8_t> ReadBlock(io::File* f, uint64_t block) {
     std::vector<uint8_t> out(kBlockSize);
     Status s = f->ReadAt(block * kBlockSize, out.data(), out.size());
     EXPECT_TRUE(s.ok()) << s.ToString();
@@ -85,8 +85,8 @@ class Next3FlavourTest : public ::testing::Test {
   // Every block in use in snap-ID.img (by its own bitmaps) reads the same
   // from the raw read-through image; returns how many blocks were compared.
   void ExpectRawImagesMatch(uint64_t* compared) {
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<File> dev,
-                         OpenFileForRead(Path("fs.img")));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<io::File> dev,
+                         io::OpenFileForRead(Path("fs.img")));
     ASSERT_OK_AND_ASSIGN(std::unique_ptr<Next3> n3, Next3::Open(dev.get()));
     for (const SnapshotInfo& s : n3->snapshots()) {
       if (s.state != SnapshotState::kActive &&
@@ -95,13 +95,14 @@ class Next3FlavourTest : public ::testing::Test {
       }
       const std::string want_path =
           Path("exp/snap-" + std::to_string(s.id) + ".img");
-      ASSERT_OK_AND_ASSIGN(std::unique_ptr<File> want,
-                           OpenFileForRead(want_path));
+      ASSERT_OK_AND_ASSIGN(std::unique_ptr<io::File> want,
+                           io::OpenFileForRead(want_path));
       ext4::Filesystem::OpenOptions fo;
       ASSERT_OK_AND_ASSIGN(auto fs, ext4::Filesystem::Open(want.get(), fo));
       ext2_filsys f = fs->raw();
       ASSERT_EQ(ext2fs_read_block_bitmap(f), 0);
-      ASSERT_OK_AND_ASSIGN(std::unique_ptr<File> raw, n3->OpenRawImage(s.id));
+      ASSERT_OK_AND_ASSIGN(std::unique_ptr<io::File> raw,
+                           n3->OpenRawImage(s.id));
       uint64_t bad = 0;
       for (uint64_t b = 0; b < fs->blocks_count(); ++b) {
         if (!ext2fs_test_block_bitmap2(f->block_map, b)) continue;
@@ -146,7 +147,8 @@ TEST_F(Next3FlavourTest, TheDescriptorWinsWhenBothLocationsDisagree) {
   uint64_t other = 0;
   std::vector<uint8_t> content;
   {
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<File> dev, OpenFileForRead(fs));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<io::File> dev,
+                         io::OpenFileForRead(fs));
     ASSERT_OK_AND_ASSIGN(uint64_t size, dev->Size());
     other = size / kBlockSize - 1;
     content = ReadBlock(dev.get(), named);
@@ -160,10 +162,11 @@ TEST_F(Next3FlavourTest, TheDescriptorWinsWhenBothLocationsDisagree) {
 
   auto read_active = [&](std::vector<uint8_t>* at_named,
                          std::vector<uint8_t>* at_other) {
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<File> dev, OpenFileForRead(fs));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<io::File> dev,
+                         io::OpenFileForRead(fs));
     ASSERT_OK_AND_ASSIGN(std::unique_ptr<Next3> n3, Next3::Open(dev.get()));
     ASSERT_FALSE(n3->snapshots().empty());
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<File> raw,
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<io::File> raw,
                          n3->OpenRawImage(n3->snapshots().front().id));
     *at_named = ReadBlock(raw.get(), named);
     *at_other = ReadBlock(raw.get(), other);
@@ -185,8 +188,8 @@ TEST_F(Next3FlavourTest, TheDescriptorWinsWhenBothLocationsDisagree) {
 
 TEST_F(Next3FlavourTest, NormalisationReleasesTheDescriptorBitmaps) {
   if (!Generate("gdt")) GTEST_SKIP() << "NEXT3GEN not set or failed";
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<File> dev,
-                       OpenFileForRead(Path("fs.img")));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<io::File> dev,
+                       io::OpenFileForRead(Path("fs.img")));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Next3> n3, Next3::Open(dev.get()));
   const SnapshotInfo& active = n3->snapshots().front();
   ASSERT_OK_AND_ASSIGN(Normalisation plan, n3->NormalisationOf(active.id));
@@ -201,7 +204,8 @@ TEST_F(Next3FlavourTest, NormalisationReleasesTheDescriptorBitmaps) {
   }
   // Nothing else: there is no exclude inode in this flavour.
   EXPECT_EQ(plan.released.size(), groups);
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<File> norm, n3->OpenImage(active.id));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<io::File> norm,
+                       n3->OpenImage(active.id));
   std::vector<uint8_t> gdt = ReadBlock(norm.get(), 1);
   for (uint32_t g = 0; g < groups; ++g) {
     EXPECT_EQ(LoadLE32(gdt.data() + g * 32 + kGdExcludeBitmapLo), 0u);

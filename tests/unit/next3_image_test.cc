@@ -62,7 +62,7 @@ class Next3ImageTest : public ::testing::Test {
     return out;
   }
 
-  std::unique_ptr<MemFile> dev_;
+  std::unique_ptr<io::MemFile> dev_;
   std::unique_ptr<CountingFile> counting_;
   std::shared_ptr<LiveLayout> live_;
   std::shared_ptr<ExcludeBitmap> exclude_;

@@ -64,7 +64,7 @@ class Next3NormaliseTest : public ::testing::Test {
               0);
     data_ = ReadAll(dir_ + "/fs.img");
     ASSERT_EQ(data_.size(), kBlocks * kBlockSize);
-    MemFile probe("probe", data_);
+    io::MemFile probe("probe", data_);
     ASSERT_OK_AND_ASSIGN(auto fs, ext4::Filesystem::Open(&probe, {}));
     ext2_filsys f = fs->raw();
     ASSERT_EQ(f->group_desc_count, 2u);
@@ -125,8 +125,8 @@ TEST_F(Next3NormaliseTest, ReleasesTheExcludeInodeAndPassesE2fsck) {
   // Stock e2fsck refuses the unnormalised image (exclude_inode feature).
   EXPECT_NE(Sh("e2fsck -fn " + dir_ + "/before.img >/dev/null 2>&1"), 0);
 
-  auto image = std::make_unique<MemFile>("snap", data_);
-  MemFile* raw = image.get();
+  auto image = std::make_unique<io::MemFile>("snap", data_);
+  io::MemFile* raw = image.get();
   ASSERT_OK_AND_ASSIGN(Normalisation n, Normalise(raw, kBlocks, 0));
   BlockSet want_released;
   want_released.Add(kDind, 4);
@@ -137,8 +137,9 @@ TEST_F(Next3NormaliseTest, ReleasesTheExcludeInodeAndPassesE2fsck) {
   EXPECT_TRUE(n.changed.Contains(itable_loc_));  // inode 9
   EXPECT_EQ(n.changed.size(), 4u);
 
-  ASSERT_OK_AND_ASSIGN(auto patched, PatchedFile::Create(std::move(image),
-                                                         std::move(n.patches)));
+  ASSERT_OK_AND_ASSIGN(
+      auto patched,
+      io::PatchedFile::Create(std::move(image), std::move(n.patches)));
   std::vector<uint8_t> out(data_.size());
   ASSERT_OK(patched->ReadAt(0, out.data(), out.size()));
   const uint8_t* sb = out.data() + 1024;
@@ -185,7 +186,7 @@ TEST_F(Next3NormaliseTest, ReleasesUnlinkedSnapshotFilesOfTheListAtTake) {
   // left alone.
   const uint32_t ipg = 256 / 2;
   ASSERT_EQ(LoadLE32(Block(0) + 1024 + 0x28), ipg);
-  MemFile probe("probe", data_);
+  io::MemFile probe("probe", data_);
   ASSERT_OK_AND_ASSIGN(auto fs, ext4::Filesystem::Open(&probe, {}));
   const uint64_t ibitmap = ext2fs_inode_bitmap_loc(fs->raw(), 0);
   for (uint32_t ino : {20u, 21u, 22u}) {
@@ -198,13 +199,14 @@ TEST_F(Next3NormaliseTest, ReleasesUnlinkedSnapshotFilesOfTheListAtTake) {
     Block(ibitmap)[(ino - 1) / 8] |=
         static_cast<uint8_t>(1u << ((ino - 1) % 8));
   }
-  auto image = std::make_unique<MemFile>("snap", data_);
-  MemFile* raw = image.get();
+  auto image = std::make_unique<io::MemFile>("snap", data_);
+  io::MemFile* raw = image.get();
   ASSERT_OK_AND_ASSIGN(Normalisation n, Normalise(raw, kBlocks, 20));
   EXPECT_EQ(n.released_inodes, std::vector<uint32_t>{21});
   EXPECT_TRUE(n.changed.Contains(ibitmap));
-  ASSERT_OK_AND_ASSIGN(auto patched, PatchedFile::Create(std::move(image),
-                                                         std::move(n.patches)));
+  ASSERT_OK_AND_ASSIGN(
+      auto patched,
+      io::PatchedFile::Create(std::move(image), std::move(n.patches)));
   std::vector<uint8_t> out(data_.size());
   ASSERT_OK(patched->ReadAt(0, out.data(), out.size()));
   const uint8_t* bits = out.data() + ibitmap * kBlockSize;
@@ -242,14 +244,15 @@ TEST_F(Next3NormaliseTest, ReleasesDescriptorExcludeBitmapsOfTheExt4Flavour) {
             LoadLE32(sb + kSbFeatureCompat) | kCompatExcludeBitmap);
   StoreLE32(Block(1) + kGdExcludeBitmapLo, kBitmap0);
   StoreLE32(Block(1) + 32 + kGdExcludeBitmapLo, kBitmap1);
-  auto image = std::make_unique<MemFile>("snap", data_);
-  MemFile* raw = image.get();
+  auto image = std::make_unique<io::MemFile>("snap", data_);
+  io::MemFile* raw = image.get();
   ASSERT_OK_AND_ASSIGN(Normalisation n, Normalise(raw, kBlocks, 0));
   BlockSet want_released;
   want_released.Add(kDind, 4);
   EXPECT_EQ(n.released.Runs(), want_released.Runs());
-  ASSERT_OK_AND_ASSIGN(auto patched, PatchedFile::Create(std::move(image),
-                                                         std::move(n.patches)));
+  ASSERT_OK_AND_ASSIGN(
+      auto patched,
+      io::PatchedFile::Create(std::move(image), std::move(n.patches)));
   std::vector<uint8_t> out(data_.size());
   ASSERT_OK(patched->ReadAt(0, out.data(), out.size()));
   EXPECT_EQ(LoadLE32(out.data() + 1024 + kSbFeatureCompat) &
@@ -269,7 +272,7 @@ TEST_F(Next3NormaliseTest, ReleasesBlocksInEveryGroupThatHoldsThem) {
   // puts each group's bitmap in its group: the released blocks are then
   // cut at the group boundary and each group's bitmap loses its own.
   constexpr uint64_t kBitmap0InGroup0 = kGroupBlocks - 1;
-  MemFile probe("probe", data_);
+  io::MemFile probe("probe", data_);
   ASSERT_OK_AND_ASSIGN(auto fs, ext4::Filesystem::Open(&probe, {}));
   const uint64_t bitmap0_loc = ext2fs_block_bitmap_loc(fs->raw(), 0);
   ASSERT_FALSE(BitSet(Block(bitmap0_loc), kBitmap0InGroup0));  // free
@@ -281,8 +284,8 @@ TEST_F(Next3NormaliseTest, ReleasesBlocksInEveryGroupThatHoldsThem) {
   std::memcpy(Block(kBitmap0InGroup0), Block(kBitmap0), kBlockSize);
   std::memset(Block(kBitmap0), 0, kBlockSize);
 
-  auto image = std::make_unique<MemFile>("snap", data_);
-  MemFile* raw = image.get();
+  auto image = std::make_unique<io::MemFile>("snap", data_);
+  io::MemFile* raw = image.get();
   ASSERT_OK_AND_ASSIGN(Normalisation n, Normalise(raw, kBlocks, 0));
   BlockSet want_released;
   want_released.Add(kBitmap0InGroup0);
@@ -291,8 +294,9 @@ TEST_F(Next3NormaliseTest, ReleasesBlocksInEveryGroupThatHoldsThem) {
   EXPECT_EQ(n.released.Runs(), want_released.Runs());
   EXPECT_TRUE(n.changed.Contains(bitmap0_loc));
   EXPECT_TRUE(n.changed.Contains(bitmap_loc_));
-  ASSERT_OK_AND_ASSIGN(auto patched, PatchedFile::Create(std::move(image),
-                                                         std::move(n.patches)));
+  ASSERT_OK_AND_ASSIGN(
+      auto patched,
+      io::PatchedFile::Create(std::move(image), std::move(n.patches)));
   std::vector<uint8_t> out(data_.size());
   ASSERT_OK(patched->ReadAt(0, out.data(), out.size()));
   EXPECT_FALSE(BitSet(out.data() + bitmap0_loc * kBlockSize, kBitmap0InGroup0));
@@ -317,7 +321,7 @@ TEST_F(Next3NormaliseTest,
             LoadLE32(sb + kSbFeatureCompat) | kCompatExcludeBitmap);
   StoreLE32(Block(1) + 32 + kGdExcludeBitmapLo,
             static_cast<uint32_t>(itable_loc_));
-  MemFile image("snap", data_);
+  io::MemFile image("snap", data_);
   Result<Normalisation> r = Normalise(&image, kBlocks, 0);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kCorruption);
@@ -327,7 +331,7 @@ TEST_F(Next3NormaliseTest,
 }
 
 TEST_F(Next3NormaliseTest, AnImageOfTheWrongSizeIsCorruption) {
-  MemFile image("snap", data_);
+  io::MemFile image("snap", data_);
   Result<Normalisation> r = Normalise(&image, 8000, 0);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kCorruption);
@@ -339,7 +343,7 @@ TEST_F(Next3NormaliseTest, AnImageOfTheWrongSizeIsCorruption) {
 
 TEST_F(Next3NormaliseTest, AnExcludeBlockInFixedMetadataIsCorruption) {
   StoreLE32(Block(kInd) + 4, static_cast<uint32_t>(itable_loc_ + 1));
-  MemFile image("snap", data_);
+  io::MemFile image("snap", data_);
   Result<Normalisation> r = Normalise(&image, kBlocks, 0);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kCorruption);

@@ -50,7 +50,7 @@ class Next3Test : public ::testing::Test {
   }
   void SetUp() override {
     if (dir_ == nullptr) GTEST_SKIP() << "NEXT3GEN not set or failed";
-    auto dev = OpenFileForRead(*dir_ + "/fs.img");
+    auto dev = io::OpenFileForRead(*dir_ + "/fs.img");
     ASSERT_TRUE(dev.ok()) << dev.status().ToString();
     device_ = std::move(dev).value();
     auto n = Next3::Open(device_.get());
@@ -72,7 +72,7 @@ class Next3Test : public ::testing::Test {
   }
   // FNV-1a of bytes [offset, offset + len) of `f`, read in 4 MiB pieces
   // (images are hundreds of MiB: never held whole).
-  static uint64_t Digest(File* f, uint64_t offset, uint64_t len,
+  static uint64_t Digest(io::File* f, uint64_t offset, uint64_t len,
                          Status* status) {
     std::vector<uint8_t> buf(4 << 20);
     uint64_t h = 1469598103934665603ull;
@@ -88,7 +88,7 @@ class Next3Test : public ::testing::Test {
   }
 
   static std::string* dir_;
-  std::unique_ptr<File> device_;
+  std::unique_ptr<io::File> device_;
   std::unique_ptr<Next3> next3_;
 };
 
@@ -120,8 +120,10 @@ TEST_F(Next3Test, SnapshotsAreTheListNewestFirst) {
 TEST_F(Next3Test, ImagesOpenedTwiceAndReadConcurrentlyAgree) {
   const SnapshotInfo* frozen = FirstWithState(SnapshotState::kFrozen);
   ASSERT_NE(frozen, nullptr);
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<File> a, next3_->OpenImage(frozen->id));
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<File> b, next3_->OpenImage(frozen->id));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<io::File> a,
+                       next3_->OpenImage(frozen->id));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<io::File> b,
+                       next3_->OpenImage(frozen->id));
   ASSERT_OK_AND_ASSIGN(uint64_t size, a->Size());
   EXPECT_EQ(size, frozen->blocks_count * 4096);
   const uint64_t half = size / 2 / 4096 * 4096;
@@ -153,9 +155,9 @@ TEST_F(Next3Test, ImagesOpenedTwiceAndReadConcurrentlyAgree) {
 TEST_F(Next3Test, RawImageDiffersOnlyInTheNormalisedBlocks) {
   const SnapshotInfo* active = FirstWithState(SnapshotState::kActive);
   ASSERT_NE(active, nullptr);
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<File> raw,
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<io::File> raw,
                        next3_->OpenRawImage(active->id));
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<File> norm,
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<io::File> norm,
                        next3_->OpenImage(active->id));
   ASSERT_OK_AND_ASSIGN(Normalisation plan, next3_->NormalisationOf(active->id));
   EXPECT_TRUE(plan.changed.Contains(0));
@@ -189,7 +191,7 @@ TEST_F(Next3Test, DeletedAndShrunkSnapshotsAreRefused) {
        {SnapshotState::kDeleted, SnapshotState::kShrunk}) {
     const SnapshotInfo* s = FirstWithState(state);
     ASSERT_NE(s, nullptr) << StateName(state);
-    Result<std::unique_ptr<File>> r = next3_->OpenImage(s->id);
+    Result<std::unique_ptr<io::File>> r = next3_->OpenImage(s->id);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
     EXPECT_NE(r.status().message().find("snapshot " + std::to_string(s->id) +

@@ -22,14 +22,14 @@ namespace e2q::snapshot::testing {
 // A device of `blocks` blocks; block b holds the byte (b & 0xFF) | 0x80
 // everywhere except its first 8 bytes, which hold b (LE64), so that
 // pointer blocks start out as garbage and must be written explicitly.
-inline std::unique_ptr<MemFile> TaggedDevice(uint64_t blocks) {
+inline std::unique_ptr<io::MemFile> TaggedDevice(uint64_t blocks) {
   std::vector<uint8_t> data(blocks * kBlockSize);
   for (uint64_t b = 0; b < blocks; ++b) {
     uint8_t* p = data.data() + b * kBlockSize;
     std::memset(p, static_cast<int>((b & 0x7F) | 0x80), kBlockSize);
     for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(b >> (8 * i));
   }
-  return std::make_unique<MemFile>("dev", std::move(data));
+  return std::make_unique<io::MemFile>("dev", std::move(data));
 }
 
 // The tag TaggedDevice gave block b (its first 8 bytes).
@@ -41,7 +41,7 @@ inline uint64_t TagOf(const uint8_t* block) {
 
 // Turns block b of `dev` into an indirect block with the given entries
 // (index -> pointer); every other entry is 0.
-inline void SetPointers(MemFile* dev, uint64_t b,
+inline void SetPointers(io::MemFile* dev, uint64_t b,
                         const std::vector<std::pair<uint32_t, uint32_t>>& e) {
   uint8_t* p = dev->data().data() + b * kBlockSize;
   std::memset(p, 0, kBlockSize);
@@ -49,17 +49,17 @@ inline void SetPointers(MemFile* dev, uint64_t b,
 }
 
 // Fills block b of `dev` with one byte value.
-inline void FillBlock(MemFile* dev, uint64_t b, uint8_t value) {
+inline void FillBlock(io::MemFile* dev, uint64_t b, uint8_t value) {
   std::memset(dev->data().data() + b * kBlockSize, value, kBlockSize);
 }
 
 // Forwards to another File and counts the reads.
-class CountingFile : public ForwardingFile {
+class CountingFile : public io::ForwardingFile {
  public:
-  using ForwardingFile::ForwardingFile;
+  using io::ForwardingFile::ForwardingFile;
   Result<size_t> ReadSome(uint64_t offset, void* buf, size_t len) override {
     ++reads_;
-    return ForwardingFile::ReadSome(offset, buf, len);
+    return io::ForwardingFile::ReadSome(offset, buf, len);
   }
   uint64_t reads() const { return reads_; }
   void reset() { reads_ = 0; }

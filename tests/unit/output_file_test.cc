@@ -51,7 +51,8 @@ TEST_F(OutputFileTest, AppearsOnlyWhenCommitted) {
   std::string temp;
   for (bool durable : {false, true}) {
     {
-      ASSERT_OK_AND_ASSIGN(auto out, OutputFile::Create(target, 0, durable));
+      ASSERT_OK_AND_ASSIGN(auto out,
+                           io::OutputFile::Create(target, 0, durable));
       temp = out->temp_path();
       // On a file system with O_TMPFILE (this one: ext4 or tmpfs) the file
       // has no name at all until it is committed.
@@ -80,7 +81,7 @@ TEST_F(OutputFileTest, KilledRunLeavesNothing) {
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    auto out = OutputFile::Create(target);
+    auto out = io::OutputFile::Create(target);
     if (!out.ok()) _exit(3);
     uint8_t b[4096] = {1};
     if (!out.value()->file()->WriteAt(0, b, sizeof(b)).ok()) _exit(4);
@@ -98,7 +99,7 @@ TEST_F(OutputFileTest, UncommittedLeavesNothing) {
   std::string target = dir_ + "/image.raw";
   std::string temp;
   {
-    ASSERT_OK_AND_ASSIGN(auto out, OutputFile::Create(target));
+    ASSERT_OK_AND_ASSIGN(auto out, io::OutputFile::Create(target));
     temp = out->temp_path();
   }
   EXPECT_FALSE(Exists(temp));
@@ -109,7 +110,7 @@ TEST_F(OutputFileTest, ReplacesExistingFileAtomically) {
   std::string target = dir_ + "/image.raw";
   ASSERT_EQ(std::system(("echo old > " + target).c_str()), 0);
   {
-    ASSERT_OK_AND_ASSIGN(auto out, OutputFile::Create(target));
+    ASSERT_OK_AND_ASSIGN(auto out, io::OutputFile::Create(target));
     // Until commit, the old file is intact.
     struct stat st;
     ASSERT_EQ(stat(target.c_str(), &st), 0);
@@ -126,10 +127,10 @@ TEST_F(OutputFileTest, ReplacesExistingFileAtomically) {
 }
 
 TEST_F(OutputFileTest, RefusesDirectoryAndMissingFolder) {
-  auto r = OutputFile::Create(dir_);
+  auto r = io::OutputFile::Create(dir_);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("Is a directory"), std::string::npos);
-  auto r2 = OutputFile::Create(dir_ + "/no/such/file");
+  auto r2 = io::OutputFile::Create(dir_ + "/no/such/file");
   ASSERT_FALSE(r2.ok());
 }
 

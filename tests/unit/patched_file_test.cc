@@ -13,15 +13,15 @@ namespace {
 
 constexpr uint32_t kBs = 16;
 
-std::unique_ptr<PatchedFile> Make(size_t size) {
+std::unique_ptr<io::PatchedFile> Make(size_t size) {
   std::vector<uint8_t> data(size);
   for (size_t i = 0; i < size; ++i) data[i] = static_cast<uint8_t>(i);
-  BlockPatches p(kBs);
+  io::BlockPatches p(kBs);
   p.Set(1, 4, {0xAA, 0xBB});
   p.Zero(3, 1);
   p.SetBlock(5, std::vector<uint8_t>(kBs, 0xCC));
-  auto base = std::make_unique<MemFile>("base", std::move(data));
-  auto r = PatchedFile::Create(std::move(base), std::move(p));
+  auto base = std::make_unique<io::MemFile>("base", std::move(data));
+  auto r = io::PatchedFile::Create(std::move(base), std::move(p));
   EXPECT_TRUE(r.ok());
   return std::move(r).value();
 }

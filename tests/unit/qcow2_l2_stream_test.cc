@@ -75,7 +75,7 @@ struct Fixture {
     return LoadBE64(&file.data()[table + index % kPer * 8]);
   }
 
-  MemFile file;
+  io::MemFile file;
   Qcow2FileBuilder builder;
   Qcow2L2Stream stream;
   std::map<uint64_t, uint64_t> hosts;
@@ -118,7 +118,7 @@ TEST(Qcow2L2StreamTest, AscendingIndexesAcrossTables) {
   }
 
   // The reader sees each cluster's data at its guest offset, zeros elsewhere.
-  ASSERT_OK_AND_ASSIGN(auto r, Qcow2Reader::Open(std::make_unique<MemFile>(
+  ASSERT_OK_AND_ASSIGN(auto r, Qcow2Reader::Open(std::make_unique<io::MemFile>(
                                    "img", t.file.data())));
   std::vector<uint8_t> buf(kCs), zero(kCs, 0);
   for (uint64_t i = 0; i < kGuest; ++i) {

@@ -45,7 +45,7 @@ std::vector<Image> MakeStates() {
 
 Image Write(const std::vector<Image>& states, bool compress,
             MultiWriterStats* stats) {
-  MemFile out("multi.qcow2");
+  io::MemFile out("multi.qcow2");
   MultiWriterOptions o;
   o.cluster_bits = 9;
   auto w = Qcow2MultiWriter::Create(&out, o);
@@ -81,7 +81,7 @@ Image Write(const std::vector<Image>& states, bool compress,
 }
 
 Image ReadState(const Image& file, const std::string& snap) {
-  auto r = Qcow2Reader::Open(std::make_unique<MemFile>("m", file));
+  auto r = Qcow2Reader::Open(std::make_unique<io::MemFile>("m", file));
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   if (!snap.empty()) EXPECT_OK((*r)->SelectSnapshot(snap));
   Image out((*r)->virtual_size());
@@ -90,7 +90,7 @@ Image ReadState(const Image& file, const std::string& snap) {
 }
 
 void CheckFile(const Image& file, const std::vector<Image>& states) {
-  auto r = Qcow2Reader::Open(std::make_unique<MemFile>("m", file));
+  auto r = Qcow2Reader::Open(std::make_unique<io::MemFile>("m", file));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const auto& snaps = (*r)->snapshots();
   ASSERT_EQ(snaps.size(), 3u);
@@ -156,7 +156,7 @@ TEST(Qcow2MultiWriterTest, SingleStateAndEmptyStates) {
 }
 
 TEST(Qcow2MultiWriterTest, RefusesMisuse) {
-  MemFile out("x");
+  io::MemFile out("x");
   MultiWriterOptions o;
   o.cluster_bits = 12;
   auto w = Qcow2MultiWriter::Create(&out, o);
@@ -192,7 +192,7 @@ TEST(Qcow2MultiWriterTest, StatesOfDifferentSizes) {
   states[2].resize(320 << 10, 0);
   Fill(&states[2], 300 << 10, 4096, 13);
   Image file = Write(states, false, nullptr);
-  auto r = Qcow2Reader::Open(std::make_unique<MemFile>("m", file));
+  auto r = Qcow2Reader::Open(std::make_unique<io::MemFile>("m", file));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ((*r)->snapshots()[1].disk_size, 96u << 10);
   EXPECT_EQ((*r)->snapshots()[2].disk_size, 256u << 10);

@@ -38,28 +38,28 @@ std::vector<uint8_t> ReadAll(Qcow2Reader* r) {
 }
 
 // A File wrapper that counts reads, to check that reads are coalesced.
-class CountingFile : public ForwardingFile {
+class CountingFile : public io::ForwardingFile {
  public:
   // The base is initialised before f_, so f.get() is taken before the move.
-  explicit CountingFile(std::unique_ptr<File> f)
-      : ForwardingFile(f.get()), f_(std::move(f)) {}
+  explicit CountingFile(std::unique_ptr<io::File> f)
+      : io::ForwardingFile(f.get()), f_(std::move(f)) {}
   Result<size_t> ReadSome(uint64_t o, void* b, size_t n) override {
     ++reads;
-    return ForwardingFile::ReadSome(o, b, n);
+    return io::ForwardingFile::ReadSome(o, b, n);
   }
   int reads = 0;
 
  private:
-  std::unique_ptr<File> f_;  // owned: Qcow2Reader::Open takes a unique_ptr
+  std::unique_ptr<io::File> f_;  // owned: Qcow2Reader::Open takes a unique_ptr
 };
 
 TEST(Qcow2ReaderTest, IsQcow2ChecksMagic) {
   TestImage t(12, 1 << 20);
   auto f = t.BuildFile("a.qcow2");
   EXPECT_TRUE(Qcow2Reader::IsQcow2(f.get()).value());
-  MemFile raw("raw", std::vector<uint8_t>(4096, 0));
+  io::MemFile raw("raw", std::vector<uint8_t>(4096, 0));
   EXPECT_FALSE(Qcow2Reader::IsQcow2(&raw).value());
-  MemFile tiny("tiny", {0x51, 0x46});
+  io::MemFile tiny("tiny", {0x51, 0x46});
   EXPECT_FALSE(Qcow2Reader::IsQcow2(&tiny).value());
   // Short reads are looped over; a read error is an error, not "no".
   FaultFile shorty(f.get());
@@ -187,8 +187,9 @@ TEST(Qcow2ReaderTest, BatchesOfCompressedClustersOnSeveralThreads) {
   for (unsigned threads : {1u, 4u}) {
     Qcow2Reader::OpenOptions o;
     o.decompress_threads = threads;
-    ASSERT_OK_AND_ASSIGN(auto r, Qcow2Reader::Open(
-        std::make_unique<MemFile>("b.qcow2", bytes), o));
+    ASSERT_OK_AND_ASSIGN(
+        auto r,
+        Qcow2Reader::Open(std::make_unique<io::MemFile>("b.qcow2", bytes), o));
     EXPECT_EQ(ReadAll(r.get()), want);
     // Odd-sized pieces split clusters between calls.
     std::vector<uint8_t> got(n * cs);
@@ -230,7 +231,8 @@ TEST(Qcow2ReaderTest, SelectsSnapshotsByIdThenName) {
   t.AddData(0, 0xc4);
   auto bytes = t.Build();
   auto open = [&]() {
-    return Qcow2Reader::Open(std::make_unique<MemFile>("s.qcow2", bytes)).value();
+    return Qcow2Reader::Open(std::make_unique<io::MemFile>("s.qcow2", bytes))
+        .value();
   };
   auto first_byte = [](Qcow2Reader* r, uint64_t at) {
     uint8_t b = 0xff;
@@ -259,18 +261,20 @@ struct FakeFs {
   std::vector<std::string> opened;
   Qcow2Reader::OpenOptions Options() {
     Qcow2Reader::OpenOptions o;
-    o.open_file = [this](const std::string& p) -> Result<std::unique_ptr<File>> {
+    o.open_file =
+        [this](const std::string& p) -> Result<std::unique_ptr<io::File>> {
       opened.push_back(p);
       auto it = files.find(p);
       if (it == files.end()) {
         return Status::NotFound(p + ": open: No such file or directory");
       }
-      return std::unique_ptr<File>(new MemFile(p, it->second));
+      return std::unique_ptr<io::File>(new io::MemFile(p, it->second));
     };
     return o;
   }
   Result<std::unique_ptr<Qcow2Reader>> Open(const std::string& p) {
-    return Qcow2Reader::Open(std::make_unique<MemFile>(p, files.at(p)), Options());
+    return Qcow2Reader::Open(std::make_unique<io::MemFile>(p, files.at(p)),
+                             Options());
   }
 };
 
@@ -427,7 +431,8 @@ TEST(Qcow2ReaderTest, ReadsExtendedL2Subclusters) {
 // --- malformed images -----------------------------------------------------
 
 void ExpectOpenCorrupt(std::vector<uint8_t> bytes, const std::string& what) {
-  auto r = Qcow2Reader::Open(std::make_unique<MemFile>("bad.qcow2", std::move(bytes)));
+  auto r = Qcow2Reader::Open(
+      std::make_unique<io::MemFile>("bad.qcow2", std::move(bytes)));
   ASSERT_FALSE(r.ok()) << what;
   EXPECT_EQ(r.status().code(), Code::kCorruption) << r.status().message();
   EXPECT_EQ(r.status().message().rfind("bad.qcow2: ", 0), 0u) << r.status().message();
@@ -438,8 +443,8 @@ void ExpectOpenCorrupt(std::vector<uint8_t> bytes, const std::string& what) {
 // decompress).
 void ExpectReadCorrupt(std::vector<uint8_t> bytes, const std::string& what,
                        bool map_too = true) {
-  ASSERT_OK_AND_ASSIGN(auto r, Qcow2Reader::Open(
-      std::make_unique<MemFile>("bad.qcow2", std::move(bytes))));
+  ASSERT_OK_AND_ASSIGN(auto r, Qcow2Reader::Open(std::make_unique<io::MemFile>(
+                                   "bad.qcow2", std::move(bytes))));
   std::vector<uint8_t> buf(r->virtual_size());
   Status s = r->Read(0, buf.data(), buf.size());
   ASSERT_FALSE(s.ok()) << what;
@@ -563,8 +568,8 @@ TEST(Qcow2ReaderTest, SnapshotL1PastEndOfFileFailsOnSelect) {
   // Point the snapshot's L1 table past the end of the file.
   const uint64_t so = t.header().snapshots_offset;
   StoreBE64(&bytes[so], bytes.size() + 4096 * 4);
-  ASSERT_OK_AND_ASSIGN(auto r, Qcow2Reader::Open(
-      std::make_unique<MemFile>("bad.qcow2", bytes)));
+  ASSERT_OK_AND_ASSIGN(auto r, Qcow2Reader::Open(std::make_unique<io::MemFile>(
+                                   "bad.qcow2", bytes)));
   Status s = r->SelectSnapshot("1");
   EXPECT_EQ(s.code(), Code::kCorruption);
   EXPECT_NE(s.message().find("snapshot 1 L1 table"), std::string::npos) << s.message();
@@ -577,8 +582,8 @@ TEST(Qcow2ReaderTest, LastClusterCutShortReadsZerosPastEnd) {
   uint64_t off = t.AddData(1, 0x77);
   auto bytes = t.Build();
   bytes.resize(off + 100);  // as qemu leaves a file after a short write
-  ASSERT_OK_AND_ASSIGN(auto r, Qcow2Reader::Open(
-      std::make_unique<MemFile>("short.qcow2", bytes)));
+  ASSERT_OK_AND_ASSIGN(auto r, Qcow2Reader::Open(std::make_unique<io::MemFile>(
+                                   "short.qcow2", bytes)));
   std::vector<uint8_t> got(cs);
   ASSERT_OK(r->Read(cs, got.data(), cs));
   EXPECT_EQ(got[99], 0x77);
@@ -634,7 +639,7 @@ TEST(Qcow2ReaderTest, SurvivesRandomDamage) {
       bytes[at] = static_cast<uint8_t>(rnd() % 3 == 0 ? 0xff : rnd());
     }
     if (rnd() % 10 == 0) bytes.resize(rnd() % bytes.size());
-    auto r = Qcow2Reader::Open(std::make_unique<MemFile>("f", bytes));
+    auto r = Qcow2Reader::Open(std::make_unique<io::MemFile>("f", bytes));
     if (!r.ok()) {
       EXPECT_NE(r.status().message(), "");
       continue;

@@ -36,14 +36,14 @@ Header TableHeader(uint32_t nb, uint64_t offset = 0x10000) {
 }
 
 // A MemFile holding `table` at offset 0x10000.
-MemFile FileWithTable(const std::vector<uint8_t>& table) {
+io::MemFile FileWithTable(const std::vector<uint8_t>& table) {
   std::vector<uint8_t> data(0x10000, 0);
   data.insert(data.end(), table.begin(), table.end());
-  return MemFile("img.qcow2", std::move(data));
+  return io::MemFile("img.qcow2", std::move(data));
 }
 
 TEST(Qcow2SnapshotTableTest, DecodesQemuTable) {
-  MemFile f = FileWithTable(FromHex(kQemuV3Table));
+  io::MemFile f = FileWithTable(FromHex(kQemuV3Table));
   uint64_t bytes = 0;
   ASSERT_OK_AND_ASSIGN(auto entries,
                        DecodeSnapshotTable(&f, TableHeader(2), &bytes));
@@ -83,7 +83,7 @@ TEST(Qcow2SnapshotTableTest, RoundTripKeepsEveryField) {
   in[1].unknown_extra = {1, 2, 3, 4, 5};
   ASSERT_OK_AND_ASSIGN(auto bytes, EncodeSnapshotTable(in));
   // Entry 2's 64-bit VM state does not fit the 32-bit field: 0 there.
-  MemFile f = FileWithTable(bytes);
+  io::MemFile f = FileWithTable(bytes);
   ASSERT_OK_AND_ASSIGN(auto out, DecodeSnapshotTable(&f, TableHeader(3), nullptr));
   ASSERT_EQ(out.size(), 3u);
   for (int i = 0; i < 3; ++i) {
@@ -118,7 +118,7 @@ TEST(Qcow2SnapshotTableTest, ShortExtraDataTakesDefaults) {
   StoreBE16(&t[12], 1);
   StoreBE32(&t[32], 777);  // 32-bit vm_state_size
   t[40] = '1';
-  MemFile f = FileWithTable(t);
+  io::MemFile f = FileWithTable(t);
   Header h = TableHeader(1);
   h.size = 5 << 20;
   ASSERT_OK_AND_ASSIGN(auto out, DecodeSnapshotTable(&f, h, nullptr));
@@ -132,7 +132,7 @@ TEST(Qcow2SnapshotTableTest, ShortExtraDataTakesDefaults) {
 // `what`.
 void ExpectCorrupt(const std::vector<uint8_t>& table, uint32_t nb,
                    const std::string& what) {
-  MemFile f = FileWithTable(table);
+  io::MemFile f = FileWithTable(table);
   auto r = DecodeSnapshotTable(&f, TableHeader(nb), nullptr);
   ASSERT_FALSE(r.ok()) << what;
   EXPECT_EQ(r.status().code(), Code::kCorruption) << r.status().message();
@@ -180,7 +180,7 @@ TEST(Qcow2SnapshotTableTest, RejectsBadL1Tables) {
 }
 
 TEST(Qcow2SnapshotTableTest, RejectsBadTableOffsetAndCount) {
-  MemFile f = FileWithTable(OneEntry());
+  io::MemFile f = FileWithTable(OneEntry());
   auto r = DecodeSnapshotTable(&f, TableHeader(1, 0x10200), nullptr);
   EXPECT_EQ(r.status().code(), Code::kCorruption);
   r = DecodeSnapshotTable(&f, TableHeader(65537), nullptr);

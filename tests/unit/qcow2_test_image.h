@@ -146,8 +146,8 @@ class TestImage {
     std::memcpy(img_.data(), c0.data(), cs());
     return img_;
   }
-  std::unique_ptr<File> BuildFile(const std::string& name) {
-    return std::make_unique<MemFile>(name, Build());
+  std::unique_ptr<io::File> BuildFile(const std::string& name) {
+    return std::make_unique<io::MemFile>(name, Build());
   }
 
  private:

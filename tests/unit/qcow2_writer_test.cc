@@ -42,7 +42,7 @@ std::vector<uint8_t> ReadCluster(const std::vector<uint8_t>& f,
 }
 
 TEST(Qcow2WriterTest, EmptyImageIsValid) {
-  MemFile f;
+  io::MemFile f;
   WriterOptions o;
   o.virtual_size = 10 << 20;
   ASSERT_OK_AND_ASSIGN(auto w, Qcow2Writer::Create(&f, o));
@@ -58,7 +58,7 @@ TEST(Qcow2WriterTest, EmptyImageIsValid) {
 }
 
 TEST(Qcow2WriterTest, ZeroSizedDiskIsValid) {
-  MemFile f;
+  io::MemFile f;
   WriterOptions o;
   o.virtual_size = 0;
   ASSERT_OK_AND_ASSIGN(auto w, Qcow2Writer::Create(&f, o));
@@ -69,7 +69,7 @@ TEST(Qcow2WriterTest, ZeroSizedDiskIsValid) {
 }
 
 TEST(Qcow2WriterTest, CompressionTypeIsCheckedBeforeUse) {
-  MemFile f("img");
+  io::MemFile f("img");
   WriterOptions o;
   o.virtual_size = 1 << 20;
   o.version = 2;
@@ -79,7 +79,7 @@ TEST(Qcow2WriterTest, CompressionTypeIsCheckedBeforeUse) {
             std::string::npos) << s.ToString();
   EXPECT_OK(v2->SetCompressionType(kCompressionDeflate));
 
-  MemFile g("img3");
+  io::MemFile g("img3");
   o.version = 3;
   ASSERT_OK_AND_ASSIGN(auto v3, Qcow2Writer::Create(&g, o));
   EXPECT_OK(v3->SetCompressionType(kCompressionZstd));
@@ -94,7 +94,7 @@ TEST(Qcow2WriterTest, DataRoundTripsAcrossClusterSizes) {
   for (uint32_t bits : {9u, 10u, 12u, 16u, 21u}) {
     SCOPED_TRACE(bits);
     for (uint32_t version : {2u, 3u}) {
-      MemFile f;
+      io::MemFile f;
       WriterOptions o;
       o.version = version;
       o.cluster_bits = bits;
@@ -121,8 +121,8 @@ TEST(Qcow2WriterTest, DataRoundTripsAcrossClusterSizes) {
 TEST(Qcow2WriterTest, ClusterRunsCrossL2TablesAndMatchSingleAdds) {
   const uint64_t cs = 4096;  // 512 entries per L2 table
   auto data = Pattern(cs * 1500, 42);
-  MemFile runs, singles;
-  for (MemFile* f : {&runs, &singles}) {
+  io::MemFile runs, singles;
+  for (io::MemFile* f : {&runs, &singles}) {
     WriterOptions o;
     o.cluster_bits = 12;
     o.virtual_size = cs * 4000;
@@ -153,7 +153,7 @@ TEST(Qcow2WriterTest, ClusterRunsCrossL2TablesAndMatchSingleAdds) {
 }
 
 TEST(Qcow2WriterTest, RejectsOutOfOrderAndOutOfRange) {
-  MemFile f;
+  io::MemFile f;
   WriterOptions o;
   o.cluster_bits = 12;
   o.virtual_size = 4096 * 10;
@@ -166,7 +166,7 @@ TEST(Qcow2WriterTest, RejectsOutOfOrderAndOutOfRange) {
 }
 
 TEST(Qcow2WriterTest, ZeroClustersNeedVersion3) {
-  MemFile f;
+  io::MemFile f;
   WriterOptions o;
   o.version = 2;
   o.virtual_size = 1 << 20;
@@ -175,7 +175,7 @@ TEST(Qcow2WriterTest, ZeroClustersNeedVersion3) {
 }
 
 TEST(Qcow2WriterTest, RefusesL1BeyondQemuLimit) {
-  MemFile f;
+  io::MemFile f;
   WriterOptions o;
   o.cluster_bits = 12;
   o.virtual_size = uint64_t{9} << 40;  // 9 TiB at 4 KiB clusters
@@ -185,7 +185,7 @@ TEST(Qcow2WriterTest, RefusesL1BeyondQemuLimit) {
 }
 
 TEST(Qcow2WriterTest, CompressedAndZeroClustersPassQemuCheck) {
-  MemFile f;
+  io::MemFile f;
   WriterOptions o;
   o.cluster_bits = 12;
   o.virtual_size = 4096 * 2000;
@@ -211,7 +211,7 @@ TEST(Qcow2WriterTest, CompressedAndZeroClustersPassQemuCheck) {
 }
 
 TEST(Qcow2WriterTest, RecordsBackingFileAndFormat) {
-  MemFile f;
+  io::MemFile f;
   WriterOptions o;
   o.cluster_bits = 9;  // the name must still fit in cluster 0
   o.virtual_size = 1 << 20;
@@ -229,7 +229,7 @@ TEST(Qcow2WriterTest, RecordsBackingFileAndFormat) {
 }
 
 TEST(Qcow2WriterTest, SetExtensionReplacesInPlaceBeforeFinish) {
-  MemFile f;
+  io::MemFile f;
   WriterOptions o;
   o.cluster_bits = 9;
   o.virtual_size = 1 << 20;
@@ -261,7 +261,7 @@ TEST(Qcow2WriterTest, SetExtensionReplacesInPlaceBeforeFinish) {
   EXPECT_EQ(h.backing_file, "base.qcow2");
   // (qemu-img check would look for base.qcow2: checked without a backing
   // file below.)
-  MemFile g;
+  io::MemFile g;
   o.backing_file.clear();
   o.backing_format.clear();
   ASSERT_OK_AND_ASSIGN(auto w2, Qcow2Writer::Create(&g, o));
@@ -274,7 +274,7 @@ TEST(Qcow2WriterTest, SetExtensionReplacesInPlaceBeforeFinish) {
 }
 
 TEST(Qcow2WriterTest, SameCallsSameBytes) {
-  auto build = [](MemFile* f) {
+  auto build = [](io::MemFile* f) {
     WriterOptions o;
     o.cluster_bits = 10;
     o.virtual_size = 1 << 24;
@@ -286,7 +286,7 @@ TEST(Qcow2WriterTest, SameCallsSameBytes) {
     }
     ASSERT_OK((*w)->Finish());
   };
-  MemFile a, b;
+  io::MemFile a, b;
   build(&a);
   build(&b);
   EXPECT_EQ(a.data(), b.data());

@@ -58,7 +58,7 @@ Fixture MakeFixture(uint32_t seed) {
 
 // Makes the undo file for rolling `f.original` back to `f.target`.
 Bytes MakeUndo(const Fixture& f, uint64_t* changed = nullptr) {
-  MemFile dev("dev", f.original), tgt("target", f.target), out("undo");
+  io::MemFile dev("dev", f.original), tgt("target", f.target), out("undo");
   BlockSet all;
   all.Add(0, kBlocks);
   auto diff = DiffBlocks(&dev, &tgt, all, kBs, nullptr);
@@ -76,12 +76,12 @@ Bytes MakeUndo(const Fixture& f, uint64_t* changed = nullptr) {
 }
 
 std::unique_ptr<UndoFile> OpenUndo(const Bytes& undo) {
-  auto u = UndoFile::Open(std::make_unique<MemFile>("undo", undo));
+  auto u = UndoFile::Open(std::make_unique<io::MemFile>("undo", undo));
   EXPECT_TRUE(u.ok()) << u.status().ToString();
   return u.ok() ? std::move(u).value() : nullptr;
 }
 
-Result<ApplyResult> Apply(const Bytes& undo, File* device, Direction dir,
+Result<ApplyResult> Apply(const Bytes& undo, io::File* device, Direction dir,
                           uint64_t max_write_bytes = 2 * kBs) {
   auto u = OpenUndo(undo);
   ApplyOptions o;
@@ -99,7 +99,7 @@ TEST(RollbackTest, RollbackThenUndo) {
   EXPECT_EQ(u->blocks().size(), 12u);
   EXPECT_EQ(u->identity().snapshot_id, 7u);
 
-  MemFile dev("dev", f.original);
+  io::MemFile dev("dev", f.original);
   auto r = Apply(undo, &dev, Direction::kRollback);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->written, 12u);
@@ -123,7 +123,7 @@ TEST(RollbackTest, NothingToChange) {
   uint64_t changed = 1;
   Bytes undo = MakeUndo(f, &changed);
   EXPECT_EQ(changed, 0u);
-  MemFile dev("dev", f.original);
+  io::MemFile dev("dev", f.original);
   auto r = Apply(undo, &dev, Direction::kRollback);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->blocks, 0u);
@@ -134,7 +134,7 @@ TEST(RollbackTest, NothingToChange) {
 TEST(RollbackTest, DryRunWritesNothing) {
   Fixture f = MakeFixture(2);
   Bytes undo = MakeUndo(f);
-  MemFile dev("dev", f.original);
+  io::MemFile dev("dev", f.original);
   auto u = OpenUndo(undo);
   ApplyOptions o;
   o.dry_run = true;
@@ -153,7 +153,7 @@ TEST(RollbackTest, InterruptedAtEveryWriteCompletesOnRerun) {
   Bytes undo = MakeUndo(f);
   uint64_t total_writes = 0;
   {
-    MemFile dev("dev", f.original);
+    io::MemFile dev("dev", f.original);
     auto r = Apply(undo, &dev, Direction::kRollback);
     ASSERT_TRUE(r.ok());
     total_writes = r->writes;
@@ -163,14 +163,14 @@ TEST(RollbackTest, InterruptedAtEveryWriteCompletesOnRerun) {
     uint64_t torn_states = 0;  // interrupted runs that left torn blocks
     for (uint64_t k = 0; k <= total_writes; ++k) {
       SCOPED_TRACE("k=" + std::to_string(k) + (torn ? " torn" : ""));
-      MemFile dev("dev", f.original);
+      io::MemFile dev("dev", f.original);
       FaultFile faulty(&dev);
       faulty.AddFault(KillAtWrite(k, torn));
       auto r = Apply(undo, &faulty, Direction::kRollback);
       EXPECT_EQ(r.ok(), k == total_writes);
       Bytes partial = dev.data();
       {
-        MemFile probe("dev", partial);
+        io::MemFile probe("dev", partial);
         auto u = OpenUndo(undo);
         ApplyOptions o;
         o.dry_run = true;
@@ -182,7 +182,7 @@ TEST(RollbackTest, InterruptedAtEveryWriteCompletesOnRerun) {
       EXPECT_EQ(dev.data(), f.target);
 
       // The same partial device undone, interrupted again, undone again.
-      MemFile dev2("dev", partial);
+      io::MemFile dev2("dev", partial);
       FaultFile faulty2(&dev2);
       faulty2.AddFault(KillAtWrite(k / 2, torn));
       (void)Apply(undo, &faulty2, Direction::kUndo);
@@ -206,7 +206,7 @@ TEST(RollbackTest, RefusesForeignDeviceState) {
   // A recorded block changed by something else.
   Bytes other = f.original;
   other[60 * kBs + 5] ^= 1;
-  MemFile dev("dev", other);
+  io::MemFile dev("dev", other);
   auto r = Apply(undo, &dev, Direction::kRollback);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().ToString().find("neither"), std::string::npos);
@@ -214,14 +214,14 @@ TEST(RollbackTest, RefusesForeignDeviceState) {
   // Another UUID.
   other = f.original;
   other[1024 + 0x68] ^= 1;
-  MemFile dev2("dev", other);
+  io::MemFile dev2("dev", other);
   r = Apply(undo, &dev2, Direction::kRollback);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().ToString().find("UUID"), std::string::npos);
   // Another size.
   other = f.original;
   other.resize(other.size() + kBs);
-  MemFile dev3("dev", other);
+  io::MemFile dev3("dev", other);
   EXPECT_FALSE(Apply(undo, &dev3, Direction::kUndo).ok());
   EXPECT_EQ(dev3.data(), other);
 }
@@ -231,18 +231,18 @@ TEST(RollbackTest, RefusesDamagedUndoFile) {
   Bytes undo = MakeUndo(f);
   // Flip a byte of saved data in every data cluster in turn: the header,
   // tables or checksums must catch each one.
-  MemFile probe("probe");
+  io::MemFile probe("probe");
   size_t caught = 0, tried = 0;
   for (size_t off = kBs; off + kBs <= undo.size(); off += kBs) {
     Bytes bad = undo;
     bad[off + 100] ^= 0x40;
-    auto u = UndoFile::Open(std::make_unique<MemFile>("undo", bad));
+    auto u = UndoFile::Open(std::make_unique<io::MemFile>("undo", bad));
     ++tried;
     if (!u.ok()) {
       ++caught;
       continue;
     }
-    MemFile dev("dev", f.original);
+    io::MemFile dev("dev", f.original);
     ApplyOptions o;
     auto r = ApplyUndo(u->get(), &dev, Direction::kRollback, o);
     if (!r.ok()) {
@@ -257,7 +257,7 @@ TEST(RollbackTest, RefusesDamagedUndoFile) {
   EXPECT_GT(tried, caught);
   // Not an undo file at all.
   EXPECT_FALSE(
-      UndoFile::Open(std::make_unique<MemFile>("x", Bytes(8192, 0))).ok());
+      UndoFile::Open(std::make_unique<io::MemFile>("x", Bytes(8192, 0))).ok());
 }
 
 TEST(RollbackTest, UndoFilePassesQemuCheck) {

@@ -16,14 +16,14 @@ namespace {
 
 // Records the order of writes and whether two ever overlapped in time; can
 // fail the Nth write.
-class RecordingFile : public MemFile {
+class RecordingFile : public io::MemFile {
  public:
-  using MemFile::MemFile;
+  using io::MemFile::MemFile;
   Status WriteAt(uint64_t offset, const void* buf, size_t len) override {
     if (active_.fetch_add(1) != 0) overlapped_ = true;
     offsets.push_back(offset);
     Status s = ++writes == fail_at ? Status::IOError(name() + ": write: boom")
-                                   : MemFile::WriteAt(offset, buf, len);
+                                   : io::MemFile::WriteAt(offset, buf, len);
     active_.fetch_sub(1);
     return s;
   }
@@ -41,8 +41,8 @@ TEST(WriteBehindTest, WritesInOrderWithTheBytesHandedOver) {
   RecordingFile f("out");
   std::vector<uint8_t> want;
   {
-    WriteBehind wb(&f);
-    AlignedBuffer buf(4096);
+    io::WriteBehind wb(&f);
+    io::AlignedBuffer buf(4096);
     for (int i = 0; i < 50; ++i) {
       std::vector<uint8_t> chunk(4096, static_cast<uint8_t>(i * 7 + 1));
       ASSERT_EQ(buf.Append(chunk.data(), chunk.size()), chunk.size());
@@ -67,8 +67,8 @@ TEST(WriteBehindTest, WritesInOrderWithTheBytesHandedOver) {
 TEST(WriteBehindTest, AnErrorComesBackFromTheNextCallAndOnlyOnce) {
   RecordingFile f("out.qcow2");
   f.fail_at = 2;
-  WriteBehind wb(&f);
-  AlignedBuffer buf(512);
+  io::WriteBehind wb(&f);
+  io::AlignedBuffer buf(512);
   std::vector<uint8_t> b(512, 1);
   buf.Append(b.data(), b.size());
   ASSERT_TRUE(wb.Submit(0, &buf).ok());
@@ -86,8 +86,8 @@ TEST(WriteBehindTest, AnErrorComesBackFromTheNextCallAndOnlyOnce) {
 TEST(WriteBehindTest, EmptyBufferAndDestructionWithAWriteInFlight) {
   RecordingFile f("out");
   {
-    WriteBehind wb(&f);
-    AlignedBuffer buf(8192);
+    io::WriteBehind wb(&f);
+    io::AlignedBuffer buf(8192);
     ASSERT_TRUE(wb.Submit(0, &buf).ok());  // nothing to write
     EXPECT_TRUE(f.offsets.empty());
     std::vector<uint8_t> b(8192, 9);

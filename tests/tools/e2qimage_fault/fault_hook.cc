@@ -32,11 +32,11 @@ uint64_t g_max_reads = 0, g_max_writes = 0, g_max_syncs = 0,
 // A FaultFile that adds its call counts to the report when it closes.
 class CountedFaultFile : public FaultFile {
  public:
-  CountedFaultFile(std::unique_ptr<File> base, FileRole role)
+  CountedFaultFile(std::unique_ptr<io::File> base, io::FileRole role)
       : FaultFile(std::move(base)), role_(role) {}
   ~CountedFaultFile() override {
     std::lock_guard<std::mutex> lock(g_mu);
-    if (role_ == FileRole::kInput) {
+    if (role_ == io::FileRole::kInput) {
       g_max_reads = std::max(g_max_reads, reads());
     } else {
       g_max_writes = std::max(g_max_writes, writes());
@@ -46,12 +46,13 @@ class CountedFaultFile : public FaultFile {
   }
 
  private:
-  FileRole role_;
+  io::FileRole role_;
 };
 
-std::unique_ptr<File> Wrap(std::unique_ptr<File> file, FileRole role) {
+std::unique_ptr<io::File> Wrap(std::unique_ptr<io::File> file,
+                               io::FileRole role) {
   auto f = std::make_unique<CountedFaultFile>(std::move(file), role);
-  if (role == FileRole::kInput) {
+  if (role == io::FileRole::kInput) {
     for (const auto& fault : g_plan.in_faults) f->AddFault(fault);
     f->set_max_read(g_plan.in_short);
   } else {
@@ -151,7 +152,7 @@ Status InstallFaultHook(const std::string& spec) {
     }
   }
   g_plan = plan;
-  SetFileInterposer(Wrap);
+  io::SetFileInterposer(Wrap);
   return Status::OK();
 }
 
