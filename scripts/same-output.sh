@@ -6,7 +6,7 @@
 # output byte for byte (cmp).  For refactorings that must not change
 # output: prints one line per output and exits 1 if any differs.
 set -u
-old=$1 new=$2 gen=$3
+old=$(readlink -f "$1") new=$(readlink -f "$2") gen=$(readlink -f "$3")
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=${4:-$(mktemp -d "${TMPDIR:-/tmp}/same-output.XXXXXX")}
 mkdir -p "$work" && cd "$work" || exit 2
