@@ -2,8 +2,8 @@
 // files, to choose ClusterCompressor's level mapping (bench/compress-notes.md
 // has the results).  Not built by make; from a build folder B:
 //
-//   g++ -O2 -std=c++17 -I/work/main -IB /work/main/bench/compress_speed.cc \
-//       B/lib/libe2q.a -ldeflate -lz -lzstd -lpthread -o compress_speed
+//   g++ -O2 -std=c++17 -I. -IB bench/compress_speed.cc B/lib/qcow2/libqcow2.a \
+//       B/lib/base/libbase.a -ldeflate -lz -lzstd -lpthread -o compress_speed
 //   ./compress_speed [DIR [MIB [CLUSTER_BITS]]]
 //
 // The sample is the regular files of DIR (default /usr/lib/x86_64-linux-gnu)
@@ -107,9 +107,9 @@ void BenchLibdeflate(const std::vector<uint8_t>& d, size_t cs, int level,
     size_t n = libdeflate_deflate_compress(c, &d[i], cs, buf.data(), cs - 1);
     total += n ? n : cs;
     if (verify && n) {
-      e2q::Status s =
-          e2q::DecompressCluster(e2q::ClusterCompressor::Algorithm::kDeflate,
-                                 buf.data(), n, back.data(), cs);
+      e2q::Status s = e2q::qcow2::DecompressCluster(
+          e2q::qcow2::ClusterCompressor::Algorithm::kDeflate, buf.data(), n,
+          back.data(), cs);
       if (!s.ok() || std::memcmp(back.data(), &d[i], cs) != 0) ++bad;
     }
   }
@@ -141,9 +141,9 @@ void BenchZstd(const std::vector<uint8_t>& d, size_t cs, int level) {
 #endif
 
 void BenchCompressor(const std::vector<uint8_t>& d, size_t cs, uint32_t bits,
-                     e2q::ClusterCompressor::Algorithm algo, int level,
+                     e2q::qcow2::ClusterCompressor::Algorithm algo, int level,
                      unsigned threads) {
-  auto r = e2q::ClusterCompressor::Create(algo, level, threads, bits);
+  auto r = e2q::qcow2::ClusterCompressor::Create(algo, level, threads, bits);
   if (!r.ok()) {
     std::printf("Create: %s\n", r.status().ToString().c_str());
     return;
@@ -159,10 +159,11 @@ void BenchCompressor(const std::vector<uint8_t>& d, size_t cs, uint32_t bits,
     for (auto& v : out) total += v.empty() ? cs : v.size();
   }
   char name[64];
-  std::snprintf(
-      name, sizeof name, "%s -z%d x%u",
-      algo == e2q::ClusterCompressor::Algorithm::kDeflate ? "deflate" : "zstd",
-      level, threads);
+  std::snprintf(name, sizeof name, "%s -z%d x%u",
+                algo == e2q::qcow2::ClusterCompressor::Algorithm::kDeflate
+                    ? "deflate"
+                    : "zstd",
+                level, threads);
   Report(name, Seconds(t0, Clock::now()), d.size(), total);
 }
 
@@ -186,7 +187,7 @@ int main(int argc, char** argv) {
 #endif
   }
   if (!only || std::strcmp(only, "single") != 0) {
-    using A = e2q::ClusterCompressor::Algorithm;
+    using A = e2q::qcow2::ClusterCompressor::Algorithm;
     for (int l = 1; l <= 9; ++l) {
       for (unsigned t : {1u, 2u})
         BenchCompressor(d, cs, bits, A::kDeflate, l, t);

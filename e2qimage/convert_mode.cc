@@ -208,7 +208,7 @@ Status RunConvert(const Options& o) {
     ~TempFileGuard() { UnregisterTempFile(); }
   } temp_guard(out->temp_path());
   std::unique_ptr<qcow2::Qcow2Writer> writer;
-  std::unique_ptr<ClusterCompressor> compressor;
+  std::unique_ptr<qcow2::ClusterCompressor> compressor;
   std::unique_ptr<ImageSink> qcow2_sink;
   std::unique_ptr<ImageSink> sink;
   if (o.format == OutputFormat::kQcow2) {

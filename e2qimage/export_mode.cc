@@ -40,27 +40,27 @@ bool L1Fits(uint64_t virtual_size, uint32_t bits) {
 
 }  // namespace
 
-Result<std::unique_ptr<ClusterCompressor>> NewCompressor(
+Result<std::unique_ptr<qcow2::ClusterCompressor>> NewCompressor(
     const Options& o, uint32_t cluster_bits, qcow2::Qcow2Writer* writer) {
   return NewCompressor(o, cluster_bits, [writer](uint8_t type) {
     return writer->SetCompressionType(type);
   });
 }
 
-Result<std::unique_ptr<ClusterCompressor>> NewCompressor(
+Result<std::unique_ptr<qcow2::ClusterCompressor>> NewCompressor(
     const Options& o, uint32_t cluster_bits,
     const std::function<Status(uint8_t)>& set_type) {
-  auto algo = ClusterCompressor::Algorithm::kDeflate;
+  auto algo = qcow2::ClusterCompressor::Algorithm::kDeflate;
   if (o.compress_zstd) {
-    if (!ZstdAvailable()) {
+    if (!qcow2::ZstdAvailable()) {
       return Status::NotSupported(
           "--compress=zstd: this e2qimage was built without libzstd");
     }
-    algo = ClusterCompressor::Algorithm::kZstd;
+    algo = qcow2::ClusterCompressor::Algorithm::kZstd;
     E2Q_RETURN_IF_ERROR(set_type(qcow2::kCompressionZstd));
   }
-  return ClusterCompressor::Create(algo, *o.compress_level, o.threads,
-                                   cluster_bits);
+  return qcow2::ClusterCompressor::Create(algo, *o.compress_level, o.threads,
+                                          cluster_bits);
 }
 
 Result<uint32_t> ChooseClusterBits(const Options& o, uint64_t virtual_size,
@@ -155,7 +155,7 @@ Status RunExport(const Options& o) {
   const uint32_t bs = fs->block_size();
 
   std::unique_ptr<qcow2::Qcow2Writer> writer;
-  std::unique_ptr<ClusterCompressor> compressor;
+  std::unique_ptr<qcow2::ClusterCompressor> compressor;
   std::unique_ptr<qcow2::Qcow2Reader> base_reader;
   std::unique_ptr<BaseContent> base;
   std::unique_ptr<ImageSink> qcow2_sink;

@@ -18,11 +18,11 @@ Status RunExport(const Options& options);
 
 // The compressor for -z / --compress=zstd (which also sets the writer's
 // compression type); shared by export and qcow2 re-packing.
-Result<std::unique_ptr<ClusterCompressor>> NewCompressor(
+Result<std::unique_ptr<qcow2::ClusterCompressor>> NewCompressor(
     const Options& options, uint32_t cluster_bits, qcow2::Qcow2Writer* writer);
 // The same for any writer: `set_type` receives the header compression type
 // when it is not deflate.
-Result<std::unique_ptr<ClusterCompressor>> NewCompressor(
+Result<std::unique_ptr<qcow2::ClusterCompressor>> NewCompressor(
     const Options& options, uint32_t cluster_bits,
     const std::function<Status(uint8_t)>& set_type);
 

@@ -50,8 +50,8 @@ void Warn(const std::string& object, const std::string& what) {
 // `record`, the digest of the state's content goes into it and the record
 // into `writer`'s header (the active layer's provenance).
 Status CopyState(const Options& o, StateSource* s, qcow2::ClusterTarget* target,
-                 ClusterCompressor* compressor, qcow2::Qcow2MultiWriter* writer,
-                 const Provenance* record) {
+                 qcow2::ClusterCompressor* compressor,
+                 qcow2::Qcow2MultiWriter* writer, const Provenance* record) {
   ext4::SelectOptions so;
   so.all_data = o.all_data;
   E2Q_ASSIGN_OR_RETURN(ext4::Selection selection,
@@ -167,7 +167,7 @@ Status RunExportAll(const Options& o) {
   wo.cluster_bits = bits;
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<qcow2::Qcow2MultiWriter> writer,
                        qcow2::Qcow2MultiWriter::Create(out->file(), wo));
-  std::unique_ptr<ClusterCompressor> compressor;
+  std::unique_ptr<qcow2::ClusterCompressor> compressor;
   if (o.compress_level) {
     E2Q_ASSIGN_OR_RETURN(compressor, NewCompressor(o, bits, [&](uint8_t type) {
                            return writer->SetCompressionType(type);

@@ -59,7 +59,7 @@ class RawSink : public ImageSink {
 // a target that reuses clusters, so that it checks a batch at a time.
 class Qcow2Sink : public ImageSink {
  public:
-  Qcow2Sink(qcow2::ClusterTarget* writer, ClusterCompressor* compressor,
+  Qcow2Sink(qcow2::ClusterTarget* writer, qcow2::ClusterCompressor* compressor,
             BaseContent* base)
       : writer_(writer),
         compressor_(compressor),
@@ -223,7 +223,7 @@ class Qcow2Sink : public ImageSink {
   }
 
   qcow2::ClusterTarget* writer_;
-  ClusterCompressor* compressor_;
+  qcow2::ClusterCompressor* compressor_;
   BaseContent* base_;
   uint64_t next_ = 0;          // with base_: clusters below are decided
   std::vector<uint8_t> zeros_;  // an explicit zero cluster (version 2)
@@ -248,7 +248,7 @@ std::unique_ptr<ImageSink> NewRawSink(io::File* out, uint64_t size, bool sparse,
 }
 
 std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::ClusterTarget* writer,
-                                        ClusterCompressor* compressor,
+                                        qcow2::ClusterCompressor* compressor,
                                         BaseContent* base) {
   return std::make_unique<Qcow2Sink>(writer, compressor, base);
 }

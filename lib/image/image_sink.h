@@ -11,12 +11,12 @@
 
 #include "lib/base/status.h"
 #include "lib/io/file.h"
+#include "lib/qcow2/cluster_compressor.h"
 #include "lib/qcow2/qcow2_cluster_target.h"
 
 namespace e2q {
 
 class BaseContent;
-class ClusterCompressor;
 
 class ImageSink {
  public:
@@ -49,7 +49,7 @@ std::unique_ptr<ImageSink> NewRawSink(io::File* out, uint64_t size, bool sparse,
 // and every other cluster is stored.  Clusters never written count as
 // zeros, so the base is consulted for them too (only where it maps data).
 std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::ClusterTarget* writer,
-                                        ClusterCompressor* compressor,
+                                        qcow2::ClusterCompressor* compressor,
                                         BaseContent* base = nullptr);
 
 }  // namespace e2q

@@ -40,12 +40,10 @@
 #include <zstd_errors.h>
 #endif
 
-namespace e2q {
+namespace e2q::qcow2 {
 
 namespace {
 
-constexpr uint32_t kMinClusterBits = 9;
-constexpr uint32_t kMaxClusterBits = 21;
 // More threads than this is a mistake, not a machine.
 constexpr unsigned kMaxThreads = 1024;
 
@@ -266,4 +264,4 @@ bool ZstdAvailable() {
 #endif
 }
 
-}  // namespace e2q
+}  // namespace e2q::qcow2

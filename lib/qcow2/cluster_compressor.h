@@ -17,7 +17,7 @@
 
 #include "lib/base/status.h"
 
-namespace e2q {
+namespace e2q::qcow2 {
 
 class ClusterCompressor {
  public:
@@ -78,6 +78,6 @@ Status DecompressCluster(ClusterCompressor::Algorithm algo, const uint8_t* in,
 // True if this build can compress and decompress zstd clusters.
 bool ZstdAvailable();
 
-}  // namespace e2q
+}  // namespace e2q::qcow2
 
 #endif  // E2Q_LIB_QCOW2_CLUSTER_COMPRESSOR_H_

@@ -22,7 +22,7 @@
 namespace e2q {
 namespace {
 
-using Algo = ClusterCompressor::Algorithm;
+using Algo = qcow2::ClusterCompressor::Algorithm;
 
 std::vector<uint8_t> RandomBytes(size_t n, uint32_t seed) {
   std::vector<uint8_t> v(n);
@@ -110,8 +110,8 @@ TEST(ClusterCompressorTest, DeflateReadsBackWithQemuInflate) {
   const size_t cs = size_t{1} << bits;
   const size_t n = 24;
   auto in = MixedClusters(n, cs, 7);
-  ASSERT_OK_AND_ASSIGN(auto c,
-                       ClusterCompressor::Create(Algo::kDeflate, 6, 2, bits));
+  ASSERT_OK_AND_ASSIGN(
+      auto c, qcow2::ClusterCompressor::Create(Algo::kDeflate, 6, 2, bits));
   std::vector<std::vector<uint8_t>> out;
   ASSERT_OK(c->CompressBatch(in.data(), n, &out));
   ASSERT_EQ(out.size(), n);
@@ -129,8 +129,8 @@ TEST(ClusterCompressorTest, DeflateReadsBackWithQemuInflate) {
     padded.insert(padded.end(), junk.begin(), junk.end());
     EXPECT_TRUE(InflatesLikeQemu(padded, cluster, cs)) << "cluster " << i;
     std::vector<uint8_t> back(cs);
-    EXPECT_OK(DecompressCluster(Algo::kDeflate, padded.data(), padded.size(),
-                                back.data(), cs));
+    EXPECT_OK(qcow2::DecompressCluster(Algo::kDeflate, padded.data(),
+                                       padded.size(), back.data(), cs));
     EXPECT_TRUE(std::equal(back.begin(), back.end(), cluster));
   }
   // Text, constant and half-text clusters shrink; random ones do not.
@@ -147,8 +147,8 @@ TEST(ClusterCompressorTest, LongDistanceMatchesInflateWithSmallWindow) {
   auto block = RandomBytes(16384, 3);  // repeats only 16 KiB apart
   std::vector<uint8_t> in;
   while (in.size() < cs) in.insert(in.end(), block.begin(), block.end());
-  ASSERT_OK_AND_ASSIGN(auto c,
-                       ClusterCompressor::Create(Algo::kDeflate, 6, 1, bits));
+  ASSERT_OK_AND_ASSIGN(
+      auto c, qcow2::ClusterCompressor::Create(Algo::kDeflate, 6, 1, bits));
   std::vector<std::vector<uint8_t>> out;
   ASSERT_OK(c->CompressBatch(in.data(), 1, &out));
   ASSERT_EQ(out.size(), 1u);
@@ -163,10 +163,10 @@ TEST(ClusterCompressorTest, AllLevelsAndClusterSizesRoundTrip) {
     const size_t cs = size_t{1} << bits;
     const size_t n = bits == 21 ? 2 : 8;
     auto in = MixedClusters(n, cs, bits);
-    for (int level = ClusterCompressor::kMinLevel;
-         level <= ClusterCompressor::kMaxLevel; ++level) {
-      ASSERT_OK_AND_ASSIGN(
-          auto c, ClusterCompressor::Create(Algo::kDeflate, level, 2, bits));
+    for (int level = qcow2::ClusterCompressor::kMinLevel;
+         level <= qcow2::ClusterCompressor::kMaxLevel; ++level) {
+      ASSERT_OK_AND_ASSIGN(auto c, qcow2::ClusterCompressor::Create(
+                                       Algo::kDeflate, level, 2, bits));
       EXPECT_EQ(c->cluster_size(), cs);
       std::vector<std::vector<uint8_t>> out;
       ASSERT_OK(c->CompressBatch(in.data(), n, &out));
@@ -193,8 +193,8 @@ TEST(ClusterCompressorTest, IncompressibleClustersComeBackEmpty) {
   const uint32_t bits = 12;
   const size_t cs = size_t{1} << bits;
   auto in = RandomBytes(cs * 5, 11);
-  ASSERT_OK_AND_ASSIGN(auto c,
-                       ClusterCompressor::Create(Algo::kDeflate, 9, 3, bits));
+  ASSERT_OK_AND_ASSIGN(
+      auto c, qcow2::ClusterCompressor::Create(Algo::kDeflate, 9, 3, bits));
   std::vector<std::vector<uint8_t>> out;
   ASSERT_OK(c->CompressBatch(in.data(), 5, &out));
   ASSERT_EQ(out.size(), 5u);
@@ -204,7 +204,7 @@ TEST(ClusterCompressorTest, IncompressibleClustersComeBackEmpty) {
 std::vector<std::vector<uint8_t>> CompressWith(Algo algo, unsigned threads,
                                                const std::vector<uint8_t>& in,
                                                size_t n, uint32_t bits) {
-  auto c = ClusterCompressor::Create(algo, 6, threads, bits);
+  auto c = qcow2::ClusterCompressor::Create(algo, 6, threads, bits);
   EXPECT_TRUE(c.ok()) << c.status().ToString();
   if (!c.ok()) return {};
   EXPECT_EQ((*c)->threads(), threads);
@@ -236,8 +236,8 @@ TEST(ClusterCompressorTest, EmptyAndShrinkingBatches) {
   const uint32_t bits = 12;
   const size_t cs = size_t{1} << bits;
   auto in = MixedClusters(8, cs, 9);
-  ASSERT_OK_AND_ASSIGN(auto c,
-                       ClusterCompressor::Create(Algo::kDeflate, 1, 2, bits));
+  ASSERT_OK_AND_ASSIGN(
+      auto c, qcow2::ClusterCompressor::Create(Algo::kDeflate, 1, 2, bits));
   std::vector<std::vector<uint8_t>> out;
   ASSERT_OK(c->CompressBatch(in.data(), 8, &out));
   EXPECT_EQ(out.size(), 8u);
@@ -251,23 +251,30 @@ TEST(ClusterCompressorTest, EmptyAndShrinkingBatches) {
 }
 
 TEST(ClusterCompressorTest, RejectsBadArguments) {
-  EXPECT_EQ(ClusterCompressor::Create(Algo::kDeflate, 0, 1, 16).status().code(),
+  EXPECT_EQ(qcow2::ClusterCompressor::Create(Algo::kDeflate, 0, 1, 16)
+                .status()
+                .code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(qcow2::ClusterCompressor::Create(Algo::kDeflate, 10, 1, 16)
+                .status()
+                .code(),
             Code::kInvalidArgument);
   EXPECT_EQ(
-      ClusterCompressor::Create(Algo::kDeflate, 10, 1, 16).status().code(),
+      qcow2::ClusterCompressor::Create(Algo::kDeflate, 6, 1, 8).status().code(),
       Code::kInvalidArgument);
-  EXPECT_EQ(ClusterCompressor::Create(Algo::kDeflate, 6, 1, 8).status().code(),
+  EXPECT_EQ(qcow2::ClusterCompressor::Create(Algo::kDeflate, 6, 1, 22)
+                .status()
+                .code(),
             Code::kInvalidArgument);
-  EXPECT_EQ(ClusterCompressor::Create(Algo::kDeflate, 6, 1, 22).status().code(),
+  EXPECT_EQ(qcow2::ClusterCompressor::Create(Algo::kDeflate, 6, 100000, 16)
+                .status()
+                .code(),
             Code::kInvalidArgument);
-  EXPECT_EQ(
-      ClusterCompressor::Create(Algo::kDeflate, 6, 100000, 16).status().code(),
-      Code::kInvalidArgument);
 }
 
 TEST(ClusterCompressorTest, ZeroThreadsMeansEveryCpu) {
-  ASSERT_OK_AND_ASSIGN(auto c,
-                       ClusterCompressor::Create(Algo::kDeflate, 6, 0, 16));
+  ASSERT_OK_AND_ASSIGN(
+      auto c, qcow2::ClusterCompressor::Create(Algo::kDeflate, 6, 0, 16));
   EXPECT_GE(c->threads(), 1u);
   EXPECT_EQ(c->threads(), std::max(1u, std::thread::hardware_concurrency()));
 }
@@ -293,8 +300,8 @@ TEST(ClusterCompressorTest, DecompressesQemuDeflate) {
   auto z = DeflateOf(data);
   z.resize(z.size() + 300, 0xa5);  // sector padding
   std::vector<uint8_t> back(cs);
-  ASSERT_OK(
-      DecompressCluster(Algo::kDeflate, z.data(), z.size(), back.data(), cs));
+  ASSERT_OK(qcow2::DecompressCluster(Algo::kDeflate, z.data(), z.size(),
+                                     back.data(), cs));
   EXPECT_EQ(back, data);
 }
 
@@ -306,44 +313,45 @@ TEST(ClusterCompressorTest, CorruptDeflateIsCorruption) {
 
   // Garbage: 0xff starts a block of the reserved type 3.
   std::vector<uint8_t> junk(600, 0xff);
-  EXPECT_EQ(DecompressCluster(Algo::kDeflate, junk.data(), junk.size(),
-                              back.data(), cs)
+  EXPECT_EQ(qcow2::DecompressCluster(Algo::kDeflate, junk.data(), junk.size(),
+                                     back.data(), cs)
                 .code(),
             Code::kCorruption);
   // Cut short: the input runs out before the cluster is full.
+  EXPECT_EQ(qcow2::DecompressCluster(Algo::kDeflate, z.data(), z.size() / 2,
+                                     back.data(), cs)
+                .code(),
+            Code::kCorruption);
   EXPECT_EQ(
-      DecompressCluster(Algo::kDeflate, z.data(), z.size() / 2, back.data(), cs)
+      qcow2::DecompressCluster(Algo::kDeflate, z.data(), 0, back.data(), cs)
           .code(),
-      Code::kCorruption);
-  EXPECT_EQ(
-      DecompressCluster(Algo::kDeflate, z.data(), 0, back.data(), cs).code(),
       Code::kCorruption);
   // A complete stream of half a cluster.
   auto half =
       DeflateOf(std::vector<uint8_t>(data.begin(), data.begin() + cs / 2));
-  EXPECT_EQ(DecompressCluster(Algo::kDeflate, half.data(), half.size(),
-                              back.data(), cs)
+  EXPECT_EQ(qcow2::DecompressCluster(Algo::kDeflate, half.data(), half.size(),
+                                     back.data(), cs)
                 .code(),
             Code::kCorruption);
   // A match reaching before the start of the cluster: a fixed-Huffman
   // block (BFINAL 1, BTYPE 01) whose first symbol is length code 257
   // (0000001) with distance code 0 (00000), distance 1 with no output yet.
   std::vector<uint8_t> far = {0x03, 0x02, 0x00, 0x00};
-  EXPECT_EQ(
-      DecompressCluster(Algo::kDeflate, far.data(), far.size(), back.data(), cs)
-          .code(),
-      Code::kCorruption);
+  EXPECT_EQ(qcow2::DecompressCluster(Algo::kDeflate, far.data(), far.size(),
+                                     back.data(), cs)
+                .code(),
+            Code::kCorruption);
 }
 
 #ifdef HAVE_ZSTD
 TEST(ClusterCompressorTest, ZstdRoundTripsAndIsDeterministic) {
-  ASSERT_TRUE(ZstdAvailable());
+  ASSERT_TRUE(qcow2::ZstdAvailable());
   const uint32_t bits = 16;
   const size_t cs = size_t{1} << bits;
   const size_t n = 12;
   auto in = MixedClusters(n, cs, 31);
-  ASSERT_OK_AND_ASSIGN(auto c,
-                       ClusterCompressor::Create(Algo::kZstd, 3, 2, bits));
+  ASSERT_OK_AND_ASSIGN(
+      auto c, qcow2::ClusterCompressor::Create(Algo::kZstd, 3, 2, bits));
   EXPECT_EQ(c->algorithm(), Algo::kZstd);
   std::vector<std::vector<uint8_t>> out;
   ASSERT_OK(c->CompressBatch(in.data(), n, &out));
@@ -363,8 +371,8 @@ TEST(ClusterCompressorTest, ZstdRoundTripsAndIsDeterministic) {
     auto padded = out[i];
     padded.resize(padded.size() + 200, 0);
     std::fill(back.begin(), back.end(), 0);
-    EXPECT_OK(DecompressCluster(Algo::kZstd, padded.data(), padded.size(),
-                                back.data(), cs));
+    EXPECT_OK(qcow2::DecompressCluster(Algo::kZstd, padded.data(),
+                                       padded.size(), back.data(), cs));
     EXPECT_TRUE(std::equal(back.begin(), back.end(), &in[i * cs]));
   }
   ExpectSameAcrossThreads(Algo::kZstd);
@@ -377,31 +385,33 @@ TEST(ClusterCompressorTest, CorruptZstdIsCorruption) {
   std::vector<uint8_t> z(ZSTD_compressBound(cs));
   z.resize(ZSTD_compress(z.data(), z.size(), data.data(), cs, 3));
   std::vector<uint8_t> junk(100, 0x5a);
-  EXPECT_EQ(
-      DecompressCluster(Algo::kZstd, junk.data(), junk.size(), back.data(), cs)
-          .code(),
-      Code::kCorruption);
-  EXPECT_EQ(
-      DecompressCluster(Algo::kZstd, z.data(), z.size() - 3, back.data(), cs)
-          .code(),
-      Code::kCorruption);
+  EXPECT_EQ(qcow2::DecompressCluster(Algo::kZstd, junk.data(), junk.size(),
+                                     back.data(), cs)
+                .code(),
+            Code::kCorruption);
+  EXPECT_EQ(qcow2::DecompressCluster(Algo::kZstd, z.data(), z.size() - 3,
+                                     back.data(), cs)
+                .code(),
+            Code::kCorruption);
   // The frame holds more than the cluster.
-  EXPECT_EQ(
-      DecompressCluster(Algo::kZstd, z.data(), z.size(), back.data(), cs / 2)
-          .code(),
-      Code::kCorruption);
-  ASSERT_OK(
-      DecompressCluster(Algo::kZstd, z.data(), z.size(), back.data(), cs));
+  EXPECT_EQ(qcow2::DecompressCluster(Algo::kZstd, z.data(), z.size(),
+                                     back.data(), cs / 2)
+                .code(),
+            Code::kCorruption);
+  ASSERT_OK(qcow2::DecompressCluster(Algo::kZstd, z.data(), z.size(),
+                                     back.data(), cs));
   EXPECT_EQ(back, data);
 }
 #else
 TEST(ClusterCompressorTest, ZstdNotSupportedInThisBuild) {
-  EXPECT_FALSE(ZstdAvailable());
-  EXPECT_EQ(ClusterCompressor::Create(Algo::kZstd, 3, 1, 16).status().code(),
-            Code::kNotSupported);
+  EXPECT_FALSE(qcow2::ZstdAvailable());
+  EXPECT_EQ(
+      qcow2::ClusterCompressor::Create(Algo::kZstd, 3, 1, 16).status().code(),
+      Code::kNotSupported);
   uint8_t in[16] = {}, out[512];
   EXPECT_EQ(
-      DecompressCluster(Algo::kZstd, in, sizeof in, out, sizeof out).code(),
+      qcow2::DecompressCluster(Algo::kZstd, in, sizeof in, out, sizeof out)
+          .code(),
       Code::kNotSupported);
 }
 #endif  // HAVE_ZSTD

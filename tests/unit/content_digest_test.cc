@@ -114,10 +114,10 @@ Digest128 ThroughQcow2(const std::vector<uint8_t>& disk, uint32_t bits,
   o.virtual_size = disk.size();
   auto w = qcow2::Qcow2Writer::Create(&f, o);
   EXPECT_TRUE(w.ok());
-  std::unique_ptr<ClusterCompressor> comp;
+  std::unique_ptr<qcow2::ClusterCompressor> comp;
   if (compress) {
-    auto c = ClusterCompressor::Create(ClusterCompressor::Algorithm::kDeflate,
-                                       6, 2, bits);
+    auto c = qcow2::ClusterCompressor::Create(
+        qcow2::ClusterCompressor::Algorithm::kDeflate, 6, 2, bits);
     EXPECT_TRUE(c.ok());
     comp = std::move(c).value();
   }

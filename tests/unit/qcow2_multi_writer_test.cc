@@ -50,10 +50,10 @@ Image Write(const std::vector<Image>& states, bool compress,
   o.cluster_bits = 9;
   auto w = Qcow2MultiWriter::Create(&out, o);
   EXPECT_TRUE(w.ok());
-  std::unique_ptr<ClusterCompressor> comp;
+  std::unique_ptr<qcow2::ClusterCompressor> comp;
   if (compress) {
-    auto c = ClusterCompressor::Create(ClusterCompressor::Algorithm::kDeflate,
-                                       6, 2, 9);
+    auto c = qcow2::ClusterCompressor::Create(
+        qcow2::ClusterCompressor::Algorithm::kDeflate, 6, 2, 9);
     EXPECT_TRUE(c.ok());
     comp = std::move(c).value();
   }
