@@ -68,6 +68,12 @@ std::string LinkTarget(Gen& gen, const ext2_inode& in) {
   return std::string(reinterpret_cast<const char*>(buf.data()), size);
 }
 
+bool OnList(const Gen& gen, uint32_t ino) {
+  for (const Snap& s : gen.snaps)
+    if (s.ino == ino && s.state != "removed") return true;
+  return false;
+}
+
 void Walk(Gen& gen, uint32_t dir, const std::string& path, bool snapshot_view,
           std::vector<std::pair<std::string, std::string>>& lines) {
   std::vector<Entry> entries;
@@ -83,8 +89,12 @@ void Walk(Gen& gen, uint32_t dir, const std::string& path, bool snapshot_view,
     } else if (LINUX_S_ISLNK(in.i_mode)) {
       lines.push_back({p, "l " + LinkTarget(gen, in) + " " + p});
     } else if (LINUX_S_ISREG(in.i_mode)) {
+      // Snapshot files: left out of the live view; in a snapshot's view the
+      // listed ones are the empty files that the take left (flags cleared),
+      // and a removed one (off the list, not fixed at take) keeps SNAPFILE,
+      // so it is left out as in the live view.
       bool snapfile = (in.i_flags & kSnapFileFl) != 0;
-      if (snapfile && !snapshot_view) continue;
+      if (snapfile && (!snapshot_view || !OnList(gen, e.ino))) continue;
       lines.push_back({p, "f " + Digest(gen, in, snapfile) + " " + p});
     } else {
       Die("manifest: unexpected file type at " + p);

@@ -228,24 +228,29 @@ uint32_t TakeSnapshot(Gen& gen) {
   return id;
 }
 
-void DeleteSnapshot(Gen& gen, uint32_t id, bool unlink_name) {
+void DeleteSnapshot(Gen& gen, uint32_t id) {
   Snap& s = *FindSnap(gen, id);
   if (s.state != "frozen")
     Die("delete: snapshot " + std::to_string(id) + " is " + s.state);
   s.inode.i_flags |= kSnapDeletedFl;
   s.state = "deleted";
   gen.WriteSnapInode(s);
-  if (unlink_name) UnlinkSnapshot(gen, id);
 }
 
 void UnlinkSnapshot(Gen& gen, uint32_t id) {
   Snap& s = *FindSnap(gen, id);
+  if (Listed(s) || !s.linked)
+    Die("unlink: snapshot " + std::to_string(id) + " is " + s.state +
+        (s.linked ? "" : ", already unlinked") +
+        ": next3 refuses to unlink a snapshot on the list");
   Check(ext2fs_unlink(gen.fs, gen.snapdir, s.name.c_str(), s.ino, 0),
         "unlink " + s.name);
+  s.linked = false;
   s.inode.i_links_count = 0;
   s.inode.i_ctime = uint32_t(gen.now);
-  s.linked = false;
+  s.inode.i_dtime = uint32_t(gen.now);
   gen.WriteSnapInode(s);
+  ext2fs_inode_alloc_stats2(gen.fs, s.ino, -1, 0);
 }
 
 void CleanupSnapshot(Gen& gen, uint32_t id) {
@@ -269,7 +274,8 @@ void CleanupSnapshot(Gen& gen, uint32_t id) {
     gen.WriteSnapInode(s);
     return;
   }
-  // Remove: off the list, all blocks freed, then the file is deleted.
+  // Remove: all blocks freed, off the list, size 0 (SNAPSHOT_SET_REMOVED);
+  // links, SNAPFILE and SNAPFILE_DELETED stay.
   MapRemoveIf(
       gen, s.inode, [](uint64_t, uint64_t) { return true; },
       [&gen](uint64_t p) { gen.FreeBlock(p); }, /*keep_empty_ind=*/false);
@@ -284,15 +290,6 @@ void CleanupSnapshot(Gen& gen, uint32_t id) {
   s.inode.i_blocks = 0;
   s.state = "removed";
   gen.WriteSnapInode(s);
-  if (s.linked) {
-    Check(ext2fs_unlink(gen.fs, gen.snapdir, s.name.c_str(), s.ino, 0),
-          "unlink " + s.name);
-    s.linked = false;
-  }
-  s.inode.i_links_count = 0;
-  s.inode.i_dtime = uint32_t(gen.now);
-  gen.WriteSnapInode(s);
-  ext2fs_inode_alloc_stats2(gen.fs, s.ino, -1, 0);
 }
 
 }  // namespace n3g

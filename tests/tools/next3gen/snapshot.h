@@ -15,14 +15,18 @@ class Gen;
 // Creates and takes a new snapshot at gen.now; returns its ID.
 uint32_t TakeSnapshot(Gen& gen);
 // Marks snapshot `id` deleted (it stays on the list as a read-through
-// layer).  Unlinks its /.snapshots name when `unlink_name`.
-void DeleteSnapshot(Gen& gen, uint32_t id, bool unlink_name);
-// Removes the /.snapshots name of a listed snapshot (links 0, dtime 0: the
-// list keeps the inode, like an orphan).
-void UnlinkSnapshot(Gen& gen, uint32_t id);
-// Cleanup of a deleted snapshot: shrunk when an older non-deleted snapshot
-// exists, otherwise removed from the list and its file deleted.
+// layer).
+void DeleteSnapshot(Gen& gen, uint32_t id);
+// Cleanup of a deleted snapshot (next3 snapshot_ctl.c cleanup): shrunk
+// when an older non-deleted snapshot exists, otherwise removed: its blocks
+// freed, off the list, size 0; the file stays in /.snapshots with SNAPFILE
+// and SNAPFILE_DELETED (next3_snapshot_remove keeps them so that it is
+// never reused as a snapshot).
 void CleanupSnapshot(Gen& gen, uint32_t id);
+// The user's `rm` of a removed snapshot's file, which next3 allows only
+// once the file is off the list (a listed snapshot is protected from
+// unlink and truncate): the inode is deleted.  Dies for a listed snapshot.
+void UnlinkSnapshot(Gen& gen, uint32_t id);
 
 // "GMT-YYYY.MM.DD-HH.MM.SS" for a time.
 std::string SnapshotName(long t);

@@ -359,17 +359,18 @@ void Deleted(Gen& gen) {
     w.Phase(25);
     w.TouchBigFiles(k - 1);
     if (k == 3) {
-      DeleteSnapshot(gen, 1, false);
-      CleanupSnapshot(gen, 1);  // no older snapshot: removed
+      // No older snapshot: removed, its file left in /.snapshots (empty,
+      // SNAPFILE and SNAPFILE_DELETED, off the list), as next3 leaves it;
+      // so in snapshot 4's and 5's images.
+      DeleteSnapshot(gen, 1);
+      CleanupSnapshot(gen, 1);
     }
     if (k == 5) {
-      DeleteSnapshot(gen, 3, false);
+      DeleteSnapshot(gen, 3);
       CleanupSnapshot(gen, 3);  // snapshot 2 is older: shrunk
-      // Listed without a name (links 0, dtime 0, kept by the list), and
-      // so inside snapshot 6's image as a linkless empty inode.
-      UnlinkSnapshot(gen, 3);
+      UnlinkSnapshot(gen, 1);   // rm of the removed file: now allowed
     }
-    if (k == 6) DeleteSnapshot(gen, 4, false);  // deleted, not cleaned
+    if (k == 6) DeleteSnapshot(gen, 4);  // deleted, not cleaned
     w.Phase(10);
   }
 }
