@@ -37,7 +37,7 @@ struct BaseExpectation {
 // message "BACKING: --backing: why".
 Result<std::unique_ptr<qcow2::Qcow2Reader>> OpenBase(
     const std::string& image, const std::string& backing,
-    const BaseExpectation& want, Provenance* record);
+    const BaseExpectation& want, image::Provenance* record);
 
 }  // namespace e2q::cli
 

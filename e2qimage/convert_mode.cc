@@ -87,7 +87,8 @@ class ChunkSource {
 
 // Copies the guest content of `reader` to `sink`.  The next chunk is read
 // (and decompressed) on a helper thread while the current one is written.
-Status Copy(qcow2::Qcow2Reader* reader, ImageSink* sink, Progress* progress) {
+Status Copy(qcow2::Qcow2Reader* reader, image::ImageSink* sink,
+            Progress* progress) {
   ChunkSource source(reader);
   ChunkSource::Chunk ready, spare;
   auto fetch = [&source](ChunkSource::Chunk* c) { return source.Next(c); };
@@ -109,21 +110,22 @@ Status Copy(qcow2::Qcow2Reader* reader, ImageSink* sink, Progress* progress) {
 // filesystem identity and content flags when it has a record of its own
 // (a qemu-made source leaves them unknown).  Its snapshot IDs carry over
 // only when its active layer is converted, not an internal snapshot.
-Result<Provenance> ConvertedProvenance(const qcow2::Qcow2Reader& reader,
-                                       const Options& o) {
-  E2Q_ASSIGN_OR_RETURN(Provenance p, NewProvenance(ImageKind::kConverted,
-                                                   reader.virtual_size()));
-  E2Q_ASSIGN_OR_RETURN(std::optional<Provenance> src,
-                       Provenance::Find(reader.name(), reader.header()));
+Result<image::Provenance> ConvertedProvenance(const qcow2::Qcow2Reader& reader,
+                                              const Options& o) {
+  E2Q_ASSIGN_OR_RETURN(
+      image::Provenance p,
+      NewProvenance(image::ImageKind::kConverted, reader.virtual_size()));
+  E2Q_ASSIGN_OR_RETURN(std::optional<image::Provenance> src,
+                       image::Provenance::Find(reader.name(), reader.header()));
   if (src) {
     p.fs_uuid = src->fs_uuid;
     p.label = src->label;
     p.block_size = src->block_size;
     p.blocks_count = src->blocks_count;
-    p.flags = src->flags & (Provenance::kFlagAllData |
-                            Provenance::kFlagScrambled);
+    p.flags = src->flags & (image::Provenance::kFlagAllData |
+                            image::Provenance::kFlagScrambled);
     if (o.snapshot.empty()) {
-      p.flags |= src->flags & Provenance::kFlagLive;
+      p.flags |= src->flags & image::Provenance::kFlagLive;
       p.snapshot_ids = src->snapshot_ids;
     }
   }
@@ -187,7 +189,7 @@ Status RunConvert(const Options& o) {
 
   // Check the output parameters before creating anything.
   qcow2::WriterOptions wo;
-  Provenance record;
+  image::Provenance record;
   if (o.format == OutputFormat::kQcow2) {
     E2Q_ASSIGN_OR_RETURN(record, ConvertedProvenance(*reader, o));
     ReserveProvenance(record, &wo);
@@ -209,19 +211,19 @@ Status RunConvert(const Options& o) {
   } temp_guard(out->temp_path());
   std::unique_ptr<qcow2::Qcow2Writer> writer;
   std::unique_ptr<qcow2::ClusterCompressor> compressor;
-  std::unique_ptr<ImageSink> qcow2_sink;
-  std::unique_ptr<ImageSink> sink;
+  std::unique_ptr<image::ImageSink> qcow2_sink;
+  std::unique_ptr<image::ImageSink> sink;
   if (o.format == OutputFormat::kQcow2) {
     E2Q_ASSIGN_OR_RETURN(writer, qcow2::Qcow2Writer::Create(out->file(), wo));
     if (o.compress_level) {
       E2Q_ASSIGN_OR_RETURN(compressor,
                            NewCompressor(o, wo.cluster_bits, writer.get()));
     }
-    qcow2_sink = NewQcow2Sink(writer.get(), compressor.get());
+    qcow2_sink = image::NewQcow2Sink(writer.get(), compressor.get());
     E2Q_ASSIGN_OR_RETURN(sink, NewStampingSink(qcow2_sink.get(), writer.get(),
                                                std::move(record)));
   } else {
-    sink = NewRawSink(out->file(), size, out->sparse());
+    sink = image::NewRawSink(out->file(), size, out->sparse());
   }
 
   Progress progress(o.progress, "Converting", "MiB",

@@ -157,24 +157,24 @@ Status RunExport(const Options& o) {
   std::unique_ptr<qcow2::Qcow2Writer> writer;
   std::unique_ptr<qcow2::ClusterCompressor> compressor;
   std::unique_ptr<qcow2::Qcow2Reader> base_reader;
-  std::unique_ptr<BaseContent> base;
-  std::unique_ptr<ImageSink> qcow2_sink;
-  std::unique_ptr<ImageSink> sink;
+  std::unique_ptr<image::BaseContent> base;
+  std::unique_ptr<image::ImageSink> qcow2_sink;
+  std::unique_ptr<image::ImageSink> sink;
   if (o.format == OutputFormat::kQcow2) {
     E2Q_ASSIGN_OR_RETURN(uint32_t bits, ChooseClusterBits(o, size, bs));
-    E2Q_ASSIGN_OR_RETURN(
-        Provenance record,
-        NewProvenance(o.all_data ? ImageKind::kFull : ImageKind::kMetadata,
-                      size));
+    E2Q_ASSIGN_OR_RETURN(image::Provenance record,
+                         NewProvenance(o.all_data ? image::ImageKind::kFull
+                                                  : image::ImageKind::kMetadata,
+                                       size));
     // The state held: snapshot ID, ID2 of a range, or the live filesystem.
     const bool live = !spec || (spec->range && spec->to_live);
-    record.flags = live ? Provenance::kFlagLive : 0;
+    record.flags = live ? image::Provenance::kFlagLive : 0;
     if (!live) {
-      record.kind = ImageKind::kSnapshot;
+      record.kind = image::ImageKind::kSnapshot;
       record.snapshot_ids = {spec->range ? spec->to : spec->id};
     }
-    if (o.all_data) record.flags |= Provenance::kFlagAllData;
-    if (o.scramble) record.flags |= Provenance::kFlagScrambled;
+    if (o.all_data) record.flags |= image::Provenance::kFlagAllData;
+    if (o.scramble) record.flags |= image::Provenance::kFlagScrambled;
     record.fs_uuid = fs->uuid();
     record.label = fs->label();
     record.block_size = bs;
@@ -190,7 +190,7 @@ Status RunExport(const Options& o) {
       if (spec && spec->range) want.snapshot_id = spec->id;
       E2Q_ASSIGN_OR_RETURN(base_reader,
                            OpenBase(image_path, o.backing, want, &record));
-      base = std::make_unique<BaseContent>(base_reader.get(), bits);
+      base = std::make_unique<image::BaseContent>(base_reader.get(), bits);
       wo.backing_file = o.backing;
       wo.backing_format = "qcow2";
     }
@@ -200,16 +200,18 @@ Status RunExport(const Options& o) {
     if (o.compress_level) {
       E2Q_ASSIGN_OR_RETURN(compressor, NewCompressor(o, bits, writer.get()));
     }
-    qcow2_sink = NewQcow2Sink(writer.get(), compressor.get(), base.get());
+    qcow2_sink =
+        image::NewQcow2Sink(writer.get(), compressor.get(), base.get());
     E2Q_ASSIGN_OR_RETURN(sink, NewStampingSink(qcow2_sink.get(), writer.get(),
                                                std::move(record)));
   } else {
-    sink = NewRawSink(out->file(), size, out->sparse(), std::max(bs, 4096u));
+    sink = image::NewRawSink(out->file(), size, out->sparse(),
+                             std::max(bs, 4096u));
   }
 
   Progress progress(o.progress, "Copying", "blocks", selection.blocks.size(),
                     bs);
-  CopyOptions co;
+  image::CopyOptions co;
   co.block_size = bs;
   E2Q_ASSIGN_OR_RETURN(co.source_size, source->Size());
   co.progress = [&](uint64_t done) { progress.Update(done); };
@@ -218,9 +220,9 @@ Status RunExport(const Options& o) {
       return scrambler->Apply(first, count, data);
     };
   }
-  E2Q_ASSIGN_OR_RETURN(CopyStats stats,
-                       CopyBlocks(source, selection.blocks, sink.get(),
-                                  co));
+  E2Q_ASSIGN_OR_RETURN(
+      image::CopyStats stats,
+      image::CopyBlocks(source, selection.blocks, sink.get(), co));
   if (stats.blocks_past_source_end > 0) {
     fprintf(stderr,
             "e2qimage: %s: warning: %llu selected blocks lie past the end of "

@@ -54,14 +54,17 @@ std::string Printable(const std::string& s) {
   return out;
 }
 
-std::string DigestText(const Digest128& d) { return "xxh3-128:" + DigestHex(d); }
+std::string DigestText(const image::Digest128& d) {
+  return "xxh3-128:" + image::DigestHex(d);
+}
 
-void PrintProvenance(const Provenance& p) {
-  printf("provenance: e2qimage record version %u\n", Provenance::kVersion);
-  printf("kind: %s\n", ImageKindName(p.kind));
+void PrintProvenance(const image::Provenance& p) {
+  printf("provenance: e2qimage record version %u\n",
+         image::Provenance::kVersion);
+  printf("kind: %s\n", image::ImageKindName(p.kind));
   const bool known = p.block_size != 0;
   printf("filesystem UUID: %s\n",
-         known ? FormatUuid(p.fs_uuid).c_str() : "unknown");
+         known ? image::FormatUuid(p.fs_uuid).c_str() : "unknown");
   printf("filesystem label: %s\n", Printable(p.label).c_str());
   if (known) {
     printf("filesystem size: %llu blocks of %u bytes\n",
@@ -69,15 +72,16 @@ void PrintProvenance(const Provenance& p) {
   } else {
     printf("filesystem size: unknown\n");
   }
-  printf("content: %s%s\n",
-         p.flags & Provenance::kFlagAllData ? "all data" : "metadata only",
-         p.flags & Provenance::kFlagScrambled ? ", names scrambled" : "");
+  printf(
+      "content: %s%s\n",
+      p.flags & image::Provenance::kFlagAllData ? "all data" : "metadata only",
+      p.flags & image::Provenance::kFlagScrambled ? ", names scrambled" : "");
   std::string states = Ids(p.snapshot_ids);
-  if (p.flags & Provenance::kFlagLive) {
+  if (p.flags & image::Provenance::kFlagLive) {
     states += states.empty() ? "live" : " live";
   }
   printf("states: %s\n", states.empty() ? "unknown" : states.c_str());
-  if (p.kind == ImageKind::kIncremental) {
+  if (p.kind == image::ImageKind::kIncremental) {
     printf("base digest: %s\n", DigestText(p.base_digest).c_str());
     if (!p.base_snapshot_ids.empty()) {
       printf("base states: %s\n", Ids(p.base_snapshot_ids).c_str());
@@ -109,8 +113,8 @@ Status RunInfo(const Options& o) {
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<qcow2::Qcow2Reader> r,
                        OpenImage(path, false));
   const qcow2::Header& h = r->header();
-  E2Q_ASSIGN_OR_RETURN(std::optional<Provenance> prov,
-                       Provenance::Find(path, h));
+  E2Q_ASSIGN_OR_RETURN(std::optional<image::Provenance> prov,
+                       image::Provenance::Find(path, h));
   E2Q_ASSIGN_OR_RETURN(qcow2::Qcow2Reader::ClusterCounts c,
                        r->CountClusters());
   printf("file: %s\n", path.c_str());
@@ -161,8 +165,8 @@ Status RunVerify(const Options& o) {
   const std::string& path = o.args[0];
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<qcow2::Qcow2Reader> r,
                        OpenImage(path, true));
-  E2Q_ASSIGN_OR_RETURN(std::optional<Provenance> prov,
-                       Provenance::Find(path, r->header()));
+  E2Q_ASSIGN_OR_RETURN(std::optional<image::Provenance> prov,
+                       image::Provenance::Find(path, r->header()));
   if (!prov) {
     return Status::NotFound(path +
                             ": verify: no provenance record (the image was "
@@ -174,9 +178,10 @@ Status RunVerify(const Options& o) {
                     kUnit);
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   E2Q_ASSIGN_OR_RETURN(
-      Digest128 d,
-      ComputeImageDigest(r.get(), o.threads ? o.threads - 1 : cores - 1,
-                         [&](uint64_t done) { progress.Update(done / kUnit); }));
+      image::Digest128 d,
+      image::ComputeImageDigest(
+          r.get(), o.threads ? o.threads - 1 : cores - 1,
+          [&](uint64_t done) { progress.Update(done / kUnit); }));
   progress.Finish();
   if (d != prov->digest) {
     return Status::Corruption(path + ": verify: digest mismatch (recorded " +

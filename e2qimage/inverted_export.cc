@@ -51,7 +51,8 @@ void Warn(const std::string& object, const std::string& what) {
 // into `writer`'s header (the active layer's provenance).
 Status CopyState(const Options& o, StateSource* s, qcow2::ClusterTarget* target,
                  qcow2::ClusterCompressor* compressor,
-                 qcow2::Qcow2MultiWriter* writer, const Provenance* record) {
+                 qcow2::Qcow2MultiWriter* writer,
+                 const image::Provenance* record) {
   ext4::SelectOptions so;
   so.all_data = o.all_data;
   E2Q_ASSIGN_OR_RETURN(ext4::Selection selection,
@@ -67,24 +68,25 @@ Status CopyState(const Options& o, StateSource* s, qcow2::ClusterTarget* target,
   const uint32_t bs = s->fs->block_size();
   Progress progress(o.progress, "Copying " + s->info.name, "blocks",
                     selection.blocks.size(), bs);
-  std::unique_ptr<ImageSink> qcow2_sink = NewQcow2Sink(target, compressor);
-  ImageSink* sink_ptr = qcow2_sink.get();
-  std::unique_ptr<ImageSink> digest_sink;
+  std::unique_ptr<image::ImageSink> qcow2_sink =
+      image::NewQcow2Sink(target, compressor);
+  image::ImageSink* sink_ptr = qcow2_sink.get();
+  std::unique_ptr<image::ImageSink> digest_sink;
   if (record != nullptr) {
     E2Q_RETURN_IF_ERROR(record->Validate());
-    Provenance r = *record;
+    image::Provenance r = *record;
     E2Q_ASSIGN_OR_RETURN(
-        digest_sink,
-        NewDigestSink(qcow2_sink.get(), r.guest_size, 1,
-                      [writer, r](const Digest128& digest) mutable {
-                        r.digest = digest;
-                        writer->SetExtensions({qcow2::HeaderExtension{
-                            qcow2::kExtE2qProvenance, r.Encode()}});
-                        return Status::OK();
-                      }));
+        digest_sink, image::NewDigestSink(
+                         qcow2_sink.get(), r.guest_size, 1,
+                         [writer, r](const image::Digest128& digest) mutable {
+                           r.digest = digest;
+                           writer->SetExtensions({qcow2::HeaderExtension{
+                               qcow2::kExtE2qProvenance, r.Encode()}});
+                           return Status::OK();
+                         }));
     sink_ptr = digest_sink.get();
   }
-  CopyOptions co;
+  image::CopyOptions co;
   co.block_size = bs;
   E2Q_ASSIGN_OR_RETURN(co.source_size, s->file->Size());
   co.progress = [&](uint64_t done) { progress.Update(done); };
@@ -93,8 +95,9 @@ Status CopyState(const Options& o, StateSource* s, qcow2::ClusterTarget* target,
       return scrambler->Apply(first, count, data);
     };
   }
-  E2Q_ASSIGN_OR_RETURN(CopyStats stats,
-                       CopyBlocks(s->file, selection.blocks, sink_ptr, co));
+  E2Q_ASSIGN_OR_RETURN(
+      image::CopyStats stats,
+      image::CopyBlocks(s->file, selection.blocks, sink_ptr, co));
   if (stats.blocks_past_source_end > 0) {
     Warn(s->file->name(), std::to_string(stats.blocks_past_source_end) +
                               " selected blocks lie past the end of the "
@@ -176,12 +179,12 @@ Status RunExportAll(const Options& o) {
   // Provenance of the file: kind multi-state, the live filesystem's
   // identity, the snapshot IDs held, the digest of the active layer.
   const ext4::Filesystem& live = *states.back().fs;
-  E2Q_ASSIGN_OR_RETURN(
-      Provenance record,
-      NewProvenance(ImageKind::kMultiState, states.back().info.virtual_size));
-  record.flags = Provenance::kFlagLive;
-  if (o.all_data) record.flags |= Provenance::kFlagAllData;
-  if (o.scramble) record.flags |= Provenance::kFlagScrambled;
+  E2Q_ASSIGN_OR_RETURN(image::Provenance record,
+                       NewProvenance(image::ImageKind::kMultiState,
+                                     states.back().info.virtual_size));
+  record.flags = image::Provenance::kFlagLive;
+  if (o.all_data) record.flags |= image::Provenance::kFlagAllData;
+  if (o.scramble) record.flags |= image::Provenance::kFlagScrambled;
   record.fs_uuid = live.uuid();
   record.label = live.label();
   record.block_size = live.block_size();

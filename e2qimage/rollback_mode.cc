@@ -137,8 +137,8 @@ Result<uint64_t> PrepareUndo(const Options& o, uint32_t id, io::File* device,
   E2Q_ASSIGN_OR_RETURN(
       std::unique_ptr<ext4::Filesystem> live,
       ext4::Filesystem::Open(device, ext4::Filesystem::OpenOptions()));
-  E2Q_ASSIGN_OR_RETURN(Provenance record,
-                       NewProvenance(ImageKind::kUndo, device_size));
+  E2Q_ASSIGN_OR_RETURN(image::Provenance record,
+                       NewProvenance(image::ImageKind::kUndo, device_size));
   record.flags = 0;
   record.snapshot_ids = {id};
   record.fs_uuid = live->uuid();

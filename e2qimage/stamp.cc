@@ -25,8 +25,9 @@ Result<int64_t> CreationTime() {
   return static_cast<int64_t>(v);
 }
 
-Result<Provenance> NewProvenance(ImageKind kind, uint64_t guest_size) {
-  Provenance p;
+Result<image::Provenance> NewProvenance(image::ImageKind kind,
+                                        uint64_t guest_size) {
+  image::Provenance p;
   p.kind = kind;
   p.flags = 0;
   p.tool_version = PACKAGE_VERSION;
@@ -35,19 +36,19 @@ Result<Provenance> NewProvenance(ImageKind kind, uint64_t guest_size) {
   return p;
 }
 
-void ReserveProvenance(const Provenance& record, qcow2::WriterOptions* wo) {
+void ReserveProvenance(const image::Provenance& record,
+                       qcow2::WriterOptions* wo) {
   wo->extensions.push_back(
       qcow2::HeaderExtension{qcow2::kExtE2qProvenance, record.Encode()});
 }
 
-Result<std::unique_ptr<ImageSink>> NewStampingSink(ImageSink* inner,
-                                                   qcow2::Qcow2Writer* writer,
-                                                   Provenance record) {
+Result<std::unique_ptr<image::ImageSink>> NewStampingSink(
+    image::ImageSink* inner, qcow2::Qcow2Writer* writer,
+    image::Provenance record) {
   E2Q_RETURN_IF_ERROR(record.Validate());
   const uint64_t size = record.guest_size;
-  return NewDigestSink(
-      inner, size, 1,
-      [writer, record](const Digest128& digest) mutable {
+  return image::NewDigestSink(
+      inner, size, 1, [writer, record](const image::Digest128& digest) mutable {
         record.digest = digest;
         return writer->SetExtension(qcow2::kExtE2qProvenance, record.Encode());
       });

@@ -22,18 +22,20 @@ namespace e2q::cli {
 Result<int64_t> CreationTime();
 
 // A record with the e2qimage version and the creation time filled in.
-Result<Provenance> NewProvenance(ImageKind kind, uint64_t guest_size);
+Result<image::Provenance> NewProvenance(image::ImageKind kind,
+                                        uint64_t guest_size);
 
 // Adds `record` (digest still zero) to the writer options, so that the
 // writer reserves its final size and an oversized header fails at once.
-void ReserveProvenance(const Provenance& record, qcow2::WriterOptions* wo);
+void ReserveProvenance(const image::Provenance& record,
+                       qcow2::WriterOptions* wo);
 
 // A sink in front of `inner` that computes the digest of everything
 // written and, when finished, stores `record` with that digest in
 // `writer`'s header before the inner sink finishes the image.
-Result<std::unique_ptr<ImageSink>> NewStampingSink(ImageSink* inner,
-                                                   qcow2::Qcow2Writer* writer,
-                                                   Provenance record);
+Result<std::unique_ptr<image::ImageSink>> NewStampingSink(
+    image::ImageSink* inner, qcow2::Qcow2Writer* writer,
+    image::Provenance record);
 
 }  // namespace e2q::cli
 

@@ -76,34 +76,34 @@ uint32_t Log2Exact(uint32_t v) {
 class SparseDigest {
  public:
   explicit SparseDigest(uint64_t guest_size)
-      : digest_(guest_size), chunk_(kDigestChunkSize, 0) {}
+      : digest_(guest_size), chunk_(image::kDigestChunkSize, 0) {}
   void Feed(uint64_t offset, const uint8_t* data, size_t len) {
     while (len > 0) {
-      const uint64_t index = offset >> kDigestChunkBits;
+      const uint64_t index = offset >> image::kDigestChunkBits;
       if (have_ && index != index_) Close();
       index_ = index;
       have_ = true;
-      const size_t in = offset & (kDigestChunkSize - 1);
-      const size_t n = std::min(len, kDigestChunkSize - in);
+      const size_t in = offset & (image::kDigestChunkSize - 1);
+      const size_t n = std::min(len, image::kDigestChunkSize - in);
       std::memcpy(&chunk_[in], data, n);
       offset += n;
       data += n;
       len -= n;
     }
   }
-  Digest128 Final() {
+  image::Digest128 Final() {
     if (have_) Close();
     return digest_.Final();
   }
 
  private:
   void Close() {
-    Digest128 h;
-    if (HashChunk(chunk_.data(), &h)) digest_.Add(index_, h);
+    image::Digest128 h;
+    if (image::HashChunk(chunk_.data(), &h)) digest_.Add(index_, h);
     std::fill(chunk_.begin(), chunk_.end(), 0);
     have_ = false;
   }
-  ContentDigest digest_;
+  image::ContentDigest digest_;
   std::vector<uint8_t> chunk_;
   uint64_t index_ = 0;
   bool have_ = false;
@@ -187,7 +187,7 @@ std::string RollbackSnapshotName(uint32_t snapshot_id) {
 Status WriteUndoFile(io::File* device, io::File* target, const BlockSet& blocks,
                      UndoIdentity* id, io::File* out,
                      const std::function<void(uint64_t)>& progress,
-                     const Provenance* provenance) {
+                     const image::Provenance* provenance) {
   const uint32_t bits = Log2Exact(id->block_size);
   if (bits < qcow2::kMinClusterBits || bits > qcow2::kMaxClusterBits) {
     return Status::NotSupported(out->name() + ": undo file: block size " +
@@ -224,7 +224,7 @@ Status WriteUndoFile(io::File* device, io::File* target, const BlockSet& blocks,
   ext.data = EncodeRecord(*id);
   std::vector<qcow2::HeaderExtension> exts{ext};
   if (provenance != nullptr) {
-    Provenance p = *provenance;
+    image::Provenance p = *provenance;
     p.guest_size = guest_size;
     p.digest = digest.Final();
     E2Q_RETURN_IF_ERROR(p.Validate().WithContext(out->name()));

@@ -71,7 +71,7 @@ std::string RollbackSnapshotName(uint32_t snapshot_id);
 Status WriteUndoFile(io::File* device, io::File* target, const BlockSet& blocks,
                      UndoIdentity* id, io::File* out,
                      const std::function<void(uint64_t)>& progress,
-                     const Provenance* provenance = nullptr);
+                     const image::Provenance* provenance = nullptr);
 
 // An undo file opened for reading.
 class UndoFile {

@@ -6,7 +6,7 @@
 
 #include "lib/base/is_zero.h"
 
-namespace e2q {
+namespace e2q::image {
 
 namespace {
 
@@ -95,4 +95,4 @@ Status BaseContent::ForEachNonZero(uint64_t first, uint64_t end,
   return Status::OK();
 }
 
-}  // namespace e2q
+}  // namespace e2q::image

@@ -14,7 +14,7 @@
 #include "lib/base/status.h"
 #include "lib/qcow2/qcow2_reader.h"
 
-namespace e2q {
+namespace e2q::image {
 
 class BaseContent {
  public:
@@ -48,6 +48,6 @@ class BaseContent {
   std::vector<uint8_t> has_data_;  // per window cluster
 };
 
-}  // namespace e2q
+}  // namespace e2q::image
 
 #endif  // E2Q_LIB_IMAGE_BASE_CONTENT_H_

@@ -16,7 +16,7 @@
 #include "lib/base/endian.h"
 #include "lib/base/is_zero.h"
 
-namespace e2q {
+namespace e2q::image {
 
 namespace {
 
@@ -112,4 +112,4 @@ const std::vector<ChunkHasher::Slot>& ChunkHasher::Wait() {
   return slots_;
 }
 
-}  // namespace e2q
+}  // namespace e2q::image

@@ -30,7 +30,7 @@
 #include "lib/base/batch_pool.h"
 #include "lib/base/status.h"
 
-namespace e2q {
+namespace e2q::image {
 
 constexpr uint8_t kDigestTypeXxh3Chunks = 1;
 constexpr uint32_t kDigestChunkBits = 16;
@@ -96,6 +96,6 @@ class ChunkHasher {
   std::vector<Slot> slots_;
 };
 
-}  // namespace e2q
+}  // namespace e2q::image
 
 #endif  // E2Q_LIB_IMAGE_CONTENT_DIGEST_H_

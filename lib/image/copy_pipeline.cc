@@ -12,7 +12,7 @@
 
 #include "lib/io/aligned_buffer.h"
 
-namespace e2q {
+namespace e2q::image {
 
 namespace {
 
@@ -259,4 +259,4 @@ Result<CopyStats> CopyBlocks(io::File* source, const BlockSet& blocks,
   return stats;
 }
 
-}  // namespace e2q
+}  // namespace e2q::image

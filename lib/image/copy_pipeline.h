@@ -15,7 +15,7 @@
 #include "lib/image/image_sink.h"
 #include "lib/io/file.h"
 
-namespace e2q {
+namespace e2q::image {
 
 // Rewrites the content of blocks [first, first + count) in place before
 // they reach the sink (used by -s to scramble names).  `data` holds
@@ -46,6 +46,6 @@ struct CopyStats {
 Result<CopyStats> CopyBlocks(io::File* source, const BlockSet& blocks,
                              ImageSink* sink, const CopyOptions& options);
 
-}  // namespace e2q
+}  // namespace e2q::image
 
 #endif  // E2Q_LIB_IMAGE_COPY_PIPELINE_H_

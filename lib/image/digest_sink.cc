@@ -13,7 +13,7 @@
 #include <cstring>
 #include <vector>
 
-namespace e2q {
+namespace e2q::image {
 
 namespace {
 
@@ -140,4 +140,4 @@ Result<std::unique_ptr<ImageSink>> NewDigestSink(ImageSink* inner,
       inner, guest_size, std::move(hasher), std::move(on_digest)));
 }
 
-}  // namespace e2q
+}  // namespace e2q::image

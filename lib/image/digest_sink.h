@@ -13,7 +13,7 @@
 #include "lib/image/content_digest.h"
 #include "lib/image/image_sink.h"
 
-namespace e2q {
+namespace e2q::image {
 
 // Called with the digest when the sink finishes, before the inner sink's
 // Finish() (so it may still set the qcow2 writer's header extensions).
@@ -27,6 +27,6 @@ Result<std::unique_ptr<ImageSink>> NewDigestSink(ImageSink* inner,
                                                  unsigned threads,
                                                  DigestReady on_digest);
 
-}  // namespace e2q
+}  // namespace e2q::image
 
 #endif  // E2Q_LIB_IMAGE_DIGEST_SINK_H_

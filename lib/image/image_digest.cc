@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-namespace e2q {
+namespace e2q::image {
 
 namespace {
 
@@ -78,4 +78,4 @@ Result<Digest128> ComputeImageDigest(
   return digest.Final();
 }
 
-}  // namespace e2q
+}  // namespace e2q::image

@@ -11,7 +11,7 @@
 #include "lib/image/content_digest.h"
 #include "lib/qcow2/qcow2_reader.h"
 
-namespace e2q {
+namespace e2q::image {
 
 // Reads the guest content of `reader` (its active layer, or the snapshot
 // it has selected, through its backing chain) and returns its digest.
@@ -22,6 +22,6 @@ Result<Digest128> ComputeImageDigest(
     qcow2::Qcow2Reader* reader, unsigned threads,
     const std::function<void(uint64_t bytes_done)>& progress = nullptr);
 
-}  // namespace e2q
+}  // namespace e2q::image
 
 #endif  // E2Q_LIB_IMAGE_IMAGE_DIGEST_H_

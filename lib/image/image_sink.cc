@@ -9,7 +9,7 @@
 #include "lib/image/base_content.h"
 #include "lib/qcow2/cluster_compressor.h"
 
-namespace e2q {
+namespace e2q::image {
 
 namespace {
 
@@ -253,4 +253,4 @@ std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::ClusterTarget* writer,
   return std::make_unique<Qcow2Sink>(writer, compressor, base);
 }
 
-}  // namespace e2q
+}  // namespace e2q::image

@@ -14,7 +14,7 @@
 #include "lib/qcow2/cluster_compressor.h"
 #include "lib/qcow2/qcow2_cluster_target.h"
 
-namespace e2q {
+namespace e2q::image {
 
 class BaseContent;
 
@@ -52,6 +52,6 @@ std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::ClusterTarget* writer,
                                         qcow2::ClusterCompressor* compressor,
                                         BaseContent* base = nullptr);
 
-}  // namespace e2q
+}  // namespace e2q::image
 
 #endif  // E2Q_LIB_IMAGE_IMAGE_SINK_H_

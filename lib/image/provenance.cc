@@ -13,7 +13,7 @@
 
 #include "lib/base/endian.h"
 
-namespace e2q {
+namespace e2q::image {
 
 namespace {
 
@@ -219,4 +219,4 @@ Result<std::optional<Provenance>> Provenance::Find(
   return std::optional<Provenance>(std::move(p));
 }
 
-}  // namespace e2q
+}  // namespace e2q::image

@@ -22,7 +22,7 @@
 #include "lib/image/content_digest.h"
 #include "lib/qcow2/qcow2_format.h"
 
-namespace e2q {
+namespace e2q::image {
 
 enum class ImageKind : uint8_t {
   kMetadata = 1,     // live filesystem, metadata blocks
@@ -85,6 +85,6 @@ const char* ImageKindName(ImageKind kind);
 // 8-4-4-4-12 lowercase hex.
 std::string FormatUuid(const std::array<uint8_t, 16>& uuid);
 
-}  // namespace e2q
+}  // namespace e2q::image
 
 #endif  // E2Q_LIB_IMAGE_PROVENANCE_H_

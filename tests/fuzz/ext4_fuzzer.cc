@@ -90,8 +90,8 @@ void Export(MemFile* device, const e2q::ext4::Filesystem& fs, bool all_data) {
   wo.virtual_size = fs.byte_size();
   auto writer = e2q::qcow2::Qcow2Writer::Create(&out, wo);
   if (!writer.ok()) return;
-  auto sink = e2q::NewQcow2Sink(writer->get(), nullptr);
-  e2q::CopyOptions co;
+  auto sink = e2q::image::NewQcow2Sink(writer->get(), nullptr);
+  e2q::image::CopyOptions co;
   co.block_size = bs;
   co.source_size = device->data().size();
   if (scrambler) {
@@ -99,7 +99,7 @@ void Export(MemFile* device, const e2q::ext4::Filesystem& fs, bool all_data) {
       return scrambler->Apply(first, count, data);
     };
   }
-  auto copied = e2q::CopyBlocks(device, sel->blocks, sink.get(), co);
+  auto copied = e2q::image::CopyBlocks(device, sel->blocks, sink.get(), co);
   if (scrambler && !copied.ok()) return;
   Check(copied.ok());
   if (!scrambler) VerifyCopy(device, sel->blocks, bs, std::move(out.data()));

@@ -22,7 +22,7 @@
 namespace e2q {
 namespace {
 
-constexpr size_t kChunk = kDigestChunkSize;
+constexpr size_t kChunk = image::kDigestChunkSize;
 
 // A disk of `size` bytes: zero chunks, full chunks, chunks with a few
 // non-zero bytes, and a last partial chunk.
@@ -47,7 +47,7 @@ std::vector<uint8_t> Disk(size_t size, uint32_t seed) {
 }
 
 // The definition in content_digest.h, written out independently.
-Digest128 Reference(const std::vector<uint8_t>& disk) {
+image::Digest128 Reference(const std::vector<uint8_t>& disk) {
   std::vector<uint8_t> stream = {'E', '2', 'Q', 'D', 0, 0, 0, 1};
   uint8_t b[8];
   StoreBE64(b, disk.size());
@@ -70,23 +70,23 @@ Digest128 Reference(const std::vector<uint8_t>& disk) {
   }
   XXH128_canonical_t d;
   XXH128_canonicalFromHash(&d, XXH3_128bits(stream.data(), stream.size()));
-  Digest128 out;
+  image::Digest128 out;
   std::copy(d.digest, d.digest + 16, out.begin());
   return out;
 }
 
 // Writes `disk` through a DigestSink in pieces split at random points, with
 // the all-zero stretches sometimes skipped, and returns the digest.
-Digest128 ThroughSink(const std::vector<uint8_t>& disk, uint32_t seed,
-                      unsigned threads, size_t max_piece) {
+image::Digest128 ThroughSink(const std::vector<uint8_t>& disk, uint32_t seed,
+                             unsigned threads, size_t max_piece) {
   io::MemFile raw;
-  auto inner = NewRawSink(&raw, disk.size(), true);
-  Digest128 got{};
-  auto sink = NewDigestSink(inner.get(), disk.size(), threads,
-                            [&](const Digest128& d) {
-                              got = d;
-                              return Status::OK();
-                            });
+  auto inner = image::NewRawSink(&raw, disk.size(), true);
+  image::Digest128 got{};
+  auto sink = image::NewDigestSink(inner.get(), disk.size(), threads,
+                                   [&](const image::Digest128& d) {
+                                     got = d;
+                                     return Status::OK();
+                                   });
   EXPECT_TRUE(sink.ok());
   std::mt19937 rng(seed);
   size_t pos = 0;
@@ -106,8 +106,8 @@ Digest128 ThroughSink(const std::vector<uint8_t>& disk, uint32_t seed,
 
 // Writes `disk` as a qcow2 image (digest recorded by the sink) and returns
 // the digest recomputed through Qcow2Reader.
-Digest128 ThroughQcow2(const std::vector<uint8_t>& disk, uint32_t bits,
-                       bool compress) {
+image::Digest128 ThroughQcow2(const std::vector<uint8_t>& disk, uint32_t bits,
+                              bool compress) {
   io::MemFile f("img");
   qcow2::WriterOptions o;
   o.cluster_bits = bits;
@@ -121,12 +121,13 @@ Digest128 ThroughQcow2(const std::vector<uint8_t>& disk, uint32_t bits,
     EXPECT_TRUE(c.ok());
     comp = std::move(c).value();
   }
-  auto q = NewQcow2Sink(w->get(), comp.get());
-  Digest128 recorded{};
-  auto sink = NewDigestSink(q.get(), disk.size(), 1, [&](const Digest128& d) {
-    recorded = d;
-    return Status::OK();
-  });
+  auto q = image::NewQcow2Sink(w->get(), comp.get());
+  image::Digest128 recorded{};
+  auto sink = image::NewDigestSink(q.get(), disk.size(), 1,
+                                   [&](const image::Digest128& d) {
+                                     recorded = d;
+                                     return Status::OK();
+                                   });
   EXPECT_TRUE(sink.ok());
   EXPECT_OK((*sink)->Write(0, disk.data(), disk.size()));
   EXPECT_OK((*sink)->Finish());
@@ -135,7 +136,7 @@ Digest128 ThroughQcow2(const std::vector<uint8_t>& disk, uint32_t bits,
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   if (!r.ok()) return {};
   for (unsigned t : {0u, 3u}) {
-    auto d = ComputeImageDigest(r->get(), t);
+    auto d = image::ComputeImageDigest(r->get(), t);
     EXPECT_TRUE(d.ok());
     EXPECT_EQ(*d, recorded) << "bits " << bits << " threads " << t;
   }
@@ -145,7 +146,7 @@ Digest128 ThroughQcow2(const std::vector<uint8_t>& disk, uint32_t bits,
 TEST(ContentDigestTest, MatchesDefinitionWhateverTheWrites) {
   // 3 MiB + 4 KiB: a partial last chunk.
   std::vector<uint8_t> disk = Disk((3 << 20) + 4096, 1);
-  const Digest128 want = Reference(disk);
+  const image::Digest128 want = Reference(disk);
   EXPECT_EQ(ThroughSink(disk, 1, 0, 1 << 20), want);
   EXPECT_EQ(ThroughSink(disk, 2, 1, 700 << 10), want);
   EXPECT_EQ(ThroughSink(disk, 3, 3, 5000), want);
@@ -167,13 +168,13 @@ TEST(ContentDigestTest, LoneBlocksInChunksOfTheirOwn) {
     }
   }
   io::MemFile raw;
-  auto inner = NewRawSink(&raw, disk.size(), true);
-  Digest128 got{};
-  auto sink = NewDigestSink(inner.get(), disk.size(), 1,
-                            [&](const Digest128& d) {
-                              got = d;
-                              return Status::OK();
-                            });
+  auto inner = image::NewRawSink(&raw, disk.size(), true);
+  image::Digest128 got{};
+  auto sink = image::NewDigestSink(inner.get(), disk.size(), 1,
+                                   [&](const image::Digest128& d) {
+                                     got = d;
+                                     return Status::OK();
+                                   });
   ASSERT_TRUE(sink.ok());
   for (size_t b : blocks) {
     ASSERT_OK((*sink)->Write(b * 4096, &disk[b * 4096], 4096));
@@ -184,7 +185,7 @@ TEST(ContentDigestTest, LoneBlocksInChunksOfTheirOwn) {
 
 TEST(ContentDigestTest, IndependentOfClusterSizeAndCompression) {
   std::vector<uint8_t> disk = Disk(4 << 20, 2);
-  const Digest128 want = Reference(disk);
+  const image::Digest128 want = Reference(disk);
   for (uint32_t bits : {9u, 12u, 16u, 21u}) {
     EXPECT_EQ(ThroughQcow2(disk, bits, false), want) << bits;
   }
@@ -199,14 +200,14 @@ TEST(ContentDigestTest, ZerosAndSizeCount) {
   EXPECT_EQ(ThroughSink(a, 5, 1, 100000), Reference(a));
   // Any single changed byte changes the digest.
   std::vector<uint8_t> disk = Disk(1 << 20, 3);
-  const Digest128 base = Reference(disk);
+  const image::Digest128 base = Reference(disk);
   for (size_t at : {size_t{0}, size_t{65535}, size_t{65536}, disk.size() - 1}) {
     auto v = disk;
     v[at] ^= 0x40;
     EXPECT_NE(Reference(v), base) << at;
     EXPECT_EQ(ThroughSink(v, 6, 1, 100000), Reference(v)) << at;
   }
-  EXPECT_EQ(DigestHex(Digest128{0x01, 0xab}),
+  EXPECT_EQ(image::DigestHex(image::Digest128{0x01, 0xab}),
             "01ab0000000000000000000000000000");
 }
 

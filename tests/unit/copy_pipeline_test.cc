@@ -42,13 +42,14 @@ TEST(CopyPipelineTest, CopiesSelectedBlocksOnly) {
   set.Add(4999);
   for (uint64_t max_read : {uint64_t{bs}, uint64_t{64} << 10, uint64_t{8} << 20}) {
     io::MemFile out("out");
-    auto sink = NewRawSink(&out, src.size(), /*sparse=*/true, 4096);
-    CopyOptions o;
+    auto sink = image::NewRawSink(&out, src.size(), /*sparse=*/true, 4096);
+    image::CopyOptions o;
     o.block_size = bs;
     o.max_read_bytes = max_read;
     uint64_t last = 0;
     o.progress = [&](uint64_t done) { last = done; };
-    ASSERT_OK_AND_ASSIGN(CopyStats st, CopyBlocks(&source, set, sink.get(), o));
+    ASSERT_OK_AND_ASSIGN(image::CopyStats st,
+                         image::CopyBlocks(&source, set, sink.get(), o));
     EXPECT_EQ(st.blocks_read, set.size());
     EXPECT_EQ(last, set.size());
     EXPECT_EQ(out.data(), Expected(src, set, bs));
@@ -62,15 +63,16 @@ TEST(CopyPipelineTest, AppliesTransformToSelectedRuns) {
   BlockSet set;
   set.Add(4, 8);
   io::MemFile out("out");
-  auto sink = NewRawSink(&out, src.size(), true);
-  CopyOptions o;
+  auto sink = image::NewRawSink(&out, src.size(), true);
+  image::CopyOptions o;
   o.block_size = bs;
   o.transform = [&](uint64_t first, uint64_t count, uint8_t* data) {
     for (uint64_t i = 0; i < count * bs; ++i) data[i] ^= 0xff;
     EXPECT_GE(first, 4u);
     return Status::OK();
   };
-  ASSERT_OK_AND_ASSIGN(CopyStats st, CopyBlocks(&source, set, sink.get(), o));
+  ASSERT_OK_AND_ASSIGN(image::CopyStats st,
+                       image::CopyBlocks(&source, set, sink.get(), o));
   (void)st;
   for (uint64_t i = 4 * bs; i < 12 * bs; ++i) {
     ASSERT_EQ(out.data()[i], uint8_t(src[i] ^ 0xff));
@@ -84,10 +86,11 @@ TEST(CopyPipelineTest, ShortSourceReadsZerosAndIsCounted) {
   BlockSet set;
   set.Add(5, 10);  // blocks 10..14 lie past the end
   io::MemFile out("out");
-  auto sink = NewRawSink(&out, bs * 20, true);
-  CopyOptions o;
+  auto sink = image::NewRawSink(&out, bs * 20, true);
+  image::CopyOptions o;
   o.block_size = bs;
-  ASSERT_OK_AND_ASSIGN(CopyStats st, CopyBlocks(&source, set, sink.get(), o));
+  ASSERT_OK_AND_ASSIGN(image::CopyStats st,
+                       image::CopyBlocks(&source, set, sink.get(), o));
   EXPECT_EQ(st.blocks_past_source_end, 5u);
   EXPECT_EQ(out.data().size(), bs * 20u);
 }
@@ -99,21 +102,21 @@ TEST(CopyPipelineTest, TransformErrorStopsTheCopy) {
   BlockSet set;
   set.Add(0, 4096);
   io::MemFile out("out");
-  auto sink = NewRawSink(&out, src.size(), true);
-  CopyOptions o;
+  auto sink = image::NewRawSink(&out, src.size(), true);
+  image::CopyOptions o;
   o.block_size = bs;
   o.max_read_bytes = 16 * bs;
   o.transform = [](uint64_t first, uint64_t, uint8_t*) {
     return first >= 64 ? Status::Corruption("dir: bad block") : Status::OK();
   };
-  auto r = CopyBlocks(&source, set, sink.get(), o);
+  auto r = image::CopyBlocks(&source, set, sink.get(), o);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kCorruption);
 }
 
 TEST(RawSinkTest, SparseSkipsZerosButKeepsSize) {
   io::MemFile out("out");
-  auto sink = NewRawSink(&out, 1 << 20, true, 4096);
+  auto sink = image::NewRawSink(&out, 1 << 20, true, 4096);
   std::vector<uint8_t> data(65536, 0);
   data[5000] = 7;
   ASSERT_OK(sink->Write(8192, data.data(), data.size()));

@@ -9,10 +9,10 @@
 namespace e2q {
 namespace {
 
-Provenance Sample() {
-  Provenance p;
-  p.kind = ImageKind::kIncremental;
-  p.flags = Provenance::kFlagAllData | Provenance::kFlagLive;
+image::Provenance Sample() {
+  image::Provenance p;
+  p.kind = image::ImageKind::kIncremental;
+  p.flags = image::Provenance::kFlagAllData | image::Provenance::kFlagLive;
   for (int i = 0; i < 16; ++i) p.fs_uuid[i] = static_cast<uint8_t>(0x10 + i);
   p.label = "rootfs";
   p.block_size = 4096;
@@ -28,64 +28,80 @@ Provenance Sample() {
 }
 
 TEST(ProvenanceTest, RoundTrips) {
-  Provenance p = Sample();
+  image::Provenance p = Sample();
   ASSERT_OK(p.Validate());
   std::vector<uint8_t> e = p.Encode();
   EXPECT_EQ(e.size(), 96u + 6 + 5 + 4 * 3);
   EXPECT_EQ(LoadBE32(e.data()), 0x45325150u);
   EXPECT_EQ(LoadBE16(e.data() + 6), e.size());
-  ASSERT_OK_AND_ASSIGN(Provenance q, Provenance::Decode("f", e.data(), e.size()));
+  ASSERT_OK_AND_ASSIGN(image::Provenance q,
+                       image::Provenance::Decode("f", e.data(), e.size()));
   EXPECT_EQ(q.Encode(), e);
   EXPECT_EQ(q.label, "rootfs");
   EXPECT_EQ(q.snapshot_ids, (std::vector<uint32_t>{7, 3}));
   EXPECT_EQ(q.base_snapshot_ids, (std::vector<uint32_t>{3}));
   EXPECT_EQ(q.created, 1700000000);
-  EXPECT_EQ(FormatUuid(q.fs_uuid), "10111213-1415-1617-1819-1a1b1c1d1e1f");
+  EXPECT_EQ(image::FormatUuid(q.fs_uuid),
+            "10111213-1415-1617-1819-1a1b1c1d1e1f");
   // A time before 1970 survives as a signed number.
   p.created = -5;
   e = p.Encode();
-  ASSERT_OK_AND_ASSIGN(q, Provenance::Decode("f", e.data(), e.size()));
+  ASSERT_OK_AND_ASSIGN(q, image::Provenance::Decode("f", e.data(), e.size()));
   EXPECT_EQ(q.created, -5);
 }
 
 TEST(ProvenanceTest, ValidateRefusesEachBadField) {
-  auto expect_bad = [](void (*mutate)(Provenance*), const char* what) {
-    Provenance p = Sample();
+  auto expect_bad = [](void (*mutate)(image::Provenance*), const char* what) {
+    image::Provenance p = Sample();
     mutate(&p);
     EXPECT_FALSE(p.Validate().ok()) << what;
   };
-  expect_bad([](Provenance* p) { p->kind = static_cast<ImageKind>(0); }, "kind 0");
-  expect_bad([](Provenance* p) { p->kind = static_cast<ImageKind>(8); }, "kind 8");
-  expect_bad([](Provenance* p) { p->digest_type = 2; }, "digest type");
-  expect_bad([](Provenance* p) { p->flags |= 0x100; }, "flags");
-  expect_bad([](Provenance* p) { p->block_size = 3000; }, "block size");
-  expect_bad([](Provenance* p) { p->label = std::string(17, 'a'); }, "label");
-  expect_bad([](Provenance* p) { p->label = std::string("a\0b", 3); }, "NUL");
-  expect_bad([](Provenance* p) { p->tool_version = "1 2"; }, "version");
-  expect_bad([](Provenance* p) { p->guest_size = 1000; }, "guest size");
-  expect_bad([](Provenance* p) { p->base_digest = {}; }, "no base digest");
-  expect_bad([](Provenance* p) { p->snapshot_ids.assign(1025, 1); }, "ids");
-  expect_bad([](Provenance* p) {
-    p->kind = ImageKind::kFull;
-    p->snapshot_ids.clear();
-  }, "base on a full export");
-  expect_bad([](Provenance* p) {
-    p->kind = ImageKind::kMetadata;
-    p->snapshot_ids.clear();
-    p->base_digest = {};
-    p->base_snapshot_ids.clear();
-  }, "metadata with all-data flag");
-  expect_bad([](Provenance* p) {
-    p->kind = ImageKind::kSnapshot;
-    p->base_digest = {};
-    p->base_snapshot_ids.clear();
-  }, "snapshot export flagged live");
+  expect_bad(
+      [](image::Provenance* p) { p->kind = static_cast<image::ImageKind>(0); },
+      "kind 0");
+  expect_bad(
+      [](image::Provenance* p) { p->kind = static_cast<image::ImageKind>(8); },
+      "kind 8");
+  expect_bad([](image::Provenance* p) { p->digest_type = 2; }, "digest type");
+  expect_bad([](image::Provenance* p) { p->flags |= 0x100; }, "flags");
+  expect_bad([](image::Provenance* p) { p->block_size = 3000; }, "block size");
+  expect_bad([](image::Provenance* p) { p->label = std::string(17, 'a'); },
+             "label");
+  expect_bad([](image::Provenance* p) { p->label = std::string("a\0b", 3); },
+             "NUL");
+  expect_bad([](image::Provenance* p) { p->tool_version = "1 2"; }, "version");
+  expect_bad([](image::Provenance* p) { p->guest_size = 1000; }, "guest size");
+  expect_bad([](image::Provenance* p) { p->base_digest = {}; },
+             "no base digest");
+  expect_bad([](image::Provenance* p) { p->snapshot_ids.assign(1025, 1); },
+             "ids");
+  expect_bad(
+      [](image::Provenance* p) {
+        p->kind = image::ImageKind::kFull;
+        p->snapshot_ids.clear();
+      },
+      "base on a full export");
+  expect_bad(
+      [](image::Provenance* p) {
+        p->kind = image::ImageKind::kMetadata;
+        p->snapshot_ids.clear();
+        p->base_digest = {};
+        p->base_snapshot_ids.clear();
+      },
+      "metadata with all-data flag");
+  expect_bad(
+      [](image::Provenance* p) {
+        p->kind = image::ImageKind::kSnapshot;
+        p->base_digest = {};
+        p->base_snapshot_ids.clear();
+      },
+      "snapshot export flagged live");
 }
 
 TEST(ProvenanceTest, DecodeRefusesDamage) {
   std::vector<uint8_t> e = Sample().Encode();
   auto decode = [](std::vector<uint8_t> v) {
-    return Provenance::Decode("img", v.data(), v.size());
+    return image::Provenance::Decode("img", v.data(), v.size());
   };
   {
     auto v = e;
@@ -127,15 +143,15 @@ TEST(ProvenanceTest, DecodeRefusesDamage) {
 
 TEST(ProvenanceTest, FindInHeader) {
   qcow2::Header h;
-  ASSERT_OK_AND_ASSIGN(auto none, Provenance::Find("f", h));
+  ASSERT_OK_AND_ASSIGN(auto none, image::Provenance::Find("f", h));
   EXPECT_FALSE(none.has_value());
   h.extensions.push_back({0x12345678, {1, 2}});
   h.extensions.push_back({qcow2::kExtE2qProvenance, Sample().Encode()});
-  ASSERT_OK_AND_ASSIGN(auto one, Provenance::Find("f", h));
+  ASSERT_OK_AND_ASSIGN(auto one, image::Provenance::Find("f", h));
   ASSERT_TRUE(one.has_value());
   EXPECT_EQ(one->label, "rootfs");
   h.extensions.push_back({qcow2::kExtE2qProvenance, Sample().Encode()});
-  EXPECT_FALSE(Provenance::Find("f", h).ok());
+  EXPECT_FALSE(image::Provenance::Find("f", h).ok());
 }
 
 }  // namespace

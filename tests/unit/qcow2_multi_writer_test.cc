@@ -65,7 +65,7 @@ Image Write(const std::vector<Image>& states, bool compress,
     info.date_sec = 1000 + i;
     auto t = (*w)->BeginState(info);
     EXPECT_TRUE(t.ok());
-    auto sink = NewQcow2Sink(*t, comp.get());
+    auto sink = image::NewQcow2Sink(*t, comp.get());
     // Uneven pieces, as the copy pipeline may deliver them.
     const Image& img = states[i];
     for (uint64_t off = 0; off < img.size();) {
