@@ -1,3 +1,8 @@
+// lib/base: the vocabulary every other folder uses -- Status and Result,
+// big-endian codecs, BlockSet, BatchPool, IsZero.  Includes nothing else of
+// the project.  Its names stay in the bare e2q namespace, as vocabulary
+// types (absl's Status, leveldb's Slice) sit at the top of theirs.
+//
 // Status and Result<T>: how every library call reports failure.
 //
 // A Status carries a code and a message of the form

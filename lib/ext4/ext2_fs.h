@@ -1,3 +1,7 @@
+// lib/ext4: ext2/3/4 through libext2fs -- opening a filesystem over a
+// File, the inode walk, directory references, and the choice of the blocks
+// an image holds.  Namespace e2q::ext4; includes only lib/base and lib/io.
+//
 // A move-only owner for an open ext2_filsys, opened read-only through an
 // io_manager over an e2q::io::File (lib/ext4/ext2_file_io.h), so that every
 // read libext2fs makes goes through the project's I/O layer (fault injection,

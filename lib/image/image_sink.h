@@ -1,3 +1,8 @@
+// lib/image: what an image is made of and how it gets there -- sinks (raw,
+// qcow2, digesting), the copy pipeline, base content of incremental
+// images, content digests and provenance.  Namespace e2q::image; may
+// include every other lib/ folder, and nothing in lib/ includes it.
+//
 // ImageSink: where guest content goes.  The copy pipeline hands it runs of
 // bytes at increasing guest offsets; the sink turns them into a raw sparse
 // file (RawSink) or a qcow2 image (Qcow2Sink).  Bytes never written read as

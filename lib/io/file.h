@@ -1,3 +1,8 @@
+// lib/io: the File interface and its implementations -- POSIX files and
+// devices, durable replaced outputs, patched and forwarding views, the
+// write-behind thread and aligned buffers.  Namespace e2q::io; includes
+// only lib/base (scripts/check-layers.sh holds every folder to its rule).
+//
 // File: the one I/O interface of the library.
 //
 // Every byte e2qimage reads or writes goes through a File, so that tests can

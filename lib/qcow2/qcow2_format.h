@@ -1,3 +1,8 @@
+// lib/qcow2: qcow2 v2/v3 -- this format codec, the streaming and
+// multi-snapshot writers, the reader with its L2 cache and decompression,
+// and cluster compression.  Namespace e2q::qcow2; includes only lib/base
+// and lib/io.
+//
 // The qcow2 on-disk format: constants named as in qemu's
 // docs/interop/qcow2.rst, the header codec, and entry helpers shared by the
 // reader and the writer.  All integers on disk are big-endian.

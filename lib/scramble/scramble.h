@@ -1,3 +1,7 @@
+// lib/scramble: the -s privacy transform (names, symlink targets, htree
+// indexes, checksums).  Namespace e2q::scramble; includes lib/ext4,
+// lib/io and lib/base.
+//
 // Scrambler: the privacy transform behind -s.  Plans, from a filesystem
 // open read-only, new content for every block that holds a name or a
 // symlink target (directory blocks, slow-symlink blocks, inode-table blocks
