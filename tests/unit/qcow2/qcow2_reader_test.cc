@@ -8,7 +8,7 @@
 #include "lib/base/endian.h"
 #include "lib/io/forwarding_file.h"
 #include "tests/doubles/fault_file.h"
-#include "tests/unit/qcow2_test_image.h"
+#include "tests/unit/qcow2/qcow2_test_image.h"
 #include "tests/unit/test_util.h"
 #ifdef HAVE_ZSTD
 #include <zstd.h>

@@ -1,4 +1,4 @@
-// Fixture of tests/unit/scramble_test.cc: filesystems built by mke2fs -d in
+// Fixture of tests/unit/scramble/scramble_test.cc: filesystems built by mke2fs -d in
 // a temporary folder, a driver that passes every block of an image through
 // a Scrambler, and readers that check the result independently of the
 // scrambler's code (listing by inode, symlink targets, an htree lookup that

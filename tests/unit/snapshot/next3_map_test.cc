@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "tests/unit/next3_test_util.h"
+#include "tests/unit/snapshot/next3_test_util.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q::snapshot {

@@ -8,7 +8,7 @@
 #include <set>
 #include <string>
 
-#include "tests/unit/scramble_test_util.h"
+#include "tests/unit/scramble/scramble_test_util.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q::scramble {
