@@ -1,6 +1,7 @@
-// Signal handling: an interrupted run (SIGINT, SIGTERM, SIGHUP, SIGPIPE)
-// removes the output's temporary file and exits with status 1, so no
-// partial file is ever left behind.
+// Signal handling: an interrupted run (SIGINT, SIGTERM, SIGHUP) removes the
+// output's temporary file and exits with status 1, so no partial file is
+// ever left behind.  SIGPIPE and SIGXFSZ are ignored: a closed pipe or the
+// file size limit is a write error like any other.
 #ifndef E2Q_E2QIMAGE_SIGNALS_H_
 #define E2Q_E2QIMAGE_SIGNALS_H_
 

@@ -1,5 +1,5 @@
 // next3 on-disk constants and the few inode fields the snapshot code reads,
-// as doc/next3.md and ../shared/doc/next3-format.md name them (next3
+// as doc/next3.md names them (next3
 // 1.0.12+ layout: 4 KiB blocks, first data block 0, 32768 blocks per group,
 // snapshot files indirect-mapped with the +1036 shift).
 #ifndef E2Q_SNAPSHOT_NEXT3_FORMAT_H_

@@ -1,9 +1,10 @@
 // ReadThroughFile: the image of one next3 snapshot as a read-only File,
-// built by the kernel's read-through rule (next3-format.md 3.3): image
-// block b comes from the first snapshot, from snapshot k towards the active
-// one, whose map holds b; if none does, from live block b, except that a
-// live block bitmap reads as (live bitmap & ~exclude bitmap) of its group
-// and a live exclude-bitmap block reads as zeros.  Reads of consecutive
+// built by the kernel's read-through rule (doc/next3.md, "Reading a
+// snapshot image"): image block b comes from the first snapshot, from
+// snapshot k towards the active one, whose map holds b; if none does, from
+// live block b, except that a live block bitmap reads as (live bitmap &
+// ~exclude bitmap) of its group and a live exclude-bitmap block reads as
+// zeros.  Reads of consecutive
 // blocks that come from consecutive device blocks become one device read.
 #ifndef E2Q_SNAPSHOT_NEXT3_IMAGE_H_
 #define E2Q_SNAPSHOT_NEXT3_IMAGE_H_

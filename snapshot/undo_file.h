@@ -1,5 +1,5 @@
-// The undo file of an offline rollback (-R, -U; cli.md "Offline rollback"):
-// a qcow2 image the size of the device whose active layer holds the
+// The undo file of an offline rollback (-R, -U; doc/e2qimage.8 OFFLINE
+// ROLLBACK): a qcow2 image the size of the device whose active layer holds the
 // original content of every block the rollback writes, and whose internal
 // snapshot "rollback-ID" holds the new content of the same blocks.  Both
 // layers map exactly those blocks (an all-zero block as a zero cluster), so

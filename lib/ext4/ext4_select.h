@@ -2,12 +2,12 @@
 // metadata image (-r/-Q) and into a full image (-a).
 //
 // The metadata set is a superset of what `e2image -r` 1.47 writes (see
-// doc/qcow2-notes.md 3.5), widened by blocks that e2fsck reads and e2image
-// leaves out (backup superblocks and descriptors, whole inode tables of
-// groups whose descriptor checksum fails, reserved inodes, damaged extent
-// trees), so that `e2fsck -fn` sees on the image what it sees on the device.
-// Blocks are always copied verbatim, so an extra block never makes an image
-// wrong.  The full set (-a) equals `e2image -ra`'s on clean filesystems.
+// doc/design.md, "Which blocks an image holds"), widened by blocks that e2fsck
+// reads and e2image leaves out (backup superblocks and descriptors, whole inode
+// tables of groups whose descriptor checksum fails, reserved inodes, damaged
+// extent trees), so that `e2fsck -fn` sees on the image what it sees on the
+// device. Blocks are always copied verbatim, so an extra block never makes an
+// image wrong.  The full set (-a) equals `e2image -ra`'s on clean filesystems.
 #ifndef E2Q_LIB_EXT4_EXT4_SELECT_H_
 #define E2Q_LIB_EXT4_EXT4_SELECT_H_
 

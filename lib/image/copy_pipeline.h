@@ -26,8 +26,8 @@ using BlockTransform =
 struct CopyOptions {
   uint32_t block_size = 4096;
   uint64_t max_read_bytes = 2 << 20;
-  // Size of the source; blocks at or past it read as zeros and are
-  // reported through `short_source` (a truncated device or image).
+  // Size of the source; blocks at or past it read as zeros and are counted
+  // in CopyStats::blocks_past_source_end (a truncated device or image).
   uint64_t source_size = UINT64_MAX;
   BlockTransform transform;  // optional
   // Called after each read with the number of blocks done so far.

@@ -2,11 +2,11 @@
 //
 // Clusters are compressed in batches by a persistent pool of threads (the
 // calling thread works too), each owning a reusable compressor, into qemu's
-// compressed-cluster format (doc/qcow2-notes.md 1.6): one complete raw
-// deflate stream, or one zstd frame, per cluster.  The bytes produced depend
-// only on the input and the level, never on the number of threads or on
-// timing, so the writer, which places the results in guest order, emits the
-// same image whatever the thread count.
+// compressed-cluster format (doc/qcow2-format.md "What qemu checks"): one
+// complete raw deflate stream, or one zstd frame, per cluster.  The bytes
+// produced depend only on the input and the level, never on the number of
+// threads or on timing, so the writer, which places the results in guest order,
+// emits the same image whatever the thread count.
 #ifndef E2Q_LIB_QCOW2_CLUSTER_COMPRESSOR_H_
 #define E2Q_LIB_QCOW2_CLUSTER_COMPRESSOR_H_
 

@@ -12,13 +12,13 @@
 // (decompressing it if needed), so it is exact and needs no memory beyond
 // one L2 table of each of the two states.
 //
-// Refcounts follow qemu (qcow2-notes.md 1.8): a data cluster counts once
-// for every L1 table through which it is reachable, an L2 table once per L1
-// table that points at it.  The active layer is a copy of the last state's
-// L1 table, so every cluster reachable from it has refcount >= 2 and no
-// COPIED flag is set anywhere -- exactly what qemu leaves after `savevm`;
-// `qemu-img check` finds no error and no leak.  The snapshot table lists the
-// states last first.  The same calls always give the same bytes.
+// Refcounts follow qemu (doc/qcow2-format.md, "What qemu checks"): a data
+// cluster counts once for every L1 table through which it is reachable, an L2
+// table once per L1 table that points at it.  The active layer is a copy of the
+// last state's L1 table, so every cluster reachable from it has refcount >= 2
+// and no COPIED flag is set anywhere -- exactly what qemu leaves after
+// `savevm`; `qemu-img check` finds no error and no leak.  The snapshot table
+// lists the states last first.  The same calls always give the same bytes.
 #ifndef E2Q_LIB_QCOW2_QCOW2_MULTI_WRITER_H_
 #define E2Q_LIB_QCOW2_QCOW2_MULTI_WRITER_H_
 

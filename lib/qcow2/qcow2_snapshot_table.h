@@ -1,8 +1,8 @@
-// The qcow2 internal snapshot table (qcow2.rst "Snapshots"; qcow2-notes.md
-// 1.8): a codec between the on-disk entries and SnapshotEntry values.  The
-// reader decodes the table to select a snapshot's L1 table; the writer
-// encodes one when it stores internal snapshots.  Decoding applies qemu's
-// limits, so a table this code accepts is one qemu can open.
+// The qcow2 internal snapshot table (qcow2.rst "Snapshots"; doc/qcow2-format.md
+// "What qemu checks"): a codec between the on-disk entries and SnapshotEntry
+// values.  The reader decodes the table to select a snapshot's L1 table; the
+// writer encodes one when it stores internal snapshots.  Decoding applies
+// qemu's limits, so a table this code accepts is one qemu can open.
 #ifndef E2Q_LIB_QCOW2_QCOW2_SNAPSHOT_TABLE_H_
 #define E2Q_LIB_QCOW2_QCOW2_SNAPSHOT_TABLE_H_
 
