@@ -25,7 +25,6 @@ namespace {
 // Large enough that a data stretch costs few reads and sink calls, small
 // enough to stay cheap in memory.
 constexpr size_t kChunkBytes = 8u << 20;
-constexpr uint64_t kDefaultClusterBits = 16;
 constexpr uint64_t kProgressUnit = 1u << 20;
 
 // Options that only make sense for a filesystem source.
@@ -194,8 +193,7 @@ Status RunConvert(const Options& o) {
     E2Q_ASSIGN_OR_RETURN(record, ConvertedProvenance(*reader, o));
     ReserveProvenance(record, &wo);
     wo.version = o.qcow2_version;
-    // The export's rule, with 64 KiB standing in for the block size.
-    auto bits = ChooseClusterBits(o, size, uint32_t{1} << kDefaultClusterBits);
+    auto bits = ChooseClusterBits(o, size, qcow2::kDefaultClusterBits);
     if (!bits.ok()) return bits.status().WithContext(dst + ": create");
     wo.cluster_bits = bits.value();
     wo.virtual_size = size;

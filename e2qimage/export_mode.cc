@@ -32,12 +32,6 @@ uint32_t Log2(uint64_t v) {
   return b;
 }
 
-bool L1Fits(uint64_t virtual_size, uint32_t bits) {
-  uint64_t per_l1 = uint64_t{1} << (2 * bits - 3);  // bytes per L2 table
-  uint64_t l1 = (virtual_size + per_l1 - 1) / per_l1;
-  return l1 * 8 <= qcow2::kMaxL1Bytes;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<qcow2::ClusterCompressor>> NewCompressor(
@@ -64,21 +58,19 @@ Result<std::unique_ptr<qcow2::ClusterCompressor>> NewCompressor(
 }
 
 Result<uint32_t> ChooseClusterBits(const Options& o, uint64_t virtual_size,
-                                   uint32_t block_size) {
-  if (o.cluster_size) {
-    uint32_t bits = Log2(*o.cluster_size);
-    if (!L1Fits(virtual_size, bits)) {
-      return Status::InvalidArgument(
-          "--cluster-size=" + std::to_string(*o.cluster_size) +
-          ": too small for a " + std::to_string(virtual_size) +
-          "-byte image (qemu refuses L1 tables over 32 MiB)");
-    }
-    return bits;
+                                   uint32_t preferred_bits) {
+  std::optional<uint32_t> requested;
+  if (o.cluster_size) requested = Log2(*o.cluster_size);
+  auto bits = qcow2::ChooseClusterBits(virtual_size, preferred_bits, requested);
+  if (!bits.ok()) {
+    return bits.status().WithContext("--cluster-size=" +
+                                     std::to_string(*o.cluster_size));
   }
-  uint32_t bits = o.all_data ? 16 : Log2(block_size);
-  bits = std::max(bits, qcow2::kMinClusterBits);
-  while (bits < qcow2::kMaxClusterBits && !L1Fits(virtual_size, bits)) ++bits;
   return bits;
+}
+
+uint32_t PreferredClusterBits(const Options& o, uint32_t block_size) {
+  return o.all_data ? qcow2::kDefaultClusterBits : Log2(block_size);
 }
 
 Status RunExport(const Options& o) {
@@ -161,7 +153,8 @@ Status RunExport(const Options& o) {
   std::unique_ptr<image::ImageSink> qcow2_sink;
   std::unique_ptr<image::ImageSink> sink;
   if (o.format == OutputFormat::kQcow2) {
-    E2Q_ASSIGN_OR_RETURN(uint32_t bits, ChooseClusterBits(o, size, bs));
+    E2Q_ASSIGN_OR_RETURN(
+        uint32_t bits, ChooseClusterBits(o, size, PreferredClusterBits(o, bs)));
     E2Q_ASSIGN_OR_RETURN(image::Provenance record,
                          NewProvenance(o.all_data ? image::ImageKind::kFull
                                                   : image::ImageKind::kMetadata,

@@ -26,12 +26,17 @@ Result<std::unique_ptr<qcow2::ClusterCompressor>> NewCompressor(
     const Options& options, uint32_t cluster_bits,
     const std::function<Status(uint8_t)>& set_type);
 
-// The cluster-size rule of the command-line contract: metadata images use
-// the filesystem block size while the L1 table stays within qemu's 32 MiB,
-// else the smallest larger power of two; -a images use 64 KiB.  An explicit
-// --cluster-size wins.  Returns log2 of the size.
+// The cluster-size rule of the command-line contract (qcow2::
+// ChooseClusterBits): an explicit --cluster-size, else `preferred_bits`,
+// raised while the L1 table would exceed qemu's 32 MiB.  Returns log2 of
+// the size.
 Result<uint32_t> ChooseClusterBits(const Options& options,
-                                   uint64_t virtual_size, uint32_t block_size);
+                                   uint64_t virtual_size,
+                                   uint32_t preferred_bits);
+
+// What an export prefers: the filesystem block size for metadata images,
+// 64 KiB for -a images.
+uint32_t PreferredClusterBits(const Options& options, uint32_t block_size);
 
 }  // namespace e2q::cli
 

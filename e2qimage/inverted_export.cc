@@ -161,7 +161,9 @@ Status RunExportAll(const Options& o) {
     bs = s.fs->block_size();
   }
 
-  E2Q_ASSIGN_OR_RETURN(uint32_t bits, ChooseClusterBits(o, max_size, bs));
+  E2Q_ASSIGN_OR_RETURN(
+      uint32_t bits,
+      ChooseClusterBits(o, max_size, PreferredClusterBits(o, bs)));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::OutputFile> out,
                        io::OutputFile::Create(image_path, 0, o.sync));
   RegisterTempFile(out->temp_path());

@@ -1,6 +1,7 @@
 // qcow2 header codec and refcount entry helpers.
 #include "lib/qcow2/qcow2_format.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "lib/base/endian.h"
@@ -12,6 +13,26 @@ namespace {
 uint64_t Align8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
 
 }  // namespace
+
+uint64_t L1Entries(uint64_t virtual_size, uint32_t cluster_bits) {
+  const uint64_t per_l2 = L2Entries(cluster_bits) << cluster_bits;
+  return virtual_size / per_l2 + (virtual_size % per_l2 != 0 ? 1 : 0);
+}
+
+Result<uint32_t> ChooseClusterBits(uint64_t virtual_size, uint32_t preferred,
+                                   std::optional<uint32_t> requested) {
+  if (requested) {
+    if (!L1Fits(virtual_size, *requested)) {
+      return Status::InvalidArgument(
+          "too small for a " + std::to_string(virtual_size) +
+          "-byte image (qemu refuses L1 tables over 32 MiB)");
+    }
+    return *requested;
+  }
+  uint32_t bits = std::max(preferred, kMinClusterBits);
+  while (bits < kMaxClusterBits && !L1Fits(virtual_size, bits)) ++bits;
+  return bits;
+}
 
 std::string Hex(uint64_t v) {
   char buf[32];
@@ -179,11 +200,11 @@ Result<Header> Header::DecodeFrom(const std::string& name, const uint8_t* p,
   if (!aligned(h.l1_table_offset) || h.l1_table_offset >= kMaxHostOffset) {
     return bad("L1 table offset " + Hex(h.l1_table_offset) + " invalid");
   }
-  if (uint64_t{h.l1_size} * 8 > kMaxL1Bytes) return bad("active L1 table too large");
+  if (!L1EntriesFit(h.l1_size)) return bad("active L1 table too large");
   // The L1 table must cover the virtual size.
-  const uint64_t per_l2 = L2Entries(h.cluster_bits) << h.cluster_bits;
-  const uint64_t needed_l1 = (h.size + per_l2 - 1) / per_l2;
-  if (h.l1_size < needed_l1) return bad("L1 table too small for the virtual size");
+  if (h.l1_size < L1Entries(h.size, h.cluster_bits)) {
+    return bad("L1 table too small for the virtual size");
+  }
   if (h.l1_size > 0 && h.l1_table_offset == 0) return bad("L1 table at offset 0");
   if (!aligned(h.refcount_table_offset) || h.refcount_table_offset == 0 ||
       h.refcount_table_offset >= kMaxHostOffset) {

@@ -10,6 +10,7 @@
 #define E2Q_LIB_QCOW2_QCOW2_FORMAT_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@ constexpr uint32_t kV3HeaderLength = 104;
 constexpr uint32_t kV3HeaderLengthWithCompression = 112;
 constexpr uint32_t kMinClusterBits = 9;
 constexpr uint32_t kMaxClusterBits = 21;
+// qemu-img create's default: 64 KiB.
+constexpr uint32_t kDefaultClusterBits = 16;
 
 // qemu's implementation limits (block/qcow2.h).
 constexpr uint64_t kMaxL1Bytes = 32u << 20;          // QCOW_MAX_L1_SIZE
@@ -114,6 +117,25 @@ std::string Hex(uint64_t v);
 inline uint64_t L2Entries(uint32_t cluster_bits) {
   return uint64_t{1} << (cluster_bits - 3);
 }
+
+// The image geometry rule, the one place it is written: the L1 table of a
+// `virtual_size`-byte disk with 2^cluster_bits-byte clusters has
+// L1Entries() entries, and qemu opens it only if they fit in kMaxL1Bytes.
+uint64_t L1Entries(uint64_t virtual_size, uint32_t cluster_bits);
+inline bool L1EntriesFit(uint64_t entries) {
+  return entries <= kMaxL1Bytes / 8;
+}
+inline bool L1Fits(uint64_t virtual_size, uint32_t cluster_bits) {
+  return L1EntriesFit(L1Entries(virtual_size, cluster_bits));
+}
+
+// The cluster size (as bits) of a new `virtual_size`-byte image: `requested`
+// when given (an error if its L1 table would not fit), otherwise the
+// smallest size from `preferred` up (at least 512 B, at most 2 MiB) whose
+// L1 table fits.  `requested` must lie in [kMinClusterBits,
+// kMaxClusterBits].
+Result<uint32_t> ChooseClusterBits(uint64_t virtual_size, uint32_t preferred,
+                                   std::optional<uint32_t> requested);
 
 // Compressed-cluster descriptor layout (qcow2.rst "Compressed Clusters
 // Descriptor"): x = 62 - (cluster_bits - 8).

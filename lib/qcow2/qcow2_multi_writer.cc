@@ -306,8 +306,7 @@ Result<ClusterTarget*> Qcow2MultiWriter::BeginState(StateInfo info) {
     }
   }
   info.virtual_size = (info.virtual_size + 511) & ~uint64_t{511};
-  const uint64_t per_l1 = cluster_size() * L2Entries(cluster_bits());
-  if (DivRoundUp(info.virtual_size, per_l1) * 8 > kMaxL1Bytes) {
+  if (!L1Fits(info.virtual_size, cluster_bits())) {
     return Status::InvalidArgument(
         out_->name() + ": qcow2: a " + std::to_string(info.virtual_size) +
         "-byte disk needs an L1 table larger than qemu's 32 MiB limit with " +

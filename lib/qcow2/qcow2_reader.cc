@@ -152,7 +152,7 @@ Status Qcow2Reader::LoadL1(uint64_t offset, uint32_t entries,
                            const std::string& what) {
   const uint64_t cs = header_.cluster_size();
   const uint64_t bytes = uint64_t{entries} * 8;
-  if (bytes > kMaxL1Bytes) return Corrupt(what + " too large");
+  if (!L1EntriesFit(entries)) return Corrupt(what + " too large");
   if (entries > 0 && (offset % cs != 0 || offset == 0 ||
                       offset > file_size_ || bytes > file_size_ - offset)) {
     return Corrupt(what + " at " + Hex(offset) + " (" +

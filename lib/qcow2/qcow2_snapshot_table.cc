@@ -134,7 +134,7 @@ Result<std::vector<SnapshotEntry>> DecodeSnapshotTable(io::File* file,
                                 std::to_string(e.l1_table_offset) +
                                 " invalid");
     }
-    if (uint64_t{e.l1_size} * 8 > kMaxL1Bytes) {
+    if (!L1EntriesFit(e.l1_size)) {
       return Status::Corruption(ewhat + "L1 table too large (" +
                                 std::to_string(e.l1_size) + " entries)");
     }

@@ -44,9 +44,8 @@ Result<std::unique_ptr<Qcow2Writer>> Qcow2Writer::Create(
   std::unique_ptr<Qcow2Writer> w(new Qcow2Writer(out, std::move(options)));
   const uint64_t cs = w->cluster_size();
   w->guest_clusters_ = DivRoundUp(w->opts_.virtual_size, cs);
-  w->l1_size_ =
-      DivRoundUp(w->guest_clusters_, L2Entries(w->opts_.cluster_bits));
-  if (w->l1_size_ * 8 > kMaxL1Bytes) {
+  w->l1_size_ = L1Entries(w->opts_.virtual_size, w->opts_.cluster_bits);
+  if (!L1EntriesFit(w->l1_size_)) {
     return Status::InvalidArgument(
         name + ": qcow2: a " + std::to_string(w->opts_.virtual_size) +
         "-byte disk needs an L1 table larger than qemu's 32 MiB limit with " +
