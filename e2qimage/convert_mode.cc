@@ -36,7 +36,7 @@ Status CheckApplicable(const Options& o) {
   };
   if (o.scramble) return refuse("-s");
   if (o.superblock != 0 || o.blocksize != 0) return refuse("-b/-B");
-  if (!o.export_snapshot.empty()) return refuse("-x");
+  if (o.export_snapshot) return refuse("-x");
   if (o.export_all_snapshots) return refuse("-X");
   if (!o.backing.empty()) return refuse("--backing");
   return Status::OK();

@@ -84,14 +84,7 @@ Status RunExport(const Options& o) {
     }
     return RunExportAll(o);
   }
-  std::optional<SnapshotSpec> spec;
-  if (!o.export_snapshot.empty()) {
-    spec = ParseSnapshotSpec(o.export_snapshot);
-    if (!spec) {
-      return Status::InvalidArgument(device_path + ": -x " +
-                                     o.export_snapshot + ": malformed");
-    }
-  }
+  const std::optional<SnapshotSpec>& spec = o.export_snapshot;
   E2Q_RETURN_IF_ERROR(ext4::CheckNotMountedReadWrite(device_path, o.force));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> device,
                        io::OpenFileForRead(device_path));

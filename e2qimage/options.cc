@@ -192,6 +192,97 @@ const char* UsageText() {
       "Exit status: 0 success, 1 error, 2 usage error.\n";
 }
 
+namespace {
+
+// The rules between options and on the operands, after parsing: the one
+// place where a combination is accepted or refused.  Parses what is kept
+// as text until then (-x).
+bool Validate(Options* o, std::string* error) {
+  size_t want = 0;
+  switch (o->mode) {
+    case Mode::kExport:
+      want = 2;
+      if (o->format == OutputFormat::kNone) {
+        *error = "one of -r or -Q is required";
+        return false;
+      }
+      if (o->compress_level && o->format != OutputFormat::kQcow2) {
+        *error = "-z needs -Q (only qcow2 images can be compressed)";
+        return false;
+      }
+      if ((o->superblock != 0) != (o->blocksize != 0)) {
+        *error = "-b and -B must be given together";
+        return false;
+      }
+      if (o->compress_zstd && o->qcow2_version < 3) {
+        *error = "--compress=zstd needs --compat=1.1";
+        return false;
+      }
+      if (!o->backing.empty() && o->format != OutputFormat::kQcow2) {
+        *error = "--backing needs -Q";
+        return false;
+      }
+      if (o->export_all_snapshots && o->format != OutputFormat::kQcow2) {
+        *error = "-X needs -Q";
+        return false;
+      }
+      if (!o->export_snapshot_arg.empty()) {
+        o->export_snapshot = ParseSnapshotSpec(o->export_snapshot_arg);
+        if (!o->export_snapshot) {
+          *error = "invalid -x '" + o->export_snapshot_arg +
+                   "' (a snapshot ID, ID1..ID2 or ID1..live)";
+          return false;
+        }
+        if (o->export_all_snapshots) {
+          *error = "-x and -X are mutually exclusive";
+          return false;
+        }
+        if (o->export_snapshot->range && o->backing.empty()) {
+          *error =
+              "-x ID1..ID2 needs --backing=BASE (an export of snapshot "
+              "ID1)";
+          return false;
+        }
+        if (o->superblock != 0) {
+          *error =
+              "-b cannot be used with -x (snapshots are read through "
+              "the primary superblock)";
+          return false;
+        }
+      }
+      break;
+    case Mode::kList:
+    case Mode::kInfo:
+    case Mode::kVerify:
+      want = 1;
+      break;
+    case Mode::kRollback:
+    case Mode::kUndo:
+      want = 2;
+      if (o->no_sync_given) {
+        *error =
+            "--no-sync cannot be used with -R or -U (a rollback always "
+            "waits for the disk)";
+        return false;
+      }
+      break;
+    default:
+      break;
+  }
+  if (o->args.size() != want) {
+    *error = o->args.size() < want ? "missing operand" : "too many operands";
+    return false;
+  }
+  if (o->mode == Mode::kExport && o->format == OutputFormat::kQcow2 &&
+      o->args[1] == "-") {
+    *error = "a qcow2 image cannot be written to standard output";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::optional<Options> ParseOptions(int argc, char** argv,
                                     std::string* error) {
   Options o;
@@ -264,7 +355,9 @@ std::optional<Options> ParseOptions(int argc, char** argv,
         break;
       }
       case 'l': o.snapshot = optarg; break;
-      case 'x': o.export_snapshot = optarg; break;
+      case 'x':
+        o.export_snapshot_arg = optarg;
+        break;
       case 'X': o.export_all_snapshots = true; break;
       case 'L':
         if (!SetMode(&o, Mode::kList, error)) return std::nullopt;
@@ -341,84 +434,7 @@ std::optional<Options> ParseOptions(int argc, char** argv,
   }
   for (int i = optind; i < argc; ++i) o.args.emplace_back(argv[i]);
 
-  // Cross-option rules.
-  size_t want = 0;
-  switch (o.mode) {
-    case Mode::kExport:
-      want = 2;
-      if (o.format == OutputFormat::kNone) {
-        *error = "one of -r or -Q is required";
-        return std::nullopt;
-      }
-      if (o.compress_level && o.format != OutputFormat::kQcow2) {
-        *error = "-z needs -Q (only qcow2 images can be compressed)";
-        return std::nullopt;
-      }
-      if ((o.superblock != 0) != (o.blocksize != 0)) {
-        *error = "-b and -B must be given together";
-        return std::nullopt;
-      }
-      if (o.compress_zstd && o.qcow2_version < 3) {
-        *error = "--compress=zstd needs --compat=1.1";
-        return std::nullopt;
-      }
-      if (!o.backing.empty() && o.format != OutputFormat::kQcow2) {
-        *error = "--backing needs -Q";
-        return std::nullopt;
-      }
-      if (o.export_all_snapshots && o.format != OutputFormat::kQcow2) {
-        *error = "-X needs -Q";
-        return std::nullopt;
-      }
-      if (!o.export_snapshot.empty()) {
-        if (!ParseSnapshotSpec(o.export_snapshot)) {
-          *error = "invalid -x '" + o.export_snapshot +
-                   "' (a snapshot ID, ID1..ID2 or ID1..live)";
-          return std::nullopt;
-        }
-        if (o.export_all_snapshots) {
-          *error = "-x and -X are mutually exclusive";
-          return std::nullopt;
-        }
-        if (ParseSnapshotSpec(o.export_snapshot)->range &&
-            o.backing.empty()) {
-          *error = "-x ID1..ID2 needs --backing=BASE (an export of snapshot "
-                   "ID1)";
-          return std::nullopt;
-        }
-        if (o.superblock != 0) {
-          *error = "-b cannot be used with -x (snapshots are read through "
-                   "the primary superblock)";
-          return std::nullopt;
-        }
-      }
-      break;
-    case Mode::kList:
-    case Mode::kInfo:
-    case Mode::kVerify:
-      want = 1;
-      break;
-    case Mode::kRollback:
-    case Mode::kUndo:
-      want = 2;
-      if (o.no_sync_given) {
-        *error = "--no-sync cannot be used with -R or -U (a rollback always "
-                 "waits for the disk)";
-        return std::nullopt;
-      }
-      break;
-    default:
-      break;
-  }
-  if (o.args.size() != want) {
-    *error = o.args.size() < want ? "missing operand" : "too many operands";
-    return std::nullopt;
-  }
-  if (o.mode == Mode::kExport && o.format == OutputFormat::kQcow2 &&
-      o.args[1] == "-") {
-    *error = "a qcow2 image cannot be written to standard output";
-    return std::nullopt;
-  }
+  if (!Validate(&o, error)) return std::nullopt;
   return o;
 }
 

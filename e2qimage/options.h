@@ -24,6 +24,17 @@ enum class Mode {
 
 enum class OutputFormat { kNone, kRaw, kQcow2 };
 
+// The argument of -x: "ID" or "ID1..ID2" (ID2 may be "live").  IDs are
+// next3 snapshot IDs, 1 to 4294967295.
+struct SnapshotSpec {
+  uint32_t id = 0;       // ID, or ID1 of a range
+  bool range = false;    // ID1..ID2
+  uint32_t to = 0;       // ID2 (0 with to_live)
+  bool to_live = false;  // ID1..live
+};
+// Parses the argument of -x; nullopt if it is malformed.
+std::optional<SnapshotSpec> ParseSnapshotSpec(const std::string& arg);
+
 struct Options {
   Mode mode = Mode::kExport;
   OutputFormat format = OutputFormat::kNone;  // -r / -Q
@@ -39,7 +50,8 @@ struct Options {
   std::optional<uint64_t> cluster_size;       // --cluster-size
   uint32_t qcow2_version = 3;                 // --compat=1.1 (3) / 0.10 (2)
   std::string snapshot;                       // -l SNAPSHOT (qcow2 input)
-  std::string export_snapshot;                // -x ID or ID1..ID2
+  std::string export_snapshot_arg;            // -x ID or ID1..ID2, as given
+  std::optional<SnapshotSpec> export_snapshot;  // -x, parsed
   bool export_all_snapshots = false;          // -X
   std::string backing;                        // --backing=FILE
   std::string rollback_id;                    // -R ID
@@ -48,17 +60,6 @@ struct Options {
   bool no_sync_given = false;                 // --no-sync (refused by -R/-U)
   std::vector<std::string> args;              // positional arguments
 };
-
-// The argument of -x: "ID" or "ID1..ID2" (ID2 may be "live").  IDs are
-// next3 snapshot IDs, 1 to 4294967295.
-struct SnapshotSpec {
-  uint32_t id = 0;        // ID, or ID1 of a range
-  bool range = false;     // ID1..ID2
-  uint32_t to = 0;        // ID2 (0 with to_live)
-  bool to_live = false;   // ID1..live
-};
-// Parses the argument of -x; nullopt if it is malformed.
-std::optional<SnapshotSpec> ParseSnapshotSpec(const std::string& arg);
 
 // Parses argv.  On a usage error returns nullopt and sets *error to the
 // message (printed by main with the usage text, exit 2).

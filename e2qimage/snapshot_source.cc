@@ -4,11 +4,9 @@
 namespace e2q::cli {
 
 Result<SnapshotSource> OpenSnapshotSource(const Options& o, io::File* device) {
-  std::optional<SnapshotSpec> spec = ParseSnapshotSpec(o.export_snapshot);
+  const std::optional<SnapshotSpec>& spec = o.export_snapshot;
   if (!spec) {
-    return Status::InvalidArgument(device->name() + ": -x " +
-                                   o.export_snapshot +
-                                   ": expected ID or ID1..ID2");
+    return Status::InvalidArgument(device->name() + ": no -x snapshot given");
   }
   SnapshotSource src;
   // ID1..live: the state exported is the live filesystem itself.

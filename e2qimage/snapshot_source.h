@@ -20,7 +20,7 @@ struct SnapshotSource {
                                     // (null for ID1..live)
 };
 
-// Opens the state that `options.export_snapshot` exports from `device`
+// Opens the state that `options.export_snapshot` (-x) exports from `device`
 // (not owned; must outlive the result): snapshot ID, or ID2 of a range
 // ID1..ID2.  For ID1..live the result is empty (no next3, no image: the
 // device itself is read).  Refuses, with "DEVICE: ..." messages, a
