@@ -11,6 +11,7 @@
 #include "e2qimage/signals.h"
 #include "e2qimage/snapshot_source.h"
 #include "e2qimage/stamp.h"
+#include "e2qimage/warning.h"
 #include "lib/ext4/ext2_fs.h"
 #include "lib/ext4/ext4_select.h"
 #include "lib/image/base_content.h"
@@ -98,11 +99,7 @@ Status RunExport(const Options& o) {
     if (snapshot.image) {
       source = snapshot.image.get();
       if (snapshot.next3->needs_recovery()) {
-        fprintf(stderr,
-                "e2qimage: %s: warning: the filesystem needs journal "
-                "recovery; snapshot blocks still in the journal are not seen "
-                "(replay it first, e.g. e2fsck -E journal_only)\n",
-                device_path.c_str());
+        Warn(device_path, snapshot.next3->RecoveryWarning());
       }
     }
   }
@@ -117,17 +114,13 @@ Status RunExport(const Options& o) {
   so.backup_superblock = o.superblock;
   E2Q_ASSIGN_OR_RETURN(ext4::Selection selection,
                        ext4::SelectBlocks(*fs, so));
-  for (const auto& w : selection.warnings) {
-    fprintf(stderr, "e2qimage: %s: warning: %s\n", source->name().c_str(),
-            w.c_str());
-  }
+  for (const auto& w : selection.warnings) Warn(source->name(), w);
 
   std::unique_ptr<scramble::Scrambler> scrambler;
   if (o.scramble) {
     E2Q_ASSIGN_OR_RETURN(scrambler, scramble::Scrambler::Create(*fs));
     for (const auto& w : scrambler->warnings()) {
-      fprintf(stderr, "e2qimage: %s: warning: -s: %s\n",
-              source->name().c_str(), w.c_str());
+      Warn(source->name(), "-s: " + w);
     }
   }
 
@@ -210,11 +203,9 @@ Status RunExport(const Options& o) {
       image::CopyStats stats,
       image::CopyBlocks(source, selection.blocks, sink.get(), co));
   if (stats.blocks_past_source_end > 0) {
-    fprintf(stderr,
-            "e2qimage: %s: warning: %llu selected blocks lie past the end of "
-            "the device and were imaged as zeros\n",
-            device_path.c_str(),
-            static_cast<unsigned long long>(stats.blocks_past_source_end));
+    Warn(device_path, std::to_string(stats.blocks_past_source_end) +
+                          " selected blocks lie past the end of the device "
+                          "and were imaged as zeros");
   }
   E2Q_RETURN_IF_ERROR(out->Commit());
   UnregisterTempFile();

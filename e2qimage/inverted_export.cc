@@ -13,6 +13,7 @@
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
 #include "e2qimage/stamp.h"
+#include "e2qimage/warning.h"
 #include "lib/ext4/ext2_fs.h"
 #include "lib/ext4/ext4_select.h"
 #include "lib/image/copy_pipeline.h"
@@ -40,10 +41,6 @@ std::string BaseName(const std::string& path, uint32_t id) {
   if (path.empty() || path == "-") return "snapshot-" + std::to_string(id);
   size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-void Warn(const std::string& object, const std::string& what) {
-  fprintf(stderr, "e2qimage: %s: warning: %s\n", object.c_str(), what.c_str());
 }
 
 // Copies one state into `target` through the export pipeline; with
@@ -122,6 +119,7 @@ Status RunExportAll(const Options& o) {
                        io::OpenFileForRead(device_path));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<snapshot::Next3> next3,
                        snapshot::Next3::Open(device.get()));
+  if (next3->needs_recovery()) Warn(device_path, next3->RecoveryWarning());
 
   // Oldest exportable snapshot first, the live filesystem last.
   E2Q_ASSIGN_OR_RETURN(const int64_t created, CreationTime());

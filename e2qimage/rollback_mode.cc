@@ -16,6 +16,7 @@
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
 #include "e2qimage/stamp.h"
+#include "e2qimage/warning.h"
 #include "lib/ext4/ext2_fs.h"
 #include "lib/image/provenance.h"
 #include "lib/io/output_file.h"
@@ -96,6 +97,7 @@ Result<uint64_t> PrepareUndo(const Options& o, uint32_t id, io::File* device,
                              const std::string& undo_path) {
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<snapshot::Next3> next3,
                        snapshot::Next3::Open(device));
+  if (next3->needs_recovery()) Warn(device->name(), next3->RecoveryWarning());
   if (!next3->has_snapshot()) {
     return Status::InvalidArgument(device->name() + ": snapshot " +
                                    std::to_string(id) +

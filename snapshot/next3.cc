@@ -146,6 +146,12 @@ Result<std::shared_ptr<const ExcludeBitmap>> Next3::Exclude() const {
   return exclude_;
 }
 
+std::string Next3::RecoveryWarning() {
+  return "the filesystem needs journal recovery; snapshot blocks still in "
+         "the journal are not seen (replay it first, e.g. e2fsck -E "
+         "journal_only)";
+}
+
 Result<std::unique_ptr<io::File>> Next3::OpenRawImage(uint32_t id) const {
   E2Q_ASSIGN_OR_RETURN(size_t index, IndexOf(id));
   const SnapshotInfo& info = list_[index].info;

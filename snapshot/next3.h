@@ -44,6 +44,8 @@ class Next3 {
   // snapshot copies through the journal, so until it is replayed some
   // snapshot blocks may be only in the journal and images may be wrong.
   bool needs_recovery() const { return needs_recovery_; }
+  // What every reader of such a filesystem's snapshots should be told.
+  static std::string RecoveryWarning();
   // The listed snapshots, newest (the active one) first.
   const std::vector<SnapshotInfo>& snapshots() const { return infos_; }
   // What Open could not read without failing (directories searched for
