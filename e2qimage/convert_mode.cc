@@ -7,12 +7,13 @@
 #include <memory>
 #include <optional>
 
+#include "e2qimage/creation_time.h"
 #include "e2qimage/export_mode.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
-#include "e2qimage/stamp.h"
 #include "lib/image/image_sink.h"
 #include "lib/image/provenance.h"
+#include "lib/image/stamp.h"
 #include "lib/io/output_file.h"
 #include "lib/qcow2/cluster_compressor.h"
 #include "lib/qcow2/qcow2_reader.h"
@@ -191,7 +192,7 @@ Status RunConvert(const Options& o) {
   image::Provenance record;
   if (o.format == OutputFormat::kQcow2) {
     E2Q_ASSIGN_OR_RETURN(record, ConvertedProvenance(*reader, o));
-    ReserveProvenance(record, &wo);
+    image::ReserveProvenance(record, &wo);
     wo.version = o.qcow2_version;
     auto bits = ChooseClusterBits(o, size, qcow2::kDefaultClusterBits);
     if (!bits.ok()) return bits.status().WithContext(dst + ": create");
@@ -218,8 +219,9 @@ Status RunConvert(const Options& o) {
                            NewCompressor(o, wo.cluster_bits, writer.get()));
     }
     qcow2_sink = image::NewQcow2Sink(writer.get(), compressor.get());
-    E2Q_ASSIGN_OR_RETURN(sink, NewStampingSink(qcow2_sink.get(), writer.get(),
-                                               std::move(record)));
+    E2Q_ASSIGN_OR_RETURN(sink,
+                         image::NewStampingSink(qcow2_sink.get(), writer.get(),
+                                                std::move(record)));
   } else {
     sink = image::NewRawSink(out->file(), size, out->sparse());
   }

@@ -5,18 +5,19 @@
 #include <optional>
 #include <thread>
 
-#include "e2qimage/backing_base.h"
+#include "e2qimage/creation_time.h"
 #include "e2qimage/inverted_export.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
 #include "e2qimage/snapshot_source.h"
-#include "e2qimage/stamp.h"
 #include "e2qimage/warning.h"
 #include "lib/ext4/ext2_fs.h"
 #include "lib/ext4/ext4_select.h"
+#include "lib/image/backing_base.h"
 #include "lib/image/base_content.h"
 #include "lib/image/copy_pipeline.h"
 #include "lib/image/image_sink.h"
+#include "lib/image/stamp.h"
 #include "lib/io/output_file.h"
 #include "lib/qcow2/cluster_compressor.h"
 #include "lib/qcow2/qcow2_reader.h"
@@ -163,17 +164,17 @@ Status RunExport(const Options& o) {
     wo.cluster_bits = bits;
     wo.virtual_size = size;
     if (!o.backing.empty()) {
-      BaseExpectation want;
+      image::BaseExpectation want;
       want.fs_uuid = fs->uuid();
       want.fs_name = fs->name();
       if (spec && spec->range) want.snapshot_id = spec->id;
-      E2Q_ASSIGN_OR_RETURN(base_reader,
-                           OpenBase(image_path, o.backing, want, &record));
+      E2Q_ASSIGN_OR_RETURN(
+          base_reader, image::OpenBase(image_path, o.backing, want, &record));
       base = std::make_unique<image::BaseContent>(base_reader.get(), bits);
       wo.backing_file = o.backing;
       wo.backing_format = "qcow2";
     }
-    ReserveProvenance(record, &wo);
+    image::ReserveProvenance(record, &wo);
     E2Q_ASSIGN_OR_RETURN(writer,
                          qcow2::Qcow2Writer::Create(out->file(), wo));
     if (o.compress_level) {
@@ -181,8 +182,9 @@ Status RunExport(const Options& o) {
     }
     qcow2_sink =
         image::NewQcow2Sink(writer.get(), compressor.get(), base.get());
-    E2Q_ASSIGN_OR_RETURN(sink, NewStampingSink(qcow2_sink.get(), writer.get(),
-                                               std::move(record)));
+    E2Q_ASSIGN_OR_RETURN(sink,
+                         image::NewStampingSink(qcow2_sink.get(), writer.get(),
+                                                std::move(record)));
   } else {
     sink = image::NewRawSink(out->file(), size, out->sparse(),
                              std::max(bs, 4096u));

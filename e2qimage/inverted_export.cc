@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "e2qimage/creation_time.h"
 #include "e2qimage/export_mode.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
-#include "e2qimage/stamp.h"
 #include "e2qimage/warning.h"
 #include "lib/ext4/ext2_fs.h"
 #include "lib/ext4/ext4_select.h"
@@ -20,6 +20,7 @@
 #include "lib/image/digest_sink.h"
 #include "lib/image/image_sink.h"
 #include "lib/image/provenance.h"
+#include "lib/image/stamp.h"
 #include "lib/io/output_file.h"
 #include "lib/qcow2/cluster_compressor.h"
 #include "lib/qcow2/qcow2_multi_writer.h"

@@ -13,12 +13,13 @@
 #include <cstdlib>
 #include <memory>
 
+#include "e2qimage/creation_time.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
-#include "e2qimage/stamp.h"
 #include "e2qimage/warning.h"
 #include "lib/ext4/ext2_fs.h"
 #include "lib/image/provenance.h"
+#include "lib/image/stamp.h"
 #include "lib/io/output_file.h"
 #include "snapshot/next3.h"
 #include "snapshot/rollback.h"

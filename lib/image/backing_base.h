@@ -2,8 +2,8 @@
 // will look for it, and checking from its provenance record that it is an
 // e2qimage export of the same filesystem and, for -x ID1..ID2, of snapshot
 // ID1.  The record of the image being written gets the base's fields.
-#ifndef E2Q_E2QIMAGE_BACKING_BASE_H_
-#define E2Q_E2QIMAGE_BACKING_BASE_H_
+#ifndef E2Q_LIB_IMAGE_BACKING_BASE_H_
+#define E2Q_LIB_IMAGE_BACKING_BASE_H_
 
 #include <array>
 #include <cstdint>
@@ -15,7 +15,7 @@
 #include "lib/image/provenance.h"
 #include "lib/qcow2/qcow2_reader.h"
 
-namespace e2q::cli {
+namespace e2q::image {
 
 // Where qemu looks for backing file `backing` of the image at `image`: as
 // is when absolute, else relative to the image's directory.
@@ -37,8 +37,8 @@ struct BaseExpectation {
 // message "BACKING: --backing: why".
 Result<std::unique_ptr<qcow2::Qcow2Reader>> OpenBase(
     const std::string& image, const std::string& backing,
-    const BaseExpectation& want, image::Provenance* record);
+    const BaseExpectation& want, Provenance* record);
 
-}  // namespace e2q::cli
+}  // namespace e2q::image
 
-#endif  // E2Q_E2QIMAGE_BACKING_BASE_H_
+#endif  // E2Q_LIB_IMAGE_BACKING_BASE_H_
