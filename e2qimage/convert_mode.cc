@@ -194,7 +194,8 @@ Status RunConvert(const Options& o) {
     E2Q_ASSIGN_OR_RETURN(record, ConvertedProvenance(*reader, o));
     image::ReserveProvenance(record, &wo);
     wo.version = o.qcow2_version;
-    auto bits = ChooseClusterBits(o, size, qcow2::kDefaultClusterBits);
+    auto bits =
+        image::ClusterBitsFor(size, qcow2::kDefaultClusterBits, o.cluster_size);
     if (!bits.ok()) return bits.status().WithContext(dst + ": create");
     wo.cluster_bits = bits.value();
     wo.virtual_size = size;
@@ -214,10 +215,11 @@ Status RunConvert(const Options& o) {
   std::unique_ptr<image::ImageSink> sink;
   if (o.format == OutputFormat::kQcow2) {
     E2Q_ASSIGN_OR_RETURN(writer, qcow2::Qcow2Writer::Create(out->file(), wo));
-    if (o.compress_level) {
-      E2Q_ASSIGN_OR_RETURN(compressor,
-                           NewCompressor(o, wo.cluster_bits, writer.get()));
-    }
+    qcow2::Qcow2Writer* w = writer.get();
+    E2Q_ASSIGN_OR_RETURN(
+        compressor, image::NewCompressor(
+                        CompressOptionsOf(o), wo.cluster_bits,
+                        [w](uint8_t t) { return w->SetCompressionType(t); }));
     qcow2_sink = image::NewQcow2Sink(writer.get(), compressor.get());
     E2Q_ASSIGN_OR_RETURN(sink,
                          image::NewStampingSink(qcow2_sink.get(), writer.get(),

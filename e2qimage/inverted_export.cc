@@ -51,21 +51,15 @@ Status CopyState(const Options& o, StateSource* s, qcow2::ClusterTarget* target,
                  qcow2::ClusterCompressor* compressor,
                  qcow2::Qcow2MultiWriter* writer,
                  const image::Provenance* record) {
-  ext4::SelectOptions so;
-  so.all_data = o.all_data;
-  E2Q_ASSIGN_OR_RETURN(ext4::Selection selection,
-                       ext4::SelectBlocks(*s->fs, so));
-  for (const auto& w : selection.warnings) Warn(s->file->name(), w);
-  std::unique_ptr<scramble::Scrambler> scrambler;
-  if (o.scramble) {
-    E2Q_ASSIGN_OR_RETURN(scrambler, scramble::Scrambler::Create(*s->fs));
-    for (const auto& w : scrambler->warnings()) {
-      Warn(s->file->name(), "-s: " + w);
-    }
-  }
+  image::PlanOptions po;
+  po.all_data = o.all_data;
+  po.scramble = o.scramble;
+  E2Q_ASSIGN_OR_RETURN(image::ExportPlan plan,
+                       image::PlanExport(*s->fs, s->file->name(), po));
+  PrintWarnings(plan.warnings);
   const uint32_t bs = s->fs->block_size();
   Progress progress(o.progress, "Copying " + s->info.name, "blocks",
-                    selection.blocks.size(), bs);
+                    plan.blocks.size(), bs);
   std::unique_ptr<image::ImageSink> qcow2_sink =
       image::NewQcow2Sink(target, compressor);
   image::ImageSink* sink_ptr = qcow2_sink.get();
@@ -84,18 +78,10 @@ Status CopyState(const Options& o, StateSource* s, qcow2::ClusterTarget* target,
                          }));
     sink_ptr = digest_sink.get();
   }
-  image::CopyOptions co;
-  co.block_size = bs;
-  E2Q_ASSIGN_OR_RETURN(co.source_size, s->file->Size());
-  co.progress = [&](uint64_t done) { progress.Update(done); };
-  if (scrambler) {
-    co.transform = [&](uint64_t first, uint64_t count, uint8_t* data) {
-      return scrambler->Apply(first, count, data);
-    };
-  }
   E2Q_ASSIGN_OR_RETURN(
       image::CopyStats stats,
-      image::CopyBlocks(s->file, selection.blocks, sink_ptr, co));
+      image::CopyPlan(plan, s->file, sink_ptr,
+                      [&](uint64_t done) { progress.Update(done); }));
   if (stats.blocks_past_source_end > 0) {
     Warn(s->file->name(), std::to_string(stats.blocks_past_source_end) +
                               " selected blocks lie past the end of the "
@@ -160,9 +146,10 @@ Status RunExportAll(const Options& o) {
     bs = s.fs->block_size();
   }
 
-  E2Q_ASSIGN_OR_RETURN(
-      uint32_t bits,
-      ChooseClusterBits(o, max_size, PreferredClusterBits(o, bs)));
+  E2Q_ASSIGN_OR_RETURN(uint32_t bits,
+                       image::ClusterBitsFor(
+                           max_size, image::ExportPreferredBits(bs, o.all_data),
+                           o.cluster_size));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::OutputFile> out,
                        io::OutputFile::Create(image_path, 0, o.sync));
   RegisterTempFile(out->temp_path());
@@ -171,12 +158,11 @@ Status RunExportAll(const Options& o) {
   wo.cluster_bits = bits;
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<qcow2::Qcow2MultiWriter> writer,
                        qcow2::Qcow2MultiWriter::Create(out->file(), wo));
-  std::unique_ptr<qcow2::ClusterCompressor> compressor;
-  if (o.compress_level) {
-    E2Q_ASSIGN_OR_RETURN(compressor, NewCompressor(o, bits, [&](uint8_t type) {
-                           return writer->SetCompressionType(type);
-                         }));
-  }
+  E2Q_ASSIGN_OR_RETURN(
+      std::unique_ptr<qcow2::ClusterCompressor> compressor,
+      image::NewCompressor(CompressOptionsOf(o), bits, [&](uint8_t type) {
+        return writer->SetCompressionType(type);
+      }));
   // Provenance of the file: kind multi-state, the live filesystem's
   // identity, the snapshot IDs held, the digest of the active layer.
   const ext4::Filesystem& live = *states.back().fs;

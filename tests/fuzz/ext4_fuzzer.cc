@@ -1,8 +1,8 @@
 // Fuzz target: the export path on a damaged filesystem image.  Opens the
 // input as an ext2/3/4 filesystem in memory (Filesystem::Open, backup
-// superblock fallback included), selects blocks for a metadata image with
-// -s's scrambler as transform and for a full image (-a), and copies each
-// selection into a qcow2 image in memory.  The image must then open with
+// superblock fallback included) and exports it through the product's
+// engine, as a scrambled metadata image (-s) and as a full image (-a), each
+// into a qcow2 image in memory.  The image must then open with
 // Qcow2Reader, and the full image must hold every selected block verbatim
 // (zeros past the end of the input).
 #include <algorithm>
@@ -14,13 +14,9 @@
 #include <vector>
 
 #include "lib/ext4/ext2_fs.h"
-#include "lib/ext4/ext4_select.h"
-#include "lib/image/copy_pipeline.h"
-#include "lib/image/image_sink.h"
+#include "lib/image/export.h"
 #include "lib/io/file.h"
 #include "lib/qcow2/qcow2_reader.h"
-#include "lib/qcow2/qcow2_writer.h"
-#include "lib/scramble/scramble.h"
 
 namespace {
 
@@ -28,20 +24,6 @@ using e2q::io::MemFile;
 
 void Check(bool ok) {
   if (!ok) std::abort();
-}
-
-// The smallest cluster size that holds a block and keeps the L1 table
-// within qemu's limit (the CLI's rule for metadata images).
-uint32_t ClusterBits(uint64_t virtual_size, uint32_t block_size) {
-  uint32_t bits = e2q::qcow2::kMinClusterBits;
-  while ((uint64_t{1} << bits) < block_size) ++bits;
-  for (; bits < e2q::qcow2::kMaxClusterBits; ++bits) {
-    const uint64_t per_l1 = uint64_t{1} << (2 * bits - 3);
-    if ((virtual_size + per_l1 - 1) / per_l1 * 8 <= e2q::qcow2::kMaxL1Bytes) {
-      break;
-    }
-  }
-  return bits;
 }
 
 // Checks that the selected blocks read back from `image` as they are on
@@ -69,40 +51,34 @@ void VerifyCopy(MemFile* device, const e2q::BlockSet& blocks, uint32_t bs,
   }
 }
 
+// Exports through the product's engine (lib/image/export.h): a metadata
+// image scrambled as -s does (unscrambled where the scrambler refuses the
+// input), or a full image, which must hold every selected block verbatim.
 void Export(MemFile* device, const e2q::ext4::Filesystem& fs, bool all_data) {
-  e2q::ext4::SelectOptions so;
-  so.all_data = all_data;
-  so.threads = 1;
-  auto sel = e2q::ext4::SelectBlocks(fs, so);
-  if (!sel.ok()) return;
-  const uint32_t bs = fs.block_size();
-  for (const e2q::BlockRun& r : sel->blocks.Runs()) {
+  e2q::image::PlanOptions po;
+  po.all_data = all_data;
+  po.scramble = !all_data;
+  po.threads = 1;
+  auto plan = e2q::image::PlanExport(fs, device->name(), po);
+  if (!plan.ok() && po.scramble) {
+    po.scramble = false;
+    plan = e2q::image::PlanExport(fs, device->name(), po);
+  }
+  if (!plan.ok()) return;
+  for (const e2q::BlockRun& r : plan->blocks.Runs()) {
     Check(r.count > 0 && r.start + r.count <= fs.blocks_count());
   }
-  std::unique_ptr<e2q::scramble::Scrambler> scrambler;
-  if (!all_data) {
-    auto s = e2q::scramble::Scrambler::Create(fs);
-    if (s.ok()) scrambler = std::move(s).value();
-  }
   MemFile out("out.qcow2");
-  e2q::qcow2::WriterOptions wo;
-  wo.cluster_bits = ClusterBits(fs.byte_size(), bs);
-  wo.virtual_size = fs.byte_size();
-  auto writer = e2q::qcow2::Qcow2Writer::Create(&out, wo);
-  if (!writer.ok()) return;
-  auto sink = e2q::image::NewQcow2Sink(writer->get(), nullptr);
-  e2q::image::CopyOptions co;
-  co.block_size = bs;
-  co.source_size = device->data().size();
-  if (scrambler) {
-    co.transform = [&](uint64_t first, uint64_t count, uint8_t* data) {
-      return scrambler->Apply(first, count, data);
-    };
+  e2q::image::WriteOptions wo;
+  wo.all_data = all_data;
+  wo.scramble = po.scramble;
+  auto report =
+      e2q::image::WriteExport(*plan, fs, device, device->name(), &out, wo);
+  if (po.scramble && !report.ok()) return;
+  Check(report.ok());
+  if (!po.scramble) {
+    VerifyCopy(device, plan->blocks, fs.block_size(), std::move(out.data()));
   }
-  auto copied = e2q::image::CopyBlocks(device, sel->blocks, sink.get(), co);
-  if (scrambler && !copied.ok()) return;
-  Check(copied.ok());
-  if (!scrambler) VerifyCopy(device, sel->blocks, bs, std::move(out.data()));
 }
 
 }  // namespace

@@ -1,0 +1,178 @@
+// The export engine (see export.h): plan, then sinks and copy.
+#include "lib/image/export.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "lib/ext4/ext4_select.h"
+#include "lib/image/backing_base.h"
+#include "lib/image/base_content.h"
+#include "lib/image/provenance.h"
+#include "lib/image/stamp.h"
+#include "lib/qcow2/qcow2_format.h"
+#include "lib/qcow2/qcow2_reader.h"
+#include "lib/qcow2/qcow2_writer.h"
+
+namespace e2q::image {
+
+namespace {
+
+uint32_t Log2(uint64_t v) {
+  uint32_t b = 0;
+  while ((uint64_t{1} << b) < v) ++b;
+  return b;
+}
+
+// The provenance record of an export of `fs` as `o` describes it.
+Provenance ExportRecord(const ext4::Filesystem& fs, const WriteOptions& o) {
+  Provenance record =
+      NewProvenance(o.all_data ? ImageKind::kFull : ImageKind::kMetadata,
+                    fs.byte_size(), o.created);
+  record.flags = o.snapshot_id ? 0 : Provenance::kFlagLive;
+  if (o.snapshot_id) {
+    record.kind = ImageKind::kSnapshot;
+    record.snapshot_ids = {*o.snapshot_id};
+  }
+  if (o.all_data) record.flags |= Provenance::kFlagAllData;
+  if (o.scramble) record.flags |= Provenance::kFlagScrambled;
+  record.fs_uuid = fs.uuid();
+  record.label = fs.label();
+  record.block_size = fs.block_size();
+  record.blocks_count = fs.blocks_count();
+  return record;
+}
+
+}  // namespace
+
+Result<ExportPlan> PlanExport(const ext4::Filesystem& fs,
+                              const std::string& source,
+                              const PlanOptions& options) {
+  ExportPlan plan;
+  ext4::SelectOptions so;
+  so.all_data = options.all_data;
+  so.backup_superblock = options.backup_superblock;
+  so.threads = options.threads;
+  E2Q_ASSIGN_OR_RETURN(ext4::Selection selection, ext4::SelectBlocks(fs, so));
+  plan.blocks = std::move(selection.blocks);
+  for (auto& w : selection.warnings) plan.warnings.push_back({source, w});
+  if (options.scramble) {
+    E2Q_ASSIGN_OR_RETURN(plan.scrambler, scramble::Scrambler::Create(fs));
+    for (const auto& w : plan.scrambler->warnings()) {
+      plan.warnings.push_back({source, "-s: " + w});
+    }
+  }
+  plan.block_size = fs.block_size();
+  plan.byte_size = fs.byte_size();
+  return plan;
+}
+
+Result<CopyStats> CopyPlan(const ExportPlan& plan, io::File* source,
+                           ImageSink* sink,
+                           const std::function<void(uint64_t)>& progress) {
+  CopyOptions co;
+  co.block_size = plan.block_size;
+  E2Q_ASSIGN_OR_RETURN(co.source_size, source->Size());
+  co.progress = progress;
+  if (plan.scrambler) {
+    const scramble::Scrambler* s = plan.scrambler.get();
+    co.transform = [s](uint64_t first, uint64_t count, uint8_t* data) {
+      return s->Apply(first, count, data);
+    };
+  }
+  return CopyBlocks(source, plan.blocks, sink, co);
+}
+
+Result<std::unique_ptr<qcow2::ClusterCompressor>> NewCompressor(
+    const CompressOptions& o, uint32_t cluster_bits,
+    const std::function<Status(uint8_t)>& set_type) {
+  if (!o.level) return std::unique_ptr<qcow2::ClusterCompressor>();
+  auto algo = qcow2::ClusterCompressor::Algorithm::kDeflate;
+  if (o.zstd) {
+    if (!qcow2::ZstdAvailable()) {
+      return Status::NotSupported(
+          "--compress=zstd: this e2qimage was built without libzstd");
+    }
+    algo = qcow2::ClusterCompressor::Algorithm::kZstd;
+    E2Q_RETURN_IF_ERROR(set_type(qcow2::kCompressionZstd));
+  }
+  return qcow2::ClusterCompressor::Create(algo, *o.level, o.threads,
+                                          cluster_bits);
+}
+
+Result<uint32_t> ClusterBitsFor(uint64_t virtual_size, uint32_t preferred_bits,
+                                std::optional<uint64_t> requested_bytes) {
+  std::optional<uint32_t> requested;
+  if (requested_bytes) requested = Log2(*requested_bytes);
+  auto bits = qcow2::ChooseClusterBits(virtual_size, preferred_bits, requested);
+  if (!bits.ok()) {
+    return bits.status().WithContext("--cluster-size=" +
+                                     std::to_string(*requested_bytes));
+  }
+  return bits;
+}
+
+uint32_t ExportPreferredBits(uint32_t block_size, bool all_data) {
+  return all_data ? qcow2::kDefaultClusterBits : Log2(block_size);
+}
+
+Result<ExportReport> WriteExport(const ExportPlan& plan,
+                                 const ext4::Filesystem& fs, io::File* source,
+                                 const std::string& source_name, io::File* out,
+                                 const WriteOptions& o) {
+  ExportReport report;
+  const uint64_t size = plan.byte_size;
+  const uint32_t bs = plan.block_size;
+  std::unique_ptr<qcow2::Qcow2Writer> writer;
+  std::unique_ptr<qcow2::ClusterCompressor> compressor;
+  std::unique_ptr<qcow2::Qcow2Reader> base_reader;
+  std::unique_ptr<BaseContent> base;
+  std::unique_ptr<ImageSink> qcow2_sink;
+  std::unique_ptr<ImageSink> sink;
+  if (o.qcow2) {
+    E2Q_ASSIGN_OR_RETURN(
+        report.cluster_bits,
+        ClusterBitsFor(size, ExportPreferredBits(bs, o.all_data),
+                       o.cluster_size));
+    Provenance record = ExportRecord(fs, o);
+    qcow2::WriterOptions wo;
+    wo.version = o.qcow2_version;
+    wo.cluster_bits = report.cluster_bits;
+    wo.virtual_size = size;
+    if (!o.backing.empty()) {
+      BaseExpectation want;
+      want.fs_uuid = fs.uuid();
+      want.fs_name = fs.name();
+      want.snapshot_id = o.base_snapshot_id;
+      E2Q_ASSIGN_OR_RETURN(base_reader,
+                           OpenBase(o.image_path, o.backing, want, &record));
+      base =
+          std::make_unique<BaseContent>(base_reader.get(), report.cluster_bits);
+      wo.backing_file = o.backing;
+      wo.backing_format = "qcow2";
+    }
+    ReserveProvenance(record, &wo);
+    E2Q_ASSIGN_OR_RETURN(writer, qcow2::Qcow2Writer::Create(out, wo));
+    qcow2::Qcow2Writer* w = writer.get();
+    E2Q_ASSIGN_OR_RETURN(
+        compressor,
+        NewCompressor(o.compress, report.cluster_bits, [w](uint8_t type) {
+          return w->SetCompressionType(type);
+        }));
+    qcow2_sink = NewQcow2Sink(writer.get(), compressor.get(), base.get());
+    E2Q_ASSIGN_OR_RETURN(sink, NewStampingSink(qcow2_sink.get(), writer.get(),
+                                               std::move(record)));
+  } else {
+    sink = NewRawSink(out, size, o.sparse, std::max(bs, 4096u));
+  }
+  E2Q_ASSIGN_OR_RETURN(report.stats,
+                       CopyPlan(plan, source, sink.get(), o.progress));
+  if (report.stats.blocks_past_source_end > 0) {
+    report.warnings.push_back(
+        {source_name, std::to_string(report.stats.blocks_past_source_end) +
+                          " selected blocks lie past the end of the device "
+                          "and were imaged as zeros"});
+  }
+  return report;
+}
+
+}  // namespace e2q::image

@@ -1,0 +1,131 @@
+// The export engine: a filesystem (or a next3 snapshot's image of one) into
+// a raw or qcow2 image.  The command line, the -X multi-state export and
+// the fuzzer all go through it, in two steps:
+//
+//   PlanExport   chooses the blocks (lib/ext4) and plans -s (lib/scramble);
+//                its warnings come back as values, before anything is
+//                written, and its size bounds the output (OutputFile).
+//   WriteExport  builds the sinks -- cluster size, compressor, provenance
+//                record, base of an incremental image -- and copies the
+//                planned blocks (CopyPlan) into the caller's output file.
+//
+// Nothing here prints, exits or reads the environment: the creation time,
+// progress display and output file are the caller's.
+#ifndef E2Q_LIB_IMAGE_EXPORT_H_
+#define E2Q_LIB_IMAGE_EXPORT_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lib/base/block_set.h"
+#include "lib/base/status.h"
+#include "lib/ext4/ext2_fs.h"
+#include "lib/image/copy_pipeline.h"
+#include "lib/image/image_sink.h"
+#include "lib/io/file.h"
+#include "lib/qcow2/cluster_compressor.h"
+#include "lib/scramble/scramble.h"
+
+namespace e2q::image {
+
+// A warning about one object (a device, a snapshot image): the run goes on.
+struct Warning {
+  std::string object;
+  std::string what;
+};
+
+struct PlanOptions {
+  bool all_data = false;           // -a: data blocks too
+  uint64_t backup_superblock = 0;  // -b: the superblock fs was opened by
+  bool scramble = false;           // -s
+  unsigned threads = 0;            // selection threads (SelectOptions)
+};
+
+// What will be copied from one filesystem, and how.
+struct ExportPlan {
+  BlockSet blocks;
+  std::unique_ptr<scramble::Scrambler> scrambler;  // with -s
+  uint32_t block_size = 0;
+  uint64_t byte_size = 0;         // the filesystem's size: the guest size
+  std::vector<Warning> warnings;  // selection and -s, in that order
+
+  // The most the image holds: the selected blocks.
+  uint64_t expected_bytes() const { return blocks.size() * block_size; }
+};
+
+// Plans the export of `fs` (open on `source`, whose name the warnings use).
+Result<ExportPlan> PlanExport(const ext4::Filesystem& fs,
+                              const std::string& source,
+                              const PlanOptions& options);
+
+// Copies the planned blocks of `source` into `sink` (scrambled with -s);
+// `progress`, if set, gets the number of blocks done.
+Result<CopyStats> CopyPlan(const ExportPlan& plan, io::File* source,
+                           ImageSink* sink,
+                           const std::function<void(uint64_t)>& progress);
+
+// Compression of qcow2 clusters (-z, --compress).
+struct CompressOptions {
+  std::optional<int> level;  // none: no compression
+  bool zstd = false;         // else deflate
+  unsigned threads = 0;      // 0: one per core
+};
+
+// The compressor `options` ask for, or null without a level; `set_type` is
+// told the header's compression type where it is not deflate.
+Result<std::unique_ptr<qcow2::ClusterCompressor>> NewCompressor(
+    const CompressOptions& options, uint32_t cluster_bits,
+    const std::function<Status(uint8_t)>& set_type);
+
+// The cluster size of a new image (qcow2::ChooseClusterBits): the
+// requested one (--cluster-size, bytes) if any, else `preferred_bits`
+// raised while the L1 table would pass qemu's limit.  Returns log2.
+Result<uint32_t> ClusterBitsFor(uint64_t virtual_size, uint32_t preferred_bits,
+                                std::optional<uint64_t> requested_bytes);
+
+// What an export prefers: the filesystem block size for metadata images,
+// 64 KiB (qemu-img's default) with -a.
+uint32_t ExportPreferredBits(uint32_t block_size, bool all_data);
+
+struct WriteOptions {
+  bool qcow2 = true;  // else raw
+  // qcow2 only:
+  uint32_t qcow2_version = 3;
+  std::optional<uint64_t> cluster_size;  // bytes (ClusterBitsFor)
+  CompressOptions compress;
+  int64_t created = 0;  // provenance creation time (seconds)
+  // The state the image holds: a next3 snapshot ID, or the live filesystem.
+  std::optional<uint32_t> snapshot_id;
+  bool all_data = false;  // recorded in the provenance flags
+  bool scramble = false;  // idem
+  // Incremental (--backing): the base as written into the image header,
+  // resolved against `image_path`; `base_snapshot_id`, if set, is the
+  // state the base must hold (-x ID1..ID2).
+  std::string backing;
+  std::string image_path;
+  std::optional<uint32_t> base_snapshot_id;
+  // Raw only: the output may keep holes (a regular file).
+  bool sparse = true;
+  std::function<void(uint64_t)> progress;  // blocks done
+};
+
+struct ExportReport {
+  uint32_t cluster_bits = 0;  // qcow2
+  CopyStats stats;
+  std::vector<Warning> warnings;  // blocks past the end of the source
+};
+
+// Writes the image of `plan` (made from `fs`, open on `source`) into `out`,
+// from offset 0.  `source_name` names the source in warnings.
+Result<ExportReport> WriteExport(const ExportPlan& plan,
+                                 const ext4::Filesystem& fs, io::File* source,
+                                 const std::string& source_name, io::File* out,
+                                 const WriteOptions& options);
+
+}  // namespace e2q::image
+
+#endif  // E2Q_LIB_IMAGE_EXPORT_H_
