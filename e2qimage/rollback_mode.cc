@@ -39,21 +39,6 @@ bool Exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
-// Test hook for the crash tests (tests/func/rollback): with
-// E2Q_TEST_CRASH_AFTER_WRITES=N in the environment, the process ends with
-// _exit(99) right after its N-th write to the device, as a kill would;
-// with N = 0, right before the first one (the undo file is in place).
-std::function<void()> CrashHook() {
-  const char* e = std::getenv("E2Q_TEST_CRASH_AFTER_WRITES");
-  if (e == nullptr || *e == '\0') return nullptr;
-  const unsigned long long limit = std::strtoull(e, nullptr, 10);
-  if (limit == 0) _exit(99);
-  auto count = std::make_shared<unsigned long long>(0);
-  return [limit, count]() {
-    if (++*count >= limit) _exit(99);
-  };
-}
-
 Result<std::unique_ptr<io::File>> OpenDevice(const Options& o,
                                              const std::string& path) {
   E2Q_RETURN_IF_ERROR(ext4::CheckNotMounted(path));
@@ -70,7 +55,6 @@ Result<ApplyResult> Apply(const Options& o, UndoFile* undo, io::File* device,
   ApplyOptions ao;
   ao.dry_run = o.dry_run;
   ao.progress = [&](uint64_t done) { progress.Update(done); };
-  if (!o.dry_run) ao.after_device_write = CrashHook();
   E2Q_ASSIGN_OR_RETURN(ApplyResult r, ApplyUndo(undo, device, dir, ao));
   progress.Finish();
   return r;

@@ -69,7 +69,9 @@ Result<std::unique_ptr<File>> OpenFileForUpdate(const std::string& path,
 // through it, and what it returns is used instead (a FaultFile wrapping the
 // original, say).  Set it once, before any file is opened; null restores
 // the default.  Only the CLI's fault-injection test build sets it.
-enum class FileRole { kInput, kOutput };
+// kUpdate: opened by OpenFileForUpdate (a device written in place, an undo
+// file); kOutput: a new output (OutputFile).
+enum class FileRole { kInput, kOutput, kUpdate };
 using FileInterposer =
     std::unique_ptr<File> (*)(std::unique_ptr<File> file, FileRole role);
 void SetFileInterposer(FileInterposer interposer);

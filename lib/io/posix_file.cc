@@ -215,7 +215,7 @@ Result<std::unique_ptr<File>> OpenFileForUpdate(const std::string& path,
   E2Q_ASSIGN_OR_RETURN(
       std::unique_ptr<File> f,
       OpenWithFlags(path, O_RDWR | (exclusive && is_blk ? O_EXCL : 0)));
-  return Interpose(std::move(f), FileRole::kOutput);
+  return Interpose(std::move(f), FileRole::kUpdate);
 }
 
 }  // namespace e2q::io

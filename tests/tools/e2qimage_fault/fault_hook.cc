@@ -2,6 +2,7 @@
 #include "tests/tools/e2qimage_fault/fault_hook.h"
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <map>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "lib/io/file.h"
+#include "lib/io/forwarding_file.h"
 #include "tests/doubles/fault_file.h"
 
 namespace e2q::cli {
@@ -21,7 +23,31 @@ struct Plan {
   size_t in_short = 0;
   uint64_t crash_at = UINT64_MAX;
   bool kill = false;
+  uint64_t dev_kill_after = UINT64_MAX;  // dev:kill:N
   bool report = false;
+};
+
+// dev:kill:N: SIGKILL once `after` writes are done, at the next write or
+// sync, as a power cut or kill -9 after the N-th device write would.
+class KillAfterWrites : public io::ForwardingFile {
+ public:
+  KillAfterWrites(std::unique_ptr<io::File> base, uint64_t after)
+      : io::ForwardingFile(base.get()),
+        owned_(std::move(base)),
+        after_(after) {}
+  Status WriteAt(uint64_t offset, const void* buf, size_t len) override {
+    if (writes_.fetch_add(1) >= after_) std::raise(SIGKILL);
+    return io::ForwardingFile::WriteAt(offset, buf, len);
+  }
+  Status Sync() override {
+    if (writes_.load() >= after_) std::raise(SIGKILL);
+    return io::ForwardingFile::Sync();
+  }
+
+ private:
+  std::unique_ptr<io::File> owned_;
+  const uint64_t after_;
+  std::atomic<uint64_t> writes_{0};
 };
 
 Plan g_plan;
@@ -51,6 +77,10 @@ class CountedFaultFile : public FaultFile {
 
 std::unique_ptr<io::File> Wrap(std::unique_ptr<io::File> file,
                                io::FileRole role) {
+  if (role == io::FileRole::kUpdate && g_plan.dev_kill_after != UINT64_MAX) {
+    file = std::make_unique<KillAfterWrites>(std::move(file),
+                                             g_plan.dev_kill_after);
+  }
   auto f = std::make_unique<CountedFaultFile>(std::move(file), role);
   if (role == io::FileRole::kInput) {
     for (const auto& fault : g_plan.in_faults) f->AddFault(fault);
@@ -93,6 +123,9 @@ bool ParseItem(const std::string& item, Plan* plan) {
   if (f.size() == 1 && f[0] == "report") {
     plan->report = true;
     return true;
+  }
+  if (f.size() == 3 && f[0] == "dev" && f[1] == "kill") {
+    return ParseNumber(f[2], &plan->dev_kill_after);
   }
   if (f.size() < 3 || (f[0] != "in" && f[0] != "out")) return false;
   const bool in = f[0] == "in";

@@ -13,6 +13,13 @@
 //                        (a torn write, as a kill mid-write leaves)
 //   out:crash:N          from write N on nothing reaches the output (EIO)
 //   out:kill:N           the process kills itself (SIGKILL) at write N
+//   dev:kill:N           the process kills itself (SIGKILL) after N writes
+//                        to a file opened for update (the device of -R and
+//                        -U; their undo file too): at its write N, or at
+//                        its next sync once N writes are done -- a kill
+//                        after the N-th write of a device, N = 0 before
+//                        the first
+//   ("out" items apply to files opened for update too.)
 //   report               at exit, print the largest number of reads of one
 //                        input and of writes, syncs and truncates of one
 //                        output, so that a test can aim at every call
