@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "e2qimage/export_mode.h"
+#include "e2qimage/output_checks.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
 #include "e2qimage/stamp.h"
@@ -199,6 +200,8 @@ Status RunConvert(const Options& o) {
     wo.virtual_size = size;
   }
 
+  if (o.format == OutputFormat::kRaw)
+    E2Q_RETURN_IF_ERROR(CheckRawRoom(dst, size));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::OutputFile> out,
                        io::OutputFile::Create(dst, 0, o.sync));
   // On every return the signal handler forgets the temporary file; on an

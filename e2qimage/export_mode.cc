@@ -7,6 +7,7 @@
 
 #include "e2qimage/backing_base.h"
 #include "e2qimage/inverted_export.h"
+#include "e2qimage/output_checks.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
 #include "e2qimage/snapshot_source.h"
@@ -148,6 +149,9 @@ Status RunExport(const Options& o) {
 
   // What the image will hold, at most: the selected blocks.
   const uint64_t expected = selection.blocks.size() * fs->block_size();
+  if (o.format == OutputFormat::kRaw) {
+    E2Q_RETURN_IF_ERROR(CheckRawRoom(image_path, fs->byte_size()));
+  }
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::OutputFile> out,
                        io::OutputFile::Create(image_path, expected, o.sync));
   RegisterTempFile(out->temp_path());
