@@ -13,6 +13,8 @@
 //                        (a torn write, as a kill mid-write leaves)
 //   out:crash:N          from write N on nothing reaches the output (EIO)
 //   out:kill:N           the process kills itself (SIGKILL) at write N
+//   out:stall:N          write N never returns (a hung disk), so that a
+//                        test can interrupt a run that is surely under way
 //   report               at exit, print the largest number of reads of one
 //                        input and of writes, syncs and truncates of one
 //                        output, so that a test can aim at every call
