@@ -410,6 +410,10 @@ std::optional<Options> ParseOptions(int argc, char** argv,
     default:
       break;
   }
+  if (o.dry_run && o.mode != Mode::kRollback && o.mode != Mode::kUndo) {
+    *error = "-n (--dry-run) is only for -R and -U; an export always writes";
+    return std::nullopt;
+  }
   if (o.args.size() != want) {
     *error = o.args.size() < want ? "missing operand" : "too many operands";
     return std::nullopt;
