@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -41,7 +42,8 @@ std::optional<std::string> BackingOf(const std::string& path) {
       LoadBE32(head) == kQcow2Magic) {
     const uint64_t offset = LoadBE64(head + 8);
     const uint32_t size = LoadBE32(head + 16);
-    std::string buf(size, '\0');
+    // The size is checked before it allocates: the header may lie.
+    std::string buf(std::min(size, kMaxBackingName), '\0');
     if (offset != 0 && size > 0 && size <= kMaxBackingName &&
         ::pread(fd, buf.data(), size, static_cast<off_t>(offset)) ==
             static_cast<ssize_t>(size)) {
