@@ -9,6 +9,7 @@
 
 #include "e2qimage/creation_time.h"
 #include "e2qimage/export_mode.h"
+#include "e2qimage/output_checks.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
 #include "lib/image/image_sink.h"
@@ -201,6 +202,8 @@ Status RunConvert(const Options& o) {
     wo.virtual_size = size;
   }
 
+  if (o.format == OutputFormat::kRaw)
+    E2Q_RETURN_IF_ERROR(CheckRawRoom(dst, size));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::OutputFile> out,
                        io::OutputFile::Create(dst, 0, o.sync));
   // On every return the signal handler forgets the temporary file; on an

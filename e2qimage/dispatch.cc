@@ -13,6 +13,7 @@
 #include "e2qimage/info_mode.h"
 #include "e2qimage/list_mode.h"
 #include "e2qimage/options.h"
+#include "e2qimage/output_checks.h"
 #include "e2qimage/rollback_mode.h"
 #include "e2qimage/signals.h"
 #include "lib/io/file.h"
@@ -35,6 +36,7 @@ e2q::Result<bool> SourceIsQcow2(const std::string& path) {
 
 e2q::Status Run(const e2q::cli::Options& o) {
   using e2q::cli::Mode;
+  E2Q_RETURN_IF_ERROR(e2q::cli::CheckOutputs(o));
   switch (o.mode) {
     case Mode::kExport: {
       E2Q_ASSIGN_OR_RETURN(bool qcow2_input, SourceIsQcow2(o.args[0]));

@@ -7,6 +7,7 @@
 
 #include "e2qimage/creation_time.h"
 #include "e2qimage/inverted_export.h"
+#include "e2qimage/output_checks.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
 #include "e2qimage/snapshot_source.h"
@@ -71,6 +72,9 @@ Status RunExport(const Options& o) {
                        image::PlanExport(*fs, source->name(), po));
   PrintWarnings(plan.warnings);
 
+  if (o.format == OutputFormat::kRaw) {
+    E2Q_RETURN_IF_ERROR(CheckRawRoom(image_path, plan.byte_size));
+  }
   E2Q_ASSIGN_OR_RETURN(
       std::unique_ptr<io::OutputFile> out,
       io::OutputFile::Create(image_path, plan.expected_bytes(), o.sync));

@@ -269,6 +269,10 @@ bool Validate(Options* o, std::string* error) {
     default:
       break;
   }
+  if (o->dry_run && o->mode != Mode::kRollback && o->mode != Mode::kUndo) {
+    *error = "-n (--dry-run) is only for -R and -U; an export always writes";
+    return false;
+  }
   if (o->args.size() != want) {
     *error = o->args.size() < want ? "missing operand" : "too many operands";
     return false;

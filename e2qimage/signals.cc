@@ -1,6 +1,8 @@
-// Async-signal-safe cleanup of the temporary output file.
+// Async-signal-safe cleanup of the temporary output file, then death by
+// the signal that interrupted the run.
 #include "e2qimage/signals.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -15,12 +17,28 @@ namespace {
 char g_temp_path[4096];
 std::atomic<bool> g_have_temp{false};
 
+// Ends the process by `sig` itself: default action, unblocked, raised.
+// Every call here is async-signal-safe.
+[[noreturn]] void DieOf(int sig) {
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof(dfl));
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigaction(sig, &dfl, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  raise(sig);
+  _exit(128 + sig);  // not reached: the default action of sig terminates
+}
+
 void OnSignal(int sig) {
   if (g_have_temp.load()) unlink(g_temp_path);
   const char* msg = "e2qimage: interrupted by a signal; no image written\n";
   ssize_t ignored = write(STDERR_FILENO, msg, strlen(msg));
   (void)ignored;
-  _exit(1);
+  DieOf(sig);
 }
 
 }  // namespace

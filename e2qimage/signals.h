@@ -1,7 +1,9 @@
 // Signal handling: an interrupted run (SIGINT, SIGTERM, SIGHUP) removes the
-// output's temporary file and exits with status 1, so no partial file is
-// ever left behind.  SIGPIPE and SIGXFSZ are ignored: a closed pipe or the
-// file size limit is a write error like any other.
+// output's temporary file, so no partial file is ever left behind, and
+// then dies of the same signal, so that the shell sees the interruption
+// (exit status 130, 143, 129) and a loop of runs stops.  SIGPIPE and
+// SIGXFSZ are ignored: a closed pipe or the file size limit is a write
+// error like any other.
 #ifndef E2Q_E2QIMAGE_SIGNALS_H_
 #define E2Q_E2QIMAGE_SIGNALS_H_
 

@@ -1,6 +1,8 @@
 // E2Q_FAULT parsing and the interposer that wraps files in FaultFiles.
 #include "tests/tools/e2qimage_fault/fault_hook.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -24,6 +26,7 @@ struct Plan {
   uint64_t crash_at = UINT64_MAX;
   bool kill = false;
   uint64_t dev_kill_after = UINT64_MAX;  // dev:kill:N
+  bool stall = false;
   bool report = false;
 };
 
@@ -90,6 +93,11 @@ std::unique_ptr<io::File> Wrap(std::unique_ptr<io::File> file,
     if (g_plan.crash_at != UINT64_MAX) {
       std::function<void()> hook;
       if (g_plan.kill) hook = [] { std::raise(SIGKILL); };
+      if (g_plan.stall) {
+        hook = [] {
+          for (;;) pause();
+        };
+      }
       f->CrashAtWrite(g_plan.crash_at, hook);
     }
   }
@@ -136,9 +144,10 @@ bool ParseItem(const std::string& item, Plan* plan) {
       plan->in_short = n;
       return true;
     }
-    if (!in && (f[1] == "crash" || f[1] == "kill")) {
+    if (!in && (f[1] == "crash" || f[1] == "kill" || f[1] == "stall")) {
       plan->crash_at = n;
       plan->kill = f[1] == "kill";
+      plan->stall = f[1] == "stall";
       return true;
     }
     return false;

@@ -20,6 +20,8 @@
 //                        after the N-th write of a device, N = 0 before
 //                        the first
 //   ("out" items apply to files opened for update too.)
+//   out:stall:N          write N never returns (a hung disk), so that a
+//                        test can interrupt a run that is surely under way
 //   report               at exit, print the largest number of reads of one
 //                        input and of writes, syncs and truncates of one
 //                        output, so that a test can aim at every call
