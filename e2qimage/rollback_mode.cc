@@ -1,38 +1,28 @@
-// Rollback modes.  -R without an undo file: compute the normalised image of
-// the snapshot (as -x), the blocks in use in it whose device content
-// differs, write and commit the undo file (fsync, rename, directory
-// fsync), and only then write the device.  -R with an existing undo file
-// (a rerun after an interruption, or after -U) and -U use only the undo
-// file: the device may no longer hold the next3 metadata.
+// Rollback modes: the device and undo file opened, the sequences of
+// snapshot/rollback_run.h run, their progress and summary shown.
 #include "e2qimage/rollback_mode.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "e2qimage/creation_time.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
 #include "e2qimage/warning.h"
 #include "lib/ext4/ext2_fs.h"
-#include "lib/image/provenance.h"
-#include "lib/image/stamp.h"
 #include "lib/io/output_file.h"
-#include "snapshot/next3.h"
-#include "snapshot/rollback.h"
-#include "snapshot/undo_file.h"
+#include "snapshot/rollback_run.h"
 
 namespace e2q::cli {
 
 namespace {
 
-using snapshot::ApplyOptions;
 using snapshot::ApplyResult;
-using snapshot::Direction;
-using snapshot::UndoFile;
 
 bool Exists(const std::string& path) {
   struct stat st;
@@ -46,18 +36,56 @@ Result<std::unique_ptr<io::File>> OpenDevice(const Options& o,
   return io::OpenFileForUpdate(path, /*exclusive=*/true);
 }
 
-Result<ApplyResult> Apply(const Options& o, UndoFile* undo, io::File* device,
-                          Direction dir) {
-  const uint64_t bs = undo->identity().block_size;
-  Progress progress(o.progress,
-                    dir == Direction::kRollback ? "Rolling back" : "Undoing",
-                    "blocks", 2 * undo->blocks().size(), bs);
-  ApplyOptions ao;
-  ao.dry_run = o.dry_run;
-  ao.progress = [&](uint64_t done) { progress.Update(done); };
-  E2Q_ASSIGN_OR_RETURN(ApplyResult r, ApplyUndo(undo, device, dir, ao));
-  progress.Finish();
-  return r;
+Result<std::unique_ptr<io::File>> OpenUndo(const Options& o,
+                                           const std::string& path) {
+  return o.dry_run ? io::OpenFileForRead(path)
+                   : io::OpenFileForUpdate(path, false);
+}
+
+// A new undo file: an OutputFile, known to the signal handler until it is
+// committed.
+class UndoOutputFile : public snapshot::UndoOutput {
+ public:
+  static Result<std::unique_ptr<snapshot::UndoOutput>> Create(
+      const std::string& path) {
+    E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::OutputFile> out,
+                         io::OutputFile::Create(path));
+    if (out->kind() != io::OutputFile::Kind::kRegular) {
+      return Status::InvalidArgument(path +
+                                     ": the undo file must be a regular file");
+    }
+    RegisterTempFile(out->temp_path());
+    return std::unique_ptr<snapshot::UndoOutput>(
+        new UndoOutputFile(std::move(out)));
+  }
+  io::File* file() override { return out_->file(); }
+  Status Commit() override {
+    E2Q_RETURN_IF_ERROR(out_->Commit());
+    UnregisterTempFile();
+    return Status::OK();
+  }
+
+ private:
+  explicit UndoOutputFile(std::unique_ptr<io::OutputFile> out)
+      : out_(std::move(out)) {}
+  std::unique_ptr<io::OutputFile> out_;
+};
+
+// The phases of a run as progress lines (-p).
+snapshot::RunProgress ProgressOf(const Options& o,
+                                 std::shared_ptr<std::unique_ptr<Progress>> p) {
+  snapshot::RunProgress rp;
+  rp.begin = [&o, p](const std::string& what, uint64_t total, uint64_t unit) {
+    *p = std::make_unique<Progress>(o.progress, what, "blocks", total, unit);
+  };
+  rp.update = [p](uint64_t done) {
+    if (*p) (*p)->Update(done);
+  };
+  rp.finish = [p]() {
+    if (*p) (*p)->Finish();
+    p->reset();
+  };
+  return rp;
 }
 
 void Report(const Options& o, const std::string& what, const ApplyResult& r) {
@@ -76,83 +104,6 @@ void Report(const Options& o, const std::string& what, const ApplyResult& r) {
   printf("\n");
 }
 
-// Writes UNDO-FILE for rolling `device` back to snapshot `id`; returns the
-// number of blocks to write (with -n, writes nothing).
-Result<uint64_t> PrepareUndo(const Options& o, uint32_t id, io::File* device,
-                             const std::string& undo_path) {
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<snapshot::Next3> next3,
-                       snapshot::Next3::Open(device));
-  if (next3->needs_recovery()) Warn(device->name(), next3->RecoveryWarning());
-  if (!next3->has_snapshot()) {
-    return Status::InvalidArgument(device->name() + ": snapshot " +
-                                   std::to_string(id) +
-                                   ": not a next3 filesystem with snapshots");
-  }
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> image, next3->OpenImage(id));
-  E2Q_ASSIGN_OR_RETURN(
-      std::unique_ptr<ext4::Filesystem> fs,
-      ext4::Filesystem::Open(image.get(), ext4::Filesystem::OpenOptions()));
-  E2Q_ASSIGN_OR_RETURN(uint64_t device_size, device->Size());
-  if (fs->byte_size() > device_size) {
-    return Status::InvalidArgument(
-        device->name() + ": snapshot " + std::to_string(id) +
-        " is larger than the device; cannot roll back");
-  }
-  const uint32_t bs = fs->block_size();
-  E2Q_ASSIGN_OR_RETURN(BlockSet in_use, ext4::InUseBlocks(*fs));
-  Progress compare(o.progress, "Comparing", "blocks", in_use.size(), bs);
-  E2Q_ASSIGN_OR_RETURN(
-      BlockSet diff,
-      snapshot::DiffBlocks(device, image.get(), in_use, bs,
-                           [&](uint64_t done) { compare.Update(done); }));
-  compare.Finish();
-  if (o.dry_run) return diff.size();
-
-  snapshot::UndoIdentity ident;
-  E2Q_ASSIGN_OR_RETURN(ident.uuid, snapshot::ReadFsUuid(device));
-  ident.snapshot_id = id;
-  ident.block_size = bs;
-  ident.device_size = device_size;
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::OutputFile> out,
-                       io::OutputFile::Create(undo_path));
-  if (out->kind() != io::OutputFile::Kind::kRegular) {
-    return Status::InvalidArgument(undo_path +
-                                   ": the undo file must be a regular file");
-  }
-  RegisterTempFile(out->temp_path());
-  // Provenance: kind undo, the filesystem the device holds now.
-  E2Q_ASSIGN_OR_RETURN(
-      std::unique_ptr<ext4::Filesystem> live,
-      ext4::Filesystem::Open(device, ext4::Filesystem::OpenOptions()));
-  E2Q_ASSIGN_OR_RETURN(image::Provenance record,
-                       NewProvenance(image::ImageKind::kUndo, device_size));
-  record.flags = 0;
-  record.snapshot_ids = {id};
-  record.fs_uuid = live->uuid();
-  record.label = live->label();
-  record.block_size = live->block_size();
-  record.blocks_count = live->blocks_count();
-  live.reset();
-  Progress saving(o.progress, "Saving", "blocks", 2 * diff.size(), bs);
-  E2Q_RETURN_IF_ERROR(snapshot::WriteUndoFile(
-      device, image.get(), diff, &ident, out->file(),
-      [&](uint64_t done) { saving.Update(done); }, &record));
-  // The undo file is durable and in place before the device is touched.
-  E2Q_RETURN_IF_ERROR(out->Commit());
-  UnregisterTempFile();
-  saving.Finish();
-  return diff.size();
-}
-
-Result<std::unique_ptr<UndoFile>> OpenUndo(const Options& o,
-                                           const std::string& path) {
-  Result<std::unique_ptr<io::File>> f =
-      o.dry_run ? io::OpenFileForRead(path)
-                : io::OpenFileForUpdate(path, false);
-  E2Q_RETURN_IF_ERROR(f.status());
-  return UndoFile::Open(std::move(f).value());
-}
-
 }  // namespace
 
 Status RunRollback(const Options& o) {
@@ -167,28 +118,25 @@ Status RunRollback(const Options& o) {
                        OpenDevice(o, device_path));
   const std::string what =
       device_path + ": rollback to snapshot " + std::to_string(spec->id);
-  if (!Exists(undo_path)) {
-    E2Q_ASSIGN_OR_RETURN(uint64_t n,
-                         PrepareUndo(o, spec->id, device.get(), undo_path));
-    if (o.dry_run) {
-      printf("%s: %llu blocks would be written (no undo file written)\n",
-             what.c_str(), static_cast<unsigned long long>(n));
-      return Status::OK();
-    }
+  snapshot::RollbackRequest req;
+  req.snapshot_id = spec->id;
+  req.dry_run = o.dry_run;
+  req.undo_exists = Exists(undo_path);
+  if (!req.undo_exists && !o.dry_run) {
+    E2Q_ASSIGN_OR_RETURN(req.created, CreationTime());
   }
-  // From here on only the undo file counts, also on a rerun.
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<UndoFile> undo, OpenUndo(o, undo_path));
-  if (undo->identity().snapshot_id != spec->id) {
-    return Status::InvalidArgument(
-        undo_path +
-        ": refusing: this undo file belongs to a rollback to "
-        "snapshot " +
-        std::to_string(undo->identity().snapshot_id) + ", not " +
-        std::to_string(spec->id));
+  req.open_undo = [&] { return OpenUndo(o, undo_path); };
+  req.create_undo = [&] { return UndoOutputFile::Create(undo_path); };
+  req.warn = [&](const std::string& w) { Warn(device_path, w); };
+  req.progress = ProgressOf(o, std::make_shared<std::unique_ptr<Progress>>());
+  E2Q_ASSIGN_OR_RETURN(snapshot::RollbackOutcome r,
+                       snapshot::RollBack(device.get(), req));
+  if (r.only_counted) {
+    printf("%s: %llu blocks would be written (no undo file written)\n",
+           what.c_str(), static_cast<unsigned long long>(r.to_write));
+    return Status::OK();
   }
-  E2Q_ASSIGN_OR_RETURN(
-      ApplyResult r, Apply(o, undo.get(), device.get(), Direction::kRollback));
-  Report(o, what, r);
+  Report(o, what, r.applied);
   return Status::OK();
 }
 
@@ -197,13 +145,17 @@ Status RunUndo(const Options& o) {
   const std::string& device_path = o.args[1];
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> device,
                        OpenDevice(o, device_path));
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<UndoFile> undo, OpenUndo(o, undo_path));
-  E2Q_ASSIGN_OR_RETURN(ApplyResult r,
-                       Apply(o, undo.get(), device.get(), Direction::kUndo));
-  Report(o,
-         device_path + ": undo of the rollback to snapshot " +
-             std::to_string(undo->identity().snapshot_id),
-         r);
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> undo, OpenUndo(o, undo_path));
+  uint32_t id = 0;
+  E2Q_ASSIGN_OR_RETURN(
+      ApplyResult r,
+      snapshot::Undo(
+          device.get(), std::move(undo), o.dry_run,
+          ProgressOf(o, std::make_shared<std::unique_ptr<Progress>>()), &id));
+  Report(
+      o,
+      device_path + ": undo of the rollback to snapshot " + std::to_string(id),
+      r);
   return Status::OK();
 }
 

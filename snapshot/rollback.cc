@@ -162,7 +162,6 @@ Result<ApplyResult> ApplyUndo(UndoFile* undo, io::File* device, Direction dir,
           E2Q_RETURN_IF_ERROR(
               device->WriteAt((first + k) * bs, &tgt[k * bs], m * bs));
           ++r.writes;
-          if (o.after_device_write) o.after_device_write();
           k += m;
         }
         done += n;

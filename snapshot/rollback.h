@@ -5,8 +5,8 @@
 // fault-injecting Files; next3 and the command line are the caller's.
 //
 // Crash safety rests on three rules:
-//  1. the undo file is complete and synced (and renamed into place by the
-//     caller) before the first write to the device;
+//  1. the undo file is complete and synced (and renamed into place) before
+//     the first write to the device -- rollback_run.h runs the sequence;
 //  2. before writing, every recorded block of the device must hold either
 //     its original or its new content, sector by sector (a write cut short
 //     by a crash may leave a block half old, half new) -- a device in any
@@ -48,8 +48,6 @@ struct ApplyOptions {
   bool dry_run = false;  // classify and report only
   // Progress over 2 * blocks (checking, then writing).
   std::function<void(uint64_t done)> progress;
-  // Called after every write to the device (the CLI's crash test hook).
-  std::function<void()> after_device_write;
   uint64_t max_write_bytes = 1 << 20;
 };
 
