@@ -1,4 +1,5 @@
-// Command-line parsing (getopt_long) and the usage text.
+// Command-line parsing (getopt_long over the option table) and the usage
+// text.
 #include "e2qimage/options.h"
 
 #include <getopt.h>
@@ -6,54 +7,14 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
+
+#include "e2qimage/option_table.h"
 
 namespace e2q::cli {
 
 namespace {
-
-enum LongOnly {
-  kOptClusterSize = 256,
-  kOptCompat,
-  kOptThreads,
-  kOptBacking,
-  kOptInfo,
-  kOptVerify,
-  kOptHelp,
-  kOptVersion,
-  kOptCompress,
-  kOptNoSync,
-  kOptSync,
-};
-
-const struct option kLongOptions[] = {
-    {"raw", no_argument, nullptr, 'r'},
-    {"qcow2", no_argument, nullptr, 'Q'},
-    {"all-data", no_argument, nullptr, 'a'},
-    {"compress", optional_argument, nullptr, kOptCompress},
-    {"scramble", no_argument, nullptr, 's'},
-    {"progress", no_argument, nullptr, 'p'},
-    {"force", no_argument, nullptr, 'f'},
-    {"superblock", required_argument, nullptr, 'b'},
-    {"blocksize", required_argument, nullptr, 'B'},
-    {"snapshot", required_argument, nullptr, 'l'},
-    {"export-snapshot", required_argument, nullptr, 'x'},
-    {"export-all", no_argument, nullptr, 'X'},
-    {"list", no_argument, nullptr, 'L'},
-    {"rollback", required_argument, nullptr, 'R'},
-    {"undo", no_argument, nullptr, 'U'},
-    {"dry-run", no_argument, nullptr, 'n'},
-    {"cluster-size", required_argument, nullptr, kOptClusterSize},
-    {"compat", required_argument, nullptr, kOptCompat},
-    {"threads", required_argument, nullptr, kOptThreads},
-    {"backing", required_argument, nullptr, kOptBacking},
-    {"no-sync", no_argument, nullptr, kOptNoSync},
-    {"sync", no_argument, nullptr, kOptSync},
-    {"info", no_argument, nullptr, kOptInfo},
-    {"verify", no_argument, nullptr, kOptVerify},
-    {"help", no_argument, nullptr, kOptHelp},
-    {"version", no_argument, nullptr, kOptVersion},
-    {nullptr, 0, nullptr, 0},
-};
 
 // Parses a decimal number with an optional K/M/G suffix (powers of 1024).
 bool ParseSize(const char* s, uint64_t* out) {
@@ -114,82 +75,28 @@ std::optional<SnapshotSpec> ParseSnapshotSpec(const std::string& arg) {
 }
 
 const char* UsageText() {
-  return
+  static const std::string kText =
       "Usage: e2qimage -Q|-r [-a] [-z[LEVEL]] [-s] [-p] [-f] [-b SUPERBLOCK "
       "-B BLOCKSIZE]\n"
       "                [-x ID | -X] [--cluster-size=BYTES] [--compat=0.10|1.1] "
       "[--threads=N]\n"
       "                [--sync] DEVICE IMAGE-FILE\n"
-      "       e2qimage -r|-Q [-l SNAPSHOT] [-z] [--sync] IMAGE.qcow2 OUT-FILE\n"
-      "       e2qimage -Q [-a] [-z[LEVEL]] [-x ID1..ID2|ID1..live] "
-      "--backing=BASE\n"
-      "                DEVICE IMAGE-FILE\n"
+      "       e2qimage -r|-Q [-l SNAPSHOT] [-z[LEVEL]] [-p] [--sync] "
+      "IMAGE.qcow2 OUT-FILE\n"
+      "       e2qimage -Q [-a] [-z[LEVEL]] [-s] [-p] [--compat=0.10|1.1]\n"
+      "                [-x ID1..ID2|ID1..live] --backing=BASE DEVICE "
+      "IMAGE-FILE\n"
       "       e2qimage -L DEVICE\n"
       "       e2qimage -R ID [-n] [-p] DEVICE UNDO-FILE\n"
       "       e2qimage -U [-n] [-p] UNDO-FILE DEVICE\n"
       "       e2qimage --info|--verify IMAGE-FILE\n"
-      "       e2qimage --help | --version\n"
+      "       e2qimage --help | --version\n" +
+      OptionHelp() +
       "\n"
-      "Output:\n"
-      "  -r, --raw              raw sparse image ('-' writes to standard "
-      "output)\n"
-      "  -Q, --qcow2            qcow2 image (compat 1.1 unless --compat=0.10)\n"
-      "  -a, --all-data         include file data, not only metadata\n"
-      "  -z[LEVEL], --compress[=LEVEL]\n"
-      "                         compress qcow2 data clusters (deflate, level "
-      "1-9, default 6)\n"
-      "  --compress=zstd[:LEVEL] compress with zstd instead (compat 1.1 "
-      "only)\n"
-      "  -s, --scramble         replace directory entry names and symlink "
-      "targets\n"
-      "  -p, --progress         show progress on standard error\n"
-      "  -f, --force            image a filesystem mounted read-write\n"
-      "  -b, --superblock=N     use the backup superblock at block N\n"
-      "  -B, --blocksize=N      block size to use with -b\n"
-      "  --cluster-size=BYTES   qcow2 cluster size (512 to 2M)\n"
-      "  --compat=0.10|1.1      qcow2 version 2 or 3\n"
-      "  --threads=N            compression threads (default: all cores)\n"
-      "  --sync                 wait for the image to reach the disk before "
-      "renaming\n"
-      "                         it into place (by default, as cp and e2image, "
-      "the\n"
-      "                         kernel writes it back later)\n"
-      "  --no-sync              the default: do not wait for the disk\n"
-      "  -l, --snapshot=ID|NAME read internal snapshot of a qcow2 input\n"
-      "\n"
-      "next3 snapshots:\n"
-      "  -L, --list DEVICE      list snapshots (ID INODE STATUS NAME, newest "
-      "first)\n"
-      "  -x, --export-snapshot=ID\n"
-      "                         export snapshot ID instead of the live "
-      "filesystem\n"
-      "  -x ID1..ID2|ID1..live --backing=BASE\n"
-      "                         snapshot ID2 (or the live filesystem) as the "
-      "blocks\n"
-      "                         that differ from BASE, an export of snapshot "
-      "ID1\n"
-      "  -X, --export-all       with -Q: every snapshot and the live "
-      "filesystem\n"
-      "                         ('current') as internal snapshots of one "
-      "file\n"
-      "  -R, --rollback=ID      roll the unmounted DEVICE back to snapshot "
-      "ID,\n"
-      "                         saving what it overwrites in UNDO-FILE\n"
-      "  -U, --undo             write UNDO-FILE's saved blocks back to "
-      "DEVICE\n"
-      "  -n, --dry-run          with -R/-U: only report what would be "
-      "written\n"
-      "\n"
-      "Incremental exports and provenance (qcow2):\n"
-      "  --backing=FILE         store only what differs from FILE, an earlier\n"
-      "                         e2qimage export of the same filesystem\n"
-      "  --info IMAGE-FILE      describe an image: layout and provenance\n"
-      "  --verify IMAGE-FILE    check an image's recorded content digest\n"
-      "\n"
-      "  --help                 this text\n"
-      "  --version              version\n"
-      "\n"
-      "Exit status: 0 success, 1 error, 2 usage error.\n";
+      "Exit status: 0 success, 1 error, 2 usage error; 129, 130, 143 when "
+      "ended by\n"
+      "SIGHUP, SIGINT, SIGTERM.\n";
+  return kText.c_str();
 }
 
 namespace {
@@ -293,8 +200,10 @@ std::optional<Options> ParseOptions(int argc, char** argv,
   optind = 1;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":rQaz::spfb:B:l:x:XLR:Un",
-                          kLongOptions, nullptr)) != -1) {
+  static const std::string kShort = ShortOptions();
+  static const std::vector<struct option> kLong = LongOptions();
+  while ((c = getopt_long(argc, argv, kShort.c_str(), kLong.data(), nullptr)) !=
+         -1) {
     switch (c) {
       case 'r':
       case 'Q': {
