@@ -1,9 +1,8 @@
-// Convert mode: map the source's allocation, read data stretches in large
-// chunks, skip zero stretches unread, and stream everything to a sink.
+// Convert mode: a qcow2 source (snapshot, backing chain) opened and checked,
+// the output's sink built, and the guest content copied
+// (image::CopyGuestContent).
 #include "e2qimage/convert_mode.h"
 
-#include <algorithm>
-#include <future>
 #include <memory>
 #include <optional>
 
@@ -12,6 +11,7 @@
 #include "e2qimage/output_checks.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
+#include "lib/image/guest_copy.h"
 #include "lib/image/image_sink.h"
 #include "lib/image/provenance.h"
 #include "lib/image/stamp.h"
@@ -24,9 +24,6 @@ namespace e2q::cli {
 
 namespace {
 
-// Large enough that a data stretch costs few reads and sink calls, small
-// enough to stay cheap in memory.
-constexpr size_t kChunkBytes = 8u << 20;
 constexpr uint64_t kProgressUnit = 1u << 20;
 
 // Options that only make sense for a filesystem source.
@@ -41,69 +38,6 @@ Status CheckApplicable(const Options& o) {
   if (o.export_snapshot) return refuse("-x");
   if (o.export_all_snapshots) return refuse("-X");
   if (!o.backing.empty()) return refuse("--backing");
-  return Status::OK();
-}
-
-// Hands out the source's data in chunks of at most kChunkBytes, in guest
-// order, skipping stretches that Map() reports as zero without reading
-// them.
-class ChunkSource {
- public:
-  struct Chunk {
-    uint64_t offset = 0;
-    size_t len = 0;  // 0: end of the image
-    std::vector<uint8_t> data;
-  };
-  explicit ChunkSource(qcow2::Qcow2Reader* reader) : reader_(reader) {}
-
-  Status Next(Chunk* c) {
-    const uint64_t size = reader_->virtual_size();
-    while (data_left_ == 0) {
-      if (pos_ >= size) {
-        c->len = 0;
-        return Status::OK();
-      }
-      E2Q_ASSIGN_OR_RETURN(qcow2::Qcow2Reader::Extent e,
-                           reader_->Map(pos_, size - pos_));
-      if (e.kind == qcow2::Qcow2Reader::ExtentKind::kData) {
-        data_left_ = e.len;
-      } else {
-        pos_ += e.len;
-      }
-    }
-    c->offset = pos_;
-    c->len = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, data_left_));
-    if (c->data.size() < c->len) c->data.resize(kChunkBytes);
-    E2Q_RETURN_IF_ERROR(reader_->Read(pos_, c->data.data(), c->len));
-    pos_ += c->len;
-    data_left_ -= c->len;
-    return Status::OK();
-  }
-
- private:
-  qcow2::Qcow2Reader* reader_;
-  uint64_t pos_ = 0;
-  uint64_t data_left_ = 0;
-};
-
-// Copies the guest content of `reader` to `sink`.  The next chunk is read
-// (and decompressed) on a helper thread while the current one is written.
-Status Copy(qcow2::Qcow2Reader* reader, image::ImageSink* sink,
-            Progress* progress) {
-  ChunkSource source(reader);
-  ChunkSource::Chunk ready, spare;
-  auto fetch = [&source](ChunkSource::Chunk* c) { return source.Next(c); };
-  std::future<Status> pending = std::async(std::launch::async, fetch, &ready);
-  for (;;) {
-    E2Q_RETURN_IF_ERROR(pending.get());
-    if (ready.len == 0) break;
-    std::swap(ready, spare);
-    pending = std::async(std::launch::async, fetch, &ready);
-    // On an error here, `pending`'s destructor waits for the helper.
-    E2Q_RETURN_IF_ERROR(sink->Write(spare.offset, spare.data.data(), spare.len));
-    progress->Update((spare.offset + spare.len) / kProgressUnit);
-  }
-  progress->Update((reader->virtual_size() + kProgressUnit - 1) / kProgressUnit);
   return Status::OK();
 }
 
@@ -233,7 +167,12 @@ Status RunConvert(const Options& o) {
 
   Progress progress(o.progress, "Converting", "MiB",
                     (size + kProgressUnit - 1) / kProgressUnit, kProgressUnit);
-  E2Q_RETURN_IF_ERROR(Copy(reader.get(), sink.get(), &progress));
+  E2Q_RETURN_IF_ERROR(
+      image::CopyGuestContent(reader.get(), sink.get(), [&](uint64_t bytes) {
+        progress.Update(bytes >= size
+                            ? (size + kProgressUnit - 1) / kProgressUnit
+                            : bytes / kProgressUnit);
+      }));
   E2Q_RETURN_IF_ERROR(sink->Finish());
   E2Q_RETURN_IF_ERROR(out->Commit());
   progress.Finish();
