@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "e2qimage/creation_time.h"
-#include "e2qimage/inverted_export.h"
+#include "e2qimage/export_all_mode.h"
 #include "e2qimage/output_checks.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"

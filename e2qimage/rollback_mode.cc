@@ -44,9 +44,9 @@ Result<std::unique_ptr<io::File>> OpenUndo(const Options& o,
 
 // A new undo file: an OutputFile, known to the signal handler until it is
 // committed.
-class UndoOutputFile : public snapshot::UndoOutput {
+class UndoOutputFile : public snapshot::DurableOutput {
  public:
-  static Result<std::unique_ptr<snapshot::UndoOutput>> Create(
+  static Result<std::unique_ptr<snapshot::DurableOutput>> Create(
       const std::string& path) {
     E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::OutputFile> out,
                          io::OutputFile::Create(path));
@@ -55,7 +55,7 @@ class UndoOutputFile : public snapshot::UndoOutput {
                                      ": the undo file must be a regular file");
     }
     RegisterTempFile(out->temp_path());
-    return std::unique_ptr<snapshot::UndoOutput>(
+    return std::unique_ptr<snapshot::DurableOutput>(
         new UndoOutputFile(std::move(out)));
   }
   io::File* file() override { return out_->file(); }

@@ -61,7 +61,7 @@ Result<uint64_t> PrepareUndo(io::File* device, const RollbackRequest& req) {
   ident.snapshot_id = id;
   ident.block_size = bs;
   ident.device_size = device_size;
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<UndoOutput> out, req.create_undo());
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<DurableOutput> out, req.create_undo());
   // Provenance: kind undo, the filesystem the device holds now.
   E2Q_ASSIGN_OR_RETURN(
       std::unique_ptr<ext4::Filesystem> live,

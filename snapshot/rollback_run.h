@@ -16,28 +16,9 @@
 #include "lib/base/status.h"
 #include "lib/io/file.h"
 #include "snapshot/rollback.h"
+#include "snapshot/run_io.h"
 
 namespace e2q::snapshot {
-
-// Where a new undo file goes: written from offset 0 through file(), then
-// made durable and put in place by Commit() (OutputFile's fsync, rename
-// and directory fsync).
-class UndoOutput {
- public:
-  virtual ~UndoOutput() = default;
-  virtual io::File* file() = 0;
-  virtual Status Commit() = 0;
-};
-
-// Progress of one phase ("Comparing", "Saving", "Rolling back", "Undoing"):
-// `begin` gets its name, total and the bytes of a unit; all optional.
-struct RunProgress {
-  std::function<void(const std::string& what, uint64_t total,
-                     uint64_t unit_bytes)>
-      begin;
-  std::function<void(uint64_t done)> update;
-  std::function<void()> finish;
-};
 
 struct RollbackRequest {
   uint32_t snapshot_id = 0;
@@ -48,7 +29,7 @@ struct RollbackRequest {
   bool undo_exists = false;
   std::function<Result<std::unique_ptr<io::File>>()> open_undo;
   // ...else `create_undo` makes the output of a new one.
-  std::function<Result<std::unique_ptr<UndoOutput>>()> create_undo;
+  std::function<Result<std::unique_ptr<DurableOutput>>()> create_undo;
   std::function<void(const std::string& warning)> warn;  // about `device`
   RunProgress progress;
 };

@@ -26,9 +26,9 @@ using Bytes = std::vector<uint8_t>;
 
 // An undo file kept in memory: Commit() copies what was written to
 // `committed` (or fails, with `fail_commit`).
-class MemUndoOutput : public UndoOutput {
+class MemDurableOutput : public DurableOutput {
  public:
-  MemUndoOutput(Bytes* committed, bool fail_commit, bool* commit_called)
+  MemDurableOutput(Bytes* committed, bool fail_commit, bool* commit_called)
       : committed_(committed), fail_(fail_commit), called_(commit_called) {}
   io::File* file() override { return &file_; }
   Status Commit() override {
@@ -90,9 +90,9 @@ class RollbackRunTest : public ::testing::Test {
     req.snapshot_id = id_;
     req.created = 1700000000;
     req.undo_exists = !undo->empty();
-    req.create_undo = [&]() -> Result<std::unique_ptr<UndoOutput>> {
-      return std::unique_ptr<UndoOutput>(
-          new MemUndoOutput(undo, fail_commit, commit_called));
+    req.create_undo = [&]() -> Result<std::unique_ptr<DurableOutput>> {
+      return std::unique_ptr<DurableOutput>(
+          new MemDurableOutput(undo, fail_commit, commit_called));
     };
     req.open_undo = [&]() -> Result<std::unique_ptr<io::File>> {
       return std::unique_ptr<io::File>(new io::MemFile("undo.qcow2", *undo));
@@ -134,9 +134,9 @@ TEST_F(RollbackRunTest, DryRunCountsAndWritesNothing) {
   RollbackRequest req;
   req.snapshot_id = id_;
   req.dry_run = true;
-  req.create_undo = [&]() -> Result<std::unique_ptr<UndoOutput>> {
-    return std::unique_ptr<UndoOutput>(
-        new MemUndoOutput(&undo, false, &committed));
+  req.create_undo = [&]() -> Result<std::unique_ptr<DurableOutput>> {
+    return std::unique_ptr<DurableOutput>(
+        new MemDurableOutput(&undo, false, &committed));
   };
   ASSERT_OK_AND_ASSIGN(RollbackOutcome r, RollBack(&device, req));
   EXPECT_TRUE(r.only_counted);

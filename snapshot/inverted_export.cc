@@ -2,32 +2,22 @@
 // (selection, scrambling, copy), each into its own state of one
 // Qcow2MultiWriter, which stores only clusters that differ from the state
 // before.
-#include "e2qimage/inverted_export.h"
+#include "snapshot/inverted_export.h"
 
-#include <cstdio>
-#include <cstdlib>
+#include <algorithm>
 #include <string>
 #include <vector>
 
-#include "e2qimage/creation_time.h"
-#include "e2qimage/export_mode.h"
-#include "e2qimage/progress.h"
-#include "e2qimage/signals.h"
-#include "e2qimage/warning.h"
 #include "lib/ext4/ext2_fs.h"
-#include "lib/ext4/ext4_select.h"
-#include "lib/image/copy_pipeline.h"
 #include "lib/image/digest_sink.h"
 #include "lib/image/image_sink.h"
 #include "lib/image/provenance.h"
 #include "lib/image/stamp.h"
-#include "lib/io/output_file.h"
 #include "lib/qcow2/cluster_compressor.h"
 #include "lib/qcow2/qcow2_multi_writer.h"
-#include "lib/scramble/scramble.h"
 #include "snapshot/next3.h"
 
-namespace e2q::cli {
+namespace e2q::snapshot {
 
 namespace {
 
@@ -47,7 +37,8 @@ std::string BaseName(const std::string& path, uint32_t id) {
 // Copies one state into `target` through the export pipeline; with
 // `record`, the digest of the state's content goes into it and the record
 // into `writer`'s header (the active layer's provenance).
-Status CopyState(const Options& o, StateSource* s, qcow2::ClusterTarget* target,
+Status CopyState(const InvertedExportOptions& o, StateSource* s,
+                 qcow2::ClusterTarget* target,
                  qcow2::ClusterCompressor* compressor,
                  qcow2::Qcow2MultiWriter* writer,
                  const image::Provenance* record) {
@@ -56,10 +47,13 @@ Status CopyState(const Options& o, StateSource* s, qcow2::ClusterTarget* target,
   po.scramble = o.scramble;
   E2Q_ASSIGN_OR_RETURN(image::ExportPlan plan,
                        image::PlanExport(*s->fs, s->file->name(), po));
-  PrintWarnings(plan.warnings);
+  if (o.warn) {
+    for (const image::Warning& w : plan.warnings) o.warn(w.object, w.what);
+  }
   const uint32_t bs = s->fs->block_size();
-  Progress progress(o.progress, "Copying " + s->info.name, "blocks",
-                    plan.blocks.size(), bs);
+  if (o.progress.begin) {
+    o.progress.begin("Copying " + s->info.name, plan.blocks.size(), bs);
+  }
   std::unique_ptr<image::ImageSink> qcow2_sink =
       image::NewQcow2Sink(target, compressor);
   image::ImageSink* sink_ptr = qcow2_sink.get();
@@ -80,44 +74,35 @@ Status CopyState(const Options& o, StateSource* s, qcow2::ClusterTarget* target,
   }
   E2Q_ASSIGN_OR_RETURN(
       image::CopyStats stats,
-      image::CopyPlan(plan, s->file, sink_ptr,
-                      [&](uint64_t done) { progress.Update(done); }));
-  if (stats.blocks_past_source_end > 0) {
-    Warn(s->file->name(), std::to_string(stats.blocks_past_source_end) +
-                              " selected blocks lie past the end of the "
-                              "source and were imaged as zeros");
+      image::CopyPlan(plan, s->file, sink_ptr, o.progress.update));
+  if (stats.blocks_past_source_end > 0 && o.warn) {
+    o.warn(s->file->name(), std::to_string(stats.blocks_past_source_end) +
+                                " selected blocks lie past the end of the "
+                                "source and were imaged as zeros");
   }
-  progress.Finish();
+  if (o.progress.finish) o.progress.finish();
   return Status::OK();
 }
 
 }  // namespace
 
-Status RunExportAll(const Options& o) {
-  const std::string& device_path = o.args[0];
-  const std::string& image_path = o.args[1];
-  if (o.superblock != 0) {
-    return Status::InvalidArgument(device_path +
-                                   ": -X reads snapshots through the primary "
-                                   "superblock; -b cannot be used");
-  }
-  E2Q_RETURN_IF_ERROR(ext4::CheckNotMountedReadWrite(device_path, o.force));
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> device,
-                       io::OpenFileForRead(device_path));
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<snapshot::Next3> next3,
-                       snapshot::Next3::Open(device.get()));
-  if (next3->needs_recovery()) Warn(device_path, next3->RecoveryWarning());
+Status ExportAllStates(io::File* device, const std::string& device_path,
+                       const InvertedExportOptions& o) {
+  auto warn = [&o](const std::string& object, const std::string& what) {
+    if (o.warn) o.warn(object, what);
+  };
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<Next3> next3, Next3::Open(device));
+  if (next3->needs_recovery()) warn(device_path, Next3::RecoveryWarning());
 
   // Oldest exportable snapshot first, the live filesystem last.
-  E2Q_ASSIGN_OR_RETURN(const int64_t created, CreationTime());
-  const uint32_t date = static_cast<uint32_t>(created);
+  const uint32_t date = static_cast<uint32_t>(o.created);
   std::vector<StateSource> states;
   const auto& list = next3->snapshots();
   for (auto it = list.rbegin(); it != list.rend(); ++it) {
-    if (it->state != snapshot::SnapshotState::kActive &&
-        it->state != snapshot::SnapshotState::kFrozen) {
-      Warn(device_path, "snapshot " + std::to_string(it->id) + " is " +
-                            snapshot::StateName(it->state) +
+    if (it->state != SnapshotState::kActive &&
+        it->state != SnapshotState::kFrozen) {
+      warn(device_path, "snapshot " + std::to_string(it->id) + " is " +
+                            StateName(it->state) +
                             " and cannot be exported; left out");
       continue;
     }
@@ -132,7 +117,7 @@ Status RunExportAll(const Options& o) {
     StateSource live;
     live.info.id_str = "0";
     live.info.name = "current";
-    live.file = device.get();
+    live.file = device;
     states.push_back(std::move(live));
   }
   uint64_t max_size = 0;
@@ -150,9 +135,7 @@ Status RunExportAll(const Options& o) {
                        image::ClusterBitsFor(
                            max_size, image::ExportPreferredBits(bs, o.all_data),
                            o.cluster_size));
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::OutputFile> out,
-                       io::OutputFile::Create(image_path, 0, o.sync));
-  RegisterTempFile(out->temp_path());
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<DurableOutput> out, o.create_output());
   qcow2::MultiWriterOptions wo;
   wo.version = o.qcow2_version;
   wo.cluster_bits = bits;
@@ -160,15 +143,15 @@ Status RunExportAll(const Options& o) {
                        qcow2::Qcow2MultiWriter::Create(out->file(), wo));
   E2Q_ASSIGN_OR_RETURN(
       std::unique_ptr<qcow2::ClusterCompressor> compressor,
-      image::NewCompressor(CompressOptionsOf(o), bits, [&](uint8_t type) {
+      image::NewCompressor(o.compress, bits, [&](uint8_t type) {
         return writer->SetCompressionType(type);
       }));
   // Provenance of the file: kind multi-state, the live filesystem's
   // identity, the snapshot IDs held, the digest of the active layer.
   const ext4::Filesystem& live = *states.back().fs;
-  E2Q_ASSIGN_OR_RETURN(image::Provenance record,
-                       NewProvenance(image::ImageKind::kMultiState,
-                                     states.back().info.virtual_size));
+  image::Provenance record =
+      image::NewProvenance(image::ImageKind::kMultiState,
+                           states.back().info.virtual_size, o.created);
   record.flags = image::Provenance::kFlagLive;
   if (o.all_data) record.flags |= image::Provenance::kFlagAllData;
   if (o.scramble) record.flags |= image::Provenance::kFlagScrambled;
@@ -190,9 +173,7 @@ Status RunExportAll(const Options& o) {
     if (!last) s.fs.reset();
   }
   E2Q_RETURN_IF_ERROR(writer->Finish());
-  E2Q_RETURN_IF_ERROR(out->Commit());
-  UnregisterTempFile();
-  return Status::OK();
+  return out->Commit();
 }
 
-}  // namespace e2q::cli
+}  // namespace e2q::snapshot
