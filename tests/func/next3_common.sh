@@ -117,7 +117,7 @@ strip_next3_features() {
 #  - "Reserved inode 9 ... has invalid mode" (the exclude inode; stock
 #    e2fsck wants reserved inodes 9/10 to have mode 0),
 #  - "Free blocks count wrong for group" + its "Fix? no" (snapshot images:
-#    group counts are not adjusted at take, next3-format.md 4.1.6),
+#    group counts are not adjusted at take, doc/next3-format.md 4.1),
 #  - for each INO given (listed snapshots without a name, list.txt NAME
 #    `-`: links 0, dtime 0, kept by the list like an orphan; in a snapshot
 #    image an empty inode): "Deleted inode INO has zero dtime" and

@@ -15,7 +15,7 @@ constexpr uint64_t kDindBase = kIndBase + kPer;
 constexpr uint64_t kTindBase = kDindBase + kPer * kPer;
 constexpr uint64_t kTindSpan = kPer * kPer * kPer;
 constexpr uint64_t kEnd = kTindBase + kTindSpan;
-// Snapshot files only (next3-format.md 1.3): raw i_block[0..2] are further
+// Snapshot files only (doc/next3-format.md 1.3): raw i_block[0..2] are further
 // TIND roots for logical blocks kEnd + k * 2^30 onwards (fs blocks from
 // 2^20 + 2^30 on), and there are no direct or IND blocks.
 constexpr int kExtraTinds = 3;

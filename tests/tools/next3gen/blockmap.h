@@ -1,7 +1,7 @@
 // Indirect (ext3) block maps of regular files, directories and snapshot
 // files: lookup, insertion, walking and removal on raw inode structures.
 // Snapshot files use the same tree with logical block = fs block + 1036
-// (next3-format.md 1.2/1.3), and for them raw i_block[0..2] are the extra
+// (doc/next3-format.md 1.2/1.3), and for them raw i_block[0..2] are the extra
 // TIND roots of fs blocks 2^20 + 2^30 and beyond (regular files with the
 // SNAPFILE flag; the functions tell by the inode).
 #ifndef E2Q_TESTS_TOOLS_NEXT3GEN_BLOCKMAP_H_

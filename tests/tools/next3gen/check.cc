@@ -100,7 +100,7 @@ class Checker {
           Bad("snapshot " + std::to_string(ino) + ": i_block[" +
               std::to_string(i) + "] set");
       // The roots: DIND, TIND, raw i_block[0..2], as many as next3 gives
-      // a snapshot of its size (next3-format.md 1.3), and no others.
+      // a snapshot of its size (doc/next3-format.md 1.3), and no others.
       uint64_t size = EXT2_I_SIZE(&in) / kBlockSize;
       uint64_t blocks = size > kShift ? size - kShift : 0;
       uint64_t nind =

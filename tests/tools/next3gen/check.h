@@ -1,4 +1,4 @@
-// The generator's self-check of next3-format.md 9.5 on the finished image,
+// The generator's self-check of doc/next3-format.md 9.5 on the finished image,
 // read back from disk independently of the engine's in-memory state: list
 // shape, exclude bitmap == blocks of snapshot files, unique owners, unused
 // slots zero, and every in-use block of every exportable snap-ID.img

@@ -1,4 +1,4 @@
-// The copy-/move-on-write engine (next3-format.md 3.2, 9.5 (a)): every live
+// The copy-/move-on-write engine (doc/next3-format.md 3.2, 9.5 (a)): every live
 // write passes BeforeWrite, every live free passes Release, every data
 // overwrite asks NeedsMove.
 #include "tests/tools/next3gen/gen.h"

@@ -31,7 +31,7 @@ constexpr uint32_t kExcludeIno = 9;
 
 using Block = std::array<uint8_t, kBlockSize>;
 
-// Where the exclude bitmap is named (next3-format.md 3.7, 9.2): the next3
+// Where the exclude bitmap is named (doc/next3-format.md 3.7, 9.2): the next3
 // exclude inode (COMPAT 0x0080), the group descriptors' bg_exclude_bitmap
 // (COMPAT 0x0100, the later ext4-snapshots forks), or both (E2-S HEAD).
 enum class ExcludeAt { kInode, kGdt, kBoth };
@@ -94,7 +94,7 @@ class Gen {
   bool Excluded(uint64_t b) const { return excl.count(b) != 0; }
   void SetExcluded(uint64_t b, bool on);
   // Group g's live block bitmap as on disk, with the excluded blocks
-  // cleared (a COW bitmap, next3-format.md 3.5).
+  // cleared (a COW bitmap, doc/next3-format.md 3.5).
   Block MaskedBitmap(uint32_t g) const;
   // A shared copy of `b`, one per distinct content.
   std::shared_ptr<const Block> Intern(const Block& b);

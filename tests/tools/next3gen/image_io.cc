@@ -1,6 +1,6 @@
 // A minimal libext2fs io manager over a plain file descriptor, without a
 // cache, that calls the generator's copy-on-write hook before every write.
-// This is how "before any write of block b" (next3-format.md 9.5) is
+// This is how "before any write of block b" (doc/next3-format.md 9.5) is
 // guaranteed for everything libext2fs writes (inodes, directories,
 // bitmaps, group descriptors, superblock).
 #include <fcntl.h>

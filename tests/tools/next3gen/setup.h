@@ -2,7 +2,7 @@
 // UUID, hash seed and time, then the exclude bitmap (the next3 exclude
 // inode 9 with COMPAT 0x0080, and/or bg_exclude_bitmap in the group
 // descriptors with COMPAT 0x0100, per Gen::exclude_at) and the /.snapshots
-// directory (next3-format.md 9.1-9.3).
+// directory (doc/next3-format.md 9.1-9.3).
 #ifndef E2Q_TESTS_TOOLS_NEXT3GEN_SETUP_H_
 #define E2Q_TESTS_TOOLS_NEXT3GEN_SETUP_H_
 

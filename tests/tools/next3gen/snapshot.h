@@ -1,5 +1,5 @@
 // Snapshot life cycle on the live filesystem: create + take with the
-// take-time copies and fixups (next3-format.md 3.4, 4.1, 9.4), delete,
+// take-time copies and fixups (doc/next3-format.md 3.4, 4.1, 9.4), delete,
 // shrink and remove (section 5), and the expected outputs written at take
 // (snap-ID.img, snap-ID.manifest).
 #ifndef E2Q_TESTS_TOOLS_NEXT3GEN_SNAPSHOT_H_
