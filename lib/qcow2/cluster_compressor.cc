@@ -51,8 +51,8 @@ constexpr unsigned kMaxThreads = 1024;
 // libdeflate 5: 5% smaller than qemu's zlib 6 and 2.6x as fast per thread.
 // libdeflate 6 would gain only 0.7% for 30% more time.  4 and 5 share
 // libdeflate 4 to make room below the default; 9 is libdeflate's slowest,
-// near-optimal parse.  Zstd levels are used as given: 1..9 is already a
-// zlib-like scale there.
+// near-optimal parse.  Zstd levels are used as given (1..19): its 1..9 is
+// already a zlib-like scale.
 constexpr int kLibdeflateLevel[ClusterCompressor::kMaxLevel + 1] = {
     0, 1, 2, 3, 4, 4, 5, 6, 9, 12};
 
@@ -204,9 +204,11 @@ ClusterCompressor::~ClusterCompressor() = default;
 
 Result<std::unique_ptr<ClusterCompressor>> ClusterCompressor::Create(
     Algorithm algo, int level, unsigned threads, uint32_t cluster_bits) {
-  if (level < kMinLevel || level > kMaxLevel) {
+  const int max = algo == Algorithm::kZstd ? kMaxZstdLevel : kMaxLevel;
+  if (level < kMinLevel || level > max) {
     return Status::InvalidArgument("compressor: level " +
-                                   std::to_string(level) + ": must be 1 to 9");
+                                   std::to_string(level) + ": must be 1 to " +
+                                   std::to_string(max));
   }
   if (cluster_bits < kMinClusterBits || cluster_bits > kMaxClusterBits) {
     return Status::InvalidArgument("compressor: cluster_bits " +

@@ -26,12 +26,14 @@ class ClusterCompressor {
   // Lowest and highest `level` accepted by Create; kDefaultLevel is what
   // `-z` without a level means (qemu's zlib level, Z_DEFAULT_COMPRESSION).
   static constexpr int kMinLevel = 1;
-  static constexpr int kMaxLevel = 9;
+  static constexpr int kMaxLevel = 9;  // deflate
+  static constexpr int kMaxZstdLevel = 19;
   static constexpr int kDefaultLevel = 6;
 
-  // `level` 1..9 (1 fastest); for deflate it is mapped onto libdeflate's
-  // levels so that the default is faster than, and compresses at least as
-  // well as, qemu's zlib level 6.  `threads` 0 means one per online CPU.
+  // `level` 1..9 for deflate, 1..19 for zstd (1 fastest); deflate's is
+  // mapped onto libdeflate's levels so that the default is faster than, and
+  // compresses at least as well as, qemu's zlib level 6; zstd's is used as
+  // given.  `threads` 0 means one per online CPU.
   // `cluster_bits` 9..21.  kInvalidArgument for a value out of range,
   // kNotSupported for zstd in a build without libzstd.
   static Result<std::unique_ptr<ClusterCompressor>> Create(

@@ -378,6 +378,31 @@ TEST(ClusterCompressorTest, ZstdRoundTripsAndIsDeterministic) {
   ExpectSameAcrossThreads(Algo::kZstd);
 }
 
+// zstd takes its own levels, 1 to 19 (--compress=zstd:LEVEL), deflate 1 to 9.
+TEST(ClusterCompressorTest, ZstdTakesLevelsUpTo19) {
+  const size_t cs = size_t{1} << 16;
+  auto in = MixedClusters(4, cs, 7);
+  for (int level : {1, 10, 19}) {
+    ASSERT_OK_AND_ASSIGN(
+        auto c, qcow2::ClusterCompressor::Create(Algo::kZstd, level, 1, 16));
+    std::vector<std::vector<uint8_t>> out;
+    ASSERT_OK(c->CompressBatch(in.data(), 4, &out));
+    ASSERT_FALSE(out[0].empty()) << level;
+    std::vector<uint8_t> back(cs);
+    EXPECT_EQ(ZSTD_decompress(back.data(), cs, out[0].data(), out[0].size()),
+              cs);
+    EXPECT_TRUE(std::equal(back.begin(), back.end(), &in[0]));
+  }
+  auto r = qcow2::ClusterCompressor::Create(Algo::kZstd, 20, 1, 16);
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("must be 1 to 19"), std::string::npos);
+  EXPECT_EQ(qcow2::ClusterCompressor::Create(Algo::kDeflate, 10, 1, 16)
+                    .status()
+                    .message()
+                    .find("must be 1 to 9") != std::string::npos,
+            true);
+}
+
 TEST(ClusterCompressorTest, CorruptZstdIsCorruption) {
   const size_t cs = 4096;
   std::vector<uint8_t> back(cs);
