@@ -31,11 +31,12 @@ uint64_t DivRoundUp(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 Qcow2FileBuilder::Qcow2FileBuilder(io::File* out, uint32_t cluster_bits)
     : out_(out),
       bits_(cluster_bits),
-      pos_(uint64_t{1} << cluster_bits),
+      pos_(FirstAppendOffset(cluster_bits)),
       buf_start_(pos_),
       buf_(out->WritesDirect() ? kDirectBuffer : kCachedBuffer),
       behind_(out) {
   refcounts_.push_back(1);  // the header
+  refcounts_.resize(pos_ >> bits_, 0);  // the gap below kFirstAppendOffset
 }
 
 Status Qcow2FileBuilder::Flush() {

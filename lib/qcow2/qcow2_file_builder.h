@@ -29,8 +29,22 @@ class Qcow2FileBuilder {
   // Refcount order the builder writes (16-bit refcounts, as qemu).
   static constexpr uint32_t kRefcountOrder = 4;
 
+  // Appends never start below this offset.  Probes (blkid, e2fsck, the
+  // kernel) look for filesystem signatures in the first 4 KiB of a file:
+  // the ext superblock at 1024, LVM labels in sectors 1-3, swap at 4086.
+  // With clusters under 4 KiB the first guest clusters would land there,
+  // and the qcow2 file would probe as the guest's filesystem (with its
+  // UUID).  Clusters between the header and this offset stay holes with
+  // refcount 0, which qemu counts as free, not leaked.
+  static constexpr uint64_t kFirstAppendOffset = 4096;
+  static constexpr uint64_t FirstAppendOffset(uint32_t cluster_bits) {
+    return (uint64_t{1} << cluster_bits) > kFirstAppendOffset
+               ? uint64_t{1} << cluster_bits
+               : kFirstAppendOffset;
+  }
+
   // `out` (not owned) is written from offset 0.  Cluster 0 is reserved for
-  // the header (refcount 1); appends start at cluster 1.
+  // the header (refcount 1); appends start at FirstAppendOffset().
   Qcow2FileBuilder(io::File* out, uint32_t cluster_bits);
 
   io::File* file() const { return out_; }

@@ -2,7 +2,9 @@
 //
 // File layout, in order of offset:
 //   cluster 0            header (written last)
-//   clusters 1..         guest data in guest order; compressed clusters
+//   (clusters < 4 KiB)   holes up to offset 4096, so that the guest's
+//                        superblock never probes at offset 1024
+//   then                 guest data in guest order; compressed clusters
 //                        packed at byte granularity; each L2 table is
 //                        appended as soon as the guest moves past its range
 //   then                 the L1 table, the refcount table, refcount blocks

@@ -32,11 +32,22 @@ mkfs() {
   mke2fs -q -F -U "$FIXED_UUID" -E "hash_seed=$FIXED_SEED" "$@" "$img" >/dev/null
 }
 
-# qcheck FILE: qemu-img check must exit 0 (no errors, no leaks).
+# qcheck FILE: qemu-img check must exit 0 (no errors, no leaks), and
+# FILE must not probe as a filesystem or partition table (blkid -p finds
+# nothing but, where it knows it, qcow2): a guest superblock seen through
+# the qcow2 file would put the guest's UUID under /dev/disk/by-uuid.
 qcheck() {
   local out rc
   out=$(qemu-img check "$1" 2>&1); rc=$?
   if [ $rc -ne 0 ]; then fail "qemu-img check $1 exit $rc: $out"; return 1; fi
+  noprobe "$1"
+}
+
+# noprobe FILE: blkid -p finds no filesystem or partition table in FILE.
+noprobe() {
+  local out
+  out=$(blkid -p -o export "$1" 2>&1 | grep -E '^(PT)?TYPE=' | grep -v '=qcow2$')
+  if [ -n "$out" ]; then fail "blkid -p $1 probes as: $out"; return 1; fi
   return 0
 }
 

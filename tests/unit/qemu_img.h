@@ -20,7 +20,9 @@ inline bool HaveQemuImg() {
   return std::system("qemu-img --version >/dev/null 2>&1") == 0;
 }
 
-// `qemu-img check`'s exit status on `data` (0: no errors, no leaks).
+// `qemu-img check`'s exit status on `data` (0: no errors, no leaks), or
+// 100 when `blkid -p` finds a filesystem or partition table in it (no
+// qcow2 file may probe as its guest).
 inline int QemuCheck(const std::vector<uint8_t>& data) {
   char path[] = "/tmp/e2q-unit-qemu-check-XXXXXX";
   int fd = mkstemp(path);
@@ -32,7 +34,12 @@ inline int QemuCheck(const std::vector<uint8_t>& data) {
   const std::string cmd =
       std::string("qemu-img check -f qcow2 ") + path + " >/dev/null 2>&1";
   const int rc = std::system(cmd.c_str());
+  const std::string probe = std::string("blkid -p -o export ") + path +
+                            " 2>/dev/null | grep -E '^(PT)?TYPE=' |"
+                            " grep -qv '=qcow2$'";
+  const bool probes = std::system(probe.c_str()) == 0;
   unlink(path);
+  if (probes) return 100;
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
