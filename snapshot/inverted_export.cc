@@ -5,6 +5,7 @@
 #include "snapshot/inverted_export.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -95,7 +96,10 @@ Status ExportAllStates(io::File* device, const std::string& device_path,
   if (next3->needs_recovery()) warn(device_path, Next3::RecoveryWarning());
 
   // Oldest exportable snapshot first, the live filesystem last.
-  const uint32_t date = static_cast<uint32_t>(o.created);
+  // qcow2 snapshot dates are 32-bit seconds.
+  auto date_of = [](int64_t t) {
+    return static_cast<uint32_t>(std::clamp<int64_t>(t, 0, UINT32_MAX));
+  };
   std::vector<StateSource> states;
   const auto& list = next3->snapshots();
   for (auto it = list.rbegin(); it != list.rend(); ++it) {
@@ -109,6 +113,7 @@ Status ExportAllStates(io::File* device, const std::string& device_path,
     StateSource s;
     s.info.id_str = std::to_string(it->id);
     s.info.name = BaseName(it->path, it->id);
+    s.info.date_sec = date_of(it->created);
     E2Q_ASSIGN_OR_RETURN(s.owned, next3->OpenImage(it->id));
     s.file = s.owned.get();
     states.push_back(std::move(s));
@@ -117,6 +122,7 @@ Status ExportAllStates(io::File* device, const std::string& device_path,
     StateSource live;
     live.info.id_str = "0";
     live.info.name = "current";
+    live.info.date_sec = date_of(o.created);
     live.file = device;
     states.push_back(std::move(live));
   }
@@ -126,7 +132,6 @@ Status ExportAllStates(io::File* device, const std::string& device_path,
     E2Q_ASSIGN_OR_RETURN(
         s.fs, ext4::Filesystem::Open(s.file, ext4::Filesystem::OpenOptions()));
     s.info.virtual_size = s.fs->byte_size();
-    s.info.date_sec = date;
     max_size = std::max(max_size, s.info.virtual_size);
     bs = s.fs->block_size();
   }

@@ -25,7 +25,9 @@ struct InvertedExportOptions {
   uint32_t qcow2_version = 3;
   std::optional<uint64_t> cluster_size;  // bytes (image::ClusterBitsFor)
   image::CompressOptions compress;
-  int64_t created = 0;  // provenance time, and every state's date
+  // Provenance time and the live state's date; each snapshot state is
+  // dated by its take (SnapshotInfo::created).
+  int64_t created = 0;
   // Makes the output; called once the states are known to open.
   std::function<Result<std::unique_ptr<DurableOutput>>()> create_output;
   // A warning about `object` (the device, a snapshot image).

@@ -1,6 +1,7 @@
 // Inode fields and group layout through libext2fs.
 #include "snapshot/next3_ext2.h"
 
+#include <cstddef>
 #include <cstring>
 #include <string>
 
@@ -31,6 +32,14 @@ Result<Next3Inode> ReadNext3Inode(const ext4::Filesystem& fs, uint32_t ino) {
   out.generation = raw.i_generation;
   out.next_snapshot = raw.osd1.linux1.l_i_version;
   out.size = uint64_t{raw.i_size} | uint64_t{raw.i_size_high} << 32;
+  out.mtime = raw.i_mtime;
+  // i_crtime exists when the inode is large and its extra part reaches it.
+  const size_t crtime_end =
+      offsetof(struct ext2_inode_large, i_crtime) + sizeof(raw.i_crtime);
+  if (EXT2_INODE_SIZE(f->super) >= crtime_end &&
+      EXT2_GOOD_OLD_INODE_SIZE + size_t{raw.i_extra_isize} >= crtime_end) {
+    out.crtime = raw.i_crtime;
+  }
   for (int i = 0; i < kNumSlots; ++i) out.block[i] = raw.i_block[i];
   return out;
 }

@@ -79,6 +79,8 @@ struct Next3Inode {
   uint32_t generation = 0;     // the snapshot ID
   uint32_t next_snapshot = 0;  // osd1 (offset 0x24): next older on the list
   uint64_t size = 0;           // i_size | i_size_high << 32
+  uint32_t mtime = 0;          // i_mtime
+  uint32_t crtime = 0;         // i_crtime (large inodes only; else 0)
   uint32_t block[kNumSlots] = {};
 
   bool is_regular() const { return (mode & kModeTypeMask) == kModeRegular; }

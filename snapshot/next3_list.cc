@@ -135,6 +135,7 @@ Result<std::vector<ListedSnapshot>> ReadSnapshotList(const std::string& object,
       s.info.inode = ino;
       s.info.state = StateOf(inode, ino, head.active);
       s.info.blocks_count = blocks;
+      s.info.created = inode.crtime != 0 ? inode.crtime : inode.mtime;
       s.inode = inode;
       out.push_back(std::move(s));
     }

@@ -26,6 +26,11 @@ struct SnapshotInfo {
   SnapshotState state = SnapshotState::kFrozen;
   std::string path = "-";     // the file's path in the live tree, "-" if none
   uint64_t blocks_count = 0;  // filesystem size at take, in blocks
+  // When the snapshot was taken, in seconds since the epoch.  next3 has no
+  // field for it (doc/next3-format.md section 2): i_crtime where the inode has
+  // one, else i_mtime, which the take sets when it creates the file and
+  // nothing changes later (COW splices bump i_ctime, not i_mtime).
+  int64_t created = 0;
 };
 
 // A listed snapshot with the inode it was read from.
