@@ -17,6 +17,7 @@
 #include "e2qimage/rollback_mode.h"
 #include "e2qimage/signals.h"
 #include "lib/io/file.h"
+#include "lib/io/image_lock.h"
 #include "lib/qcow2/qcow2_reader.h"
 
 namespace {
@@ -83,6 +84,7 @@ int Main(int argc, char** argv) {
     return kExitOk;
   }
   e2q::cli::InstallSignalHandlers();
+  e2q::io::SetForceShare(options->force_share);
   e2q::Status s = Run(*options);
   if (!s.ok()) {
     fprintf(stderr, "e2qimage: %s\n", s.message().c_str());

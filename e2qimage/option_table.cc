@@ -38,6 +38,10 @@ const std::vector<OptionSpec>& OptionTable() {
        nullptr},
       {kOptNoSync, "no-sync", no_argument, "--no-sync",
        "the default: do not wait for the disk", nullptr},
+      {kOptForceShare, "force-share", no_argument, "--force-share",
+       "read images that another process (qemu) holds open\n"
+       "for writing (qemu-img -U); without it they are refused",
+       nullptr},
       {'l', "snapshot", required_argument, "-l, --snapshot=ID|NAME",
        "read internal snapshot of a qcow2 input", nullptr},
       {'L', "list", no_argument, "-L, --list DEVICE",

@@ -330,6 +330,9 @@ std::optional<Options> ParseOptions(int argc, char** argv,
         o.sync = true;
         o.no_sync_given = false;
         break;
+      case kOptForceShare:
+        o.force_share = true;
+        break;
       case ':':
         *error = std::string("option ") + argv[optind - 1] +
                  " requires an argument";

@@ -58,6 +58,7 @@ struct Options {
   unsigned threads = 0;                       // --threads (0 = all cores)
   bool sync = false;                          // --sync (exports only)
   bool no_sync_given = false;                 // --no-sync (refused by -R/-U)
+  bool force_share = false;                   // --force-share (reads only)
   std::vector<std::string> args;              // positional arguments
 };
 

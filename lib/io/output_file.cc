@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "lib/io/image_lock.h"
 #include "lib/io/posix_file.h"
 
 namespace e2q::io {
@@ -93,6 +94,15 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Create(
       return out;
     }
   }
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    // The file being replaced: refuse it while qemu uses it, as qemu-img
+    // would, and keep qemu out of it until it is replaced.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      out->replaced_fd_ = fd;
+      E2Q_RETURN_IF_ERROR(LockImage(fd, path, LockIntent::kWrite));
+    }
+  }
   // Unnamed until Commit(): a run killed even by SIGKILL leaves nothing.
   // Where the file system has no O_TMPFILE, a hidden temporary name.
   int fd = OpenUnnamed(DirName(path));
@@ -116,6 +126,9 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Create(
   }
   auto* file = new PosixFile(path, fd, true);
   out->file_.reset(file);
+  // Locked from the start: once linked into place (an undo file is, before
+  // the device is written), qemu must not open it for writing under us.
+  E2Q_RETURN_IF_ERROR(LockImage(fd, path, LockIntent::kWrite));
   // Not durable (the default, as cp): through the page cache, written back
   // by the kernel later.  Durable: small outputs through the page cache
   // with early writeback, so that the final fsync finds little to do; large
@@ -136,6 +149,7 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Create(
 OutputFile::~OutputFile() {
   file_.reset();
   if (owned_fd_ >= 0) ::close(owned_fd_);
+  if (replaced_fd_ >= 0) ::close(replaced_fd_);
   if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
 }
 

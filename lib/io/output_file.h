@@ -63,6 +63,7 @@ class OutputFile {
   Status LinkIntoPlace();
 
   int owned_fd_ = -1;  // descriptor behind a StreamFile, if we opened it
+  int replaced_fd_ = -1;  // the file being replaced, write-locked
   int unnamed_fd_ = -1;  // the O_TMPFILE file's descriptor (PosixFile owns it)
   bool committed_ = false;
   bool durable_ = true;

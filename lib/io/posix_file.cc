@@ -2,8 +2,6 @@
 // forward-only stream (standard output) that fills gaps with zeros.
 #include "lib/io/posix_file.h"
 
-#include "lib/io/aligned_buffer.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +10,9 @@
 #include <cerrno>
 #include <string>
 #include <vector>
+
+#include "lib/io/aligned_buffer.h"
+#include "lib/io/image_lock.h"
 
 namespace e2q::io {
 
@@ -181,8 +182,9 @@ Status StreamFile::Truncate(uint64_t size) {
 
 namespace {
 
-Result<std::unique_ptr<File>> OpenWithFlags(const std::string& path,
-                                            int flags) {
+// Regular files get qemu's image locks for `intent` (lib/io/image_lock.h).
+Result<std::unique_ptr<File>> OpenWithFlags(const std::string& path, int flags,
+                                            LockIntent intent) {
   int fd;
   do {
     fd = ::open(path.c_str(), flags | O_CLOEXEC);
@@ -198,13 +200,21 @@ Result<std::unique_ptr<File>> OpenWithFlags(const std::string& path,
     ::close(fd);
     return Status::FromErrno(path, "open", EISDIR);
   }
+  if (S_ISREG(st.st_mode)) {
+    Status locked = LockImage(fd, path, intent);
+    if (!locked.ok()) {
+      ::close(fd);
+      return locked;
+    }
+  }
   return std::unique_ptr<File>(new PosixFile(path, fd, /*owns_fd=*/true));
 }
 
 }  // namespace
 
 Result<std::unique_ptr<File>> OpenFileForRead(const std::string& path) {
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> f, OpenWithFlags(path, O_RDONLY));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<File> f,
+                       OpenWithFlags(path, O_RDONLY, LockIntent::kRead));
   return Interpose(std::move(f), FileRole::kInput);
 }
 
@@ -214,7 +224,8 @@ Result<std::unique_ptr<File>> OpenFileForUpdate(const std::string& path,
   bool is_blk = ::stat(path.c_str(), &st) == 0 && S_ISBLK(st.st_mode);
   E2Q_ASSIGN_OR_RETURN(
       std::unique_ptr<File> f,
-      OpenWithFlags(path, O_RDWR | (exclusive && is_blk ? O_EXCL : 0)));
+      OpenWithFlags(path, O_RDWR | (exclusive && is_blk ? O_EXCL : 0),
+                    LockIntent::kWrite));
   return Interpose(std::move(f), FileRole::kUpdate);
 }
 
