@@ -68,8 +68,8 @@ Status RunExportAll(const Options& o) {
   auto progress = std::make_shared<std::unique_ptr<Progress>>();
   xo.progress.begin = [&o, progress](const std::string& what, uint64_t total,
                                      uint64_t unit) {
-    *progress =
-        std::make_unique<Progress>(o.progress, what, "blocks", total, unit);
+    *progress = std::make_unique<Progress>(o.progress, what,
+                                           ExportUnit(o.all_data), total, unit);
   };
   xo.progress.update = [progress](uint64_t done) {
     if (*progress) (*progress)->Update(done);

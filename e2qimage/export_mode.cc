@@ -98,8 +98,8 @@ Status RunExport(const Options& o) {
     wo.image_path = image_path;
     if (spec && spec->range) wo.base_snapshot_id = spec->id;
   }
-  Progress progress(o.progress, "Copying", "blocks", plan.blocks.size(),
-                    plan.block_size);
+  Progress progress(o.progress, "Copying", ExportUnit(o.all_data),
+                    plan.blocks.size(), plan.block_size);
   wo.progress = [&](uint64_t done) { progress.Update(done); };
   E2Q_ASSIGN_OR_RETURN(
       image::ExportReport report,

@@ -13,13 +13,15 @@ namespace e2q::snapshot {
 
 namespace {
 
-// Runs `fn` as one progress phase.
+// Runs `fn` as one progress phase over `total` blocks, which `fn` goes
+// through `passes` times (counting each pass): the display counts blocks,
+// as the summary printed after the run does.
 template <typename Fn>
 auto Phase(const RunProgress& p, const std::string& what, uint64_t total,
-           uint64_t unit, Fn fn) {
+           uint64_t unit, uint64_t passes, Fn fn) {
   if (p.begin) p.begin(what, total, unit);
-  auto r = fn([&p](uint64_t done) {
-    if (p.update) p.update(done);
+  auto r = fn([&p, passes](uint64_t done) {
+    if (p.update) p.update(done / passes);
   });
   if (r.ok() && p.finish) p.finish();
   return r;
@@ -49,7 +51,7 @@ Result<uint64_t> PrepareUndo(io::File* device, const RollbackRequest& req) {
   const uint32_t bs = fs->block_size();
   E2Q_ASSIGN_OR_RETURN(BlockSet in_use, ext4::InUseBlocks(*fs));
   E2Q_ASSIGN_OR_RETURN(BlockSet diff,
-                       Phase(req.progress, "Comparing", in_use.size(), bs,
+                       Phase(req.progress, "Comparing", in_use.size(), bs, 1,
                              [&](const std::function<void(uint64_t)>& update) {
                                return DiffBlocks(device, image.get(), in_use,
                                                  bs, update);
@@ -78,7 +80,7 @@ Result<uint64_t> PrepareUndo(io::File* device, const RollbackRequest& req) {
   E2Q_ASSIGN_OR_RETURN(
       uint64_t n,
       Phase(
-          req.progress, "Saving", 2 * diff.size(), bs,
+          req.progress, "Saving", diff.size(), bs, 2,
           [&](const std::function<void(uint64_t)>& update) -> Result<uint64_t> {
             E2Q_RETURN_IF_ERROR(WriteUndoFile(device, image.get(), diff, &ident,
                                               out->file(), update, &record));
@@ -93,8 +95,10 @@ Result<ApplyResult> Apply(UndoFile* undo, io::File* device, Direction dir,
                           bool dry_run, const RunProgress& progress) {
   const uint64_t bs = undo->identity().block_size;
   return Phase(progress,
-               dir == Direction::kRollback ? "Rolling back" : "Undoing",
-               2 * undo->blocks().size(), bs,
+               dry_run                       ? "Comparing"
+               : dir == Direction::kRollback ? "Rolling back"
+                                             : "Undoing",
+               undo->blocks().size(), bs, dry_run ? 1 : 2,
                [&](const std::function<void(uint64_t)>& update) {
                  ApplyOptions ao;
                  ao.dry_run = dry_run;
