@@ -40,6 +40,14 @@ const std::vector<OptionSpec>& OptionTable() {
        "the default: do not wait for the disk", nullptr},
       {'l', "snapshot", required_argument, "-l, --snapshot=ID|NAME",
        "read internal snapshot of a qcow2 input", nullptr},
+      {kOptOffset, "offset", required_argument, "--offset=BYTES",
+       "the filesystem starts BYTES into DEVICE, a disk\n"
+       "image (raw or qcow2)",
+       nullptr},
+      {kOptPartition, "partition", required_argument, "--partition=N",
+       "the filesystem is partition N of DEVICE's MBR\n"
+       "(1-4) or GPT; DEVICE may be a qcow2 disk image",
+       nullptr},
       {'L', "list", no_argument, "-L, --list DEVICE",
        "list snapshots (ID INODE STATUS NAME, newest first)",
        "next3 snapshots:"},

@@ -25,6 +25,8 @@ enum LongOnly {
   kOptCompress,
   kOptNoSync,
   kOptSync,
+  kOptOffset,
+  kOptPartition,
 };
 
 struct OptionSpec {
