@@ -40,7 +40,7 @@ const std::vector<OptionSpec>& OptionTable() {
        "the default: do not wait for the disk", nullptr},
       {'l', "snapshot", required_argument, "-l, --snapshot=ID|NAME",
        "read internal snapshot of a qcow2 input", nullptr},
-      {kOptOffset, "offset", required_argument, "--offset=BYTES",
+      {'o', "offset", required_argument, "-o, --offset=BYTES",
        "the filesystem starts BYTES into DEVICE, a disk\n"
        "image (raw or qcow2)",
        nullptr},

@@ -25,7 +25,6 @@ enum LongOnly {
   kOptCompress,
   kOptNoSync,
   kOptSync,
-  kOptOffset,
   kOptPartition,
 };
 

@@ -337,7 +337,7 @@ std::optional<Options> ParseOptions(int argc, char** argv,
         break;
       }
       case kOptBacking: o.backing = optarg; break;
-      case kOptOffset: {
+      case 'o': {
         uint64_t v;
         if (!ParseSize(optarg, &v)) {
           *error = std::string("invalid --offset '") + optarg +
