@@ -5,7 +5,9 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +54,11 @@ bool IsExtendedType(uint8_t type) {
   return type == 0x05 || type == 0x0f || type == 0x85;
 }
 
+// More logical partitions than Linux numbers: the chain is refused as a
+// loop beyond this.
+constexpr uint32_t kMaxLogical = 256;
+constexpr uint32_t kFirstLogical = 5;
+
 // Fills in the byte range of `p` from its sectors, or its defect.
 void SetBytes(uint32_t sector_size, Partition* p) {
   if (p->first_sector == 0) {
@@ -66,6 +73,75 @@ void SetBytes(uint32_t sector_size, Partition* p) {
   }
   p->offset = p->first_sector * sector_size;
   p->length = p->sectors * sector_size;
+}
+
+// Follows the chain of extended boot records of the extended partition
+// `ext` (first sector, sectors): each EBR's first entry in use is a
+// logical partition, its start relative to that EBR; an extended entry
+// links the next EBR, its start relative to `ext`'s.  Appends partitions
+// 5, 6, ...; a damaged link ends the chain and is left in
+// table->logical_defect, since the partitions before it are still good.
+Status ReadLogical(File* disk, uint64_t disk_size, uint64_t ext_first,
+                   uint64_t ext_sectors, PartitionTable* table) {
+  const uint64_t ext_end = ext_first + ext_sectors;  // 33-bit: no overflow
+  std::vector<uint64_t> seen;
+  uint64_t ebr = ext_first;
+  uint32_t number = kFirstLogical;
+  while (true) {
+    const std::string at =
+        "the extended boot record at sector " + std::to_string(ebr);
+    if (std::find(seen.begin(), seen.end(), ebr) != seen.end() ||
+        seen.size() >= kMaxLogical) {
+      table->logical_defect = at + " is linked twice (a loop)";
+      return Status::OK();
+    }
+    seen.push_back(ebr);
+    if (ebr >= ext_end || (ebr + 1) * kSector > disk_size) {
+      table->logical_defect =
+          at + " lies beyond the end of its extended partition or the disk";
+      return Status::OK();
+    }
+    uint8_t rec[kSector];
+    E2Q_RETURN_IF_ERROR(disk->ReadAt(ebr * kSector, rec, sizeof(rec)));
+    if (rec[510] != 0x55 || rec[511] != 0xaa) {
+      table->logical_defect = at + " has no 0x55aa signature";
+      return Status::OK();
+    }
+    bool have_logical = false;
+    std::optional<uint64_t> next;
+    for (uint32_t slot = 0; slot < 4; ++slot) {
+      const uint8_t* e = rec + kMbrEntries + slot * 16;
+      const uint8_t type = e[4];
+      const uint32_t start = LoadLE32(e + 8);
+      const uint32_t count = LoadLE32(e + 12);
+      if (type == 0 || count == 0) continue;
+      if (IsExtendedType(type)) {
+        if (!next) next = ext_first + start;
+        continue;
+      }
+      if (have_logical) continue;  // one logical partition per EBR
+      have_logical = true;
+      Partition p;
+      p.number = number++;
+      p.first_sector = ebr + start;
+      p.sectors = count;
+      if (start == 0) {
+        p.defect = "starts on its own extended boot record (sector " +
+                   std::to_string(ebr) + ")";
+      } else if (p.first_sector + p.sectors > ext_end) {
+        p.defect = "sectors " + std::to_string(p.first_sector) + " to " +
+                   std::to_string(p.first_sector + p.sectors - 1) +
+                   " end beyond its extended partition (sectors " +
+                   std::to_string(ext_first) + " to " +
+                   std::to_string(ext_end - 1) + ")";
+      } else {
+        SetBytes(kSector, &p);
+      }
+      table->partitions.push_back(std::move(p));
+    }
+    if (!next) return Status::OK();
+    ebr = *next;
+  }
 }
 
 Status ReadGpt(File* disk, uint64_t disk_size, PartitionTable* table) {
@@ -214,8 +290,8 @@ Result<PartitionTable> ReadPartitionTable(File* disk) {
     p.sectors = count;
     if (IsExtendedType(type)) {
       p.defect = "an extended partition (type " + Hex(type) +
-                 "), which holds logical partitions; e2qimage does not "
-                 "read those";
+                 "): a container of logical partitions (numbered from " +
+                 std::to_string(kFirstLogical) + "), not a filesystem";
     } else {
       SetBytes(kSector, &p);
     }
@@ -226,6 +302,20 @@ Result<PartitionTable> ReadPartitionTable(File* disk) {
     return table;
   }
   table.partitions = std::move(primary);
+  // Linux reads the first extended partition's chain.
+  for (size_t i = 0, n = table.partitions.size(); i < n; ++i) {
+    const uint8_t type =
+        mbr[kMbrEntries + (table.partitions[i].number - 1) * 16 + 4];
+    if (!IsExtendedType(type)) continue;
+    const Partition ext = table.partitions[i];
+    if (ext.first_sector == 0) {
+      table.logical_defect = "the extended partition starts at sector 0";
+    } else {
+      E2Q_RETURN_IF_ERROR(
+          ReadLogical(disk, disk_size, ext.first_sector, ext.sectors, &table));
+    }
+    break;
+  }
   return table;
 }
 
@@ -251,6 +341,12 @@ Result<Partition> FindPartition(File* disk, uint32_t number) {
                                 std::to_string(disk_size) + " bytes)");
     }
     return p;
+  }
+  if (number >= kFirstLogical && !table.logical_defect.empty()) {
+    return Status::Corruption(what +
+                              ": cannot be read: the chain of logical "
+                              "partitions is damaged: " +
+                              table.logical_defect);
   }
   std::string listed;
   for (const Partition& p : table.partitions) {

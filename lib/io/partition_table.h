@@ -1,14 +1,15 @@
 // Reading the partition table of a disk image: the primary partitions (1
-// to 4) of an MBR, or the entries of a GPT (with a protective MBR), so that
+// to 4) of an MBR and the logical ones (5 and up) in the chain of extended
+// boot records of its extended partition, or the entries of a GPT (with a
+// protective MBR), so that
 // the filesystem in partition N can be opened through a WindowFile.
 // Everything read is validated (signatures, the CRC32s of the GPT header
 // and entry array, entry sizes and counts, LBA ranges, overflow), and a
 // damaged table is an error naming the disk and the defect.
 //
 // Sectors are 512 bytes; a GPT whose header is found only at 4096 bytes is
-// read with 4096-byte sectors.  Logical partitions inside an MBR extended
-// partition are not read (selecting the extended one is refused), and the
-// backup GPT at the end of the disk is not consulted.
+// read with 4096-byte sectors.  The backup GPT at the end of the disk is
+// not consulted.
 #ifndef E2Q_LIB_IO_PARTITION_TABLE_H_
 #define E2Q_LIB_IO_PARTITION_TABLE_H_
 
@@ -40,6 +41,9 @@ struct PartitionTable {
   uint32_t sector_size = 512;
   // The entries in use, by number.
   std::vector<Partition> partitions;
+  // MBR: why the chain of logical partitions ended before its end ("" if
+  // it did not): a loop, a record without signature or out of bounds.
+  std::string logical_defect;
 };
 
 // "MBR" or "GPT".

@@ -1,6 +1,7 @@
-// Tests for lib/io/partition_table: MBR and GPT tables built byte by byte
-// here (not by the code under test), read back; and each kind of damage --
-// signatures, boot indicators, CRC32s of the GPT header and entry array,
+// Tests for lib/io/partition_table: MBR (with logical partitions) and GPT
+// tables built byte by byte here (not by the code under test), read back;
+// and each kind of damage -- signatures, boot indicators, loops and bounds
+// of the logical chain, CRC32s of the GPT header and entry array,
 // entry sizes and counts, LBA ranges past the disk or past 2^64 bytes --
 // is refused with a message naming the disk and the defect.
 #include "lib/io/partition_table.h"
@@ -186,11 +187,115 @@ TEST(PartitionTableTest, MbrDamage) {
   m = ErrorOf(io::FindPartition(disk.get(), 1).status(), Code::kCorruption);
   EXPECT_HAS(m, "starts at sector 0");
 
+  // An extended partition whose first record is not one.
   disk = Mem(MbrDisk(100, {{0x83, 2, 10}, {0x05, 12, 80}}));
   m = ErrorOf(io::FindPartition(disk.get(), 2).status(), Code::kCorruption);
   EXPECT_HAS(m, "an extended partition (type 0x5)");
-  m = ErrorOf(io::FindPartition(disk.get(), 5).status(), Code::kNotFound);
-  EXPECT_HAS(m, "(the MBR lists 1, 2)");
+  EXPECT_TRUE(io::FindPartition(disk.get(), 1).ok());
+  m = ErrorOf(io::FindPartition(disk.get(), 5).status(), Code::kCorruption);
+  EXPECT_HAS(m,
+             "partition 5: cannot be read: the chain of logical "
+             "partitions is damaged: the extended boot record at sector "
+             "12 has no 0x55aa signature");
+}
+
+// An extended boot record at `sector` of `d`: a logical partition
+// (`start` relative to the record) and a link (`next` relative to the
+// extended partition, 0 for none).
+void Ebr(std::vector<uint8_t>* d, uint64_t sector, uint32_t start,
+         uint32_t count, uint32_t next, uint32_t next_count = 8) {
+  uint8_t* r = &(*d)[sector * 512];
+  std::memset(r, 0, 512);
+  r[446 + 4] = 0x83;
+  StoreLE32(r + 446 + 8, start);
+  StoreLE32(r + 446 + 12, count);
+  if (next != 0) {
+    r[462 + 4] = 0x05;
+    StoreLE32(r + 462 + 8, next);
+    StoreLE32(r + 462 + 12, next_count);
+  }
+  r[510] = 0x55;
+  r[511] = 0xaa;
+}
+
+// Primary 1 at 2..9, extended 2 at 10..99 holding logical 5 at 12..31 and
+// logical 6 at 42..51.
+std::vector<uint8_t> LogicalDisk() {
+  std::vector<uint8_t> d = MbrDisk(100, {{0x83, 2, 8}, {0x05, 10, 90}});
+  Ebr(&d, 10, 2, 20, 30);
+  Ebr(&d, 40, 2, 10, 0);
+  return d;
+}
+
+TEST(PartitionTableTest, MbrLogicalPartitions) {
+  auto disk = Mem(LogicalDisk());
+  ASSERT_OK_AND_ASSIGN(io::Partition p, io::FindPartition(disk.get(), 5));
+  EXPECT_EQ(p.offset, 12u * 512);
+  EXPECT_EQ(p.length, 20u * 512);
+  ASSERT_OK_AND_ASSIGN(p, io::FindPartition(disk.get(), 6));
+  EXPECT_EQ(p.offset, 42u * 512);
+  EXPECT_EQ(p.length, 10u * 512);
+  std::string m =
+      ErrorOf(io::FindPartition(disk.get(), 7).status(), Code::kNotFound);
+  EXPECT_EQ(m,
+            "disk.img: partition 7: no such partition (the MBR lists 1, "
+            "2, 5, 6)");
+  m = ErrorOf(io::FindPartition(disk.get(), 2).status(), Code::kCorruption);
+  EXPECT_HAS(m,
+             "an extended partition (type 0x5): a container of logical "
+             "partitions");
+}
+
+TEST(PartitionTableTest, MbrLogicalChainDamage) {
+  struct Case {
+    const char* what;
+    void (*damage)(std::vector<uint8_t>*);
+    const char* expect;  // for partition 6 (7 for the loops)
+  };
+  const Case cases[] = {
+      {"loop", [](std::vector<uint8_t>* d) { Ebr(d, 40, 2, 10, 30); },
+       "the extended boot record at sector 40 is linked twice (a loop)"},
+      {"loop back to the first record",
+       [](std::vector<uint8_t>* d) {
+         Ebr(d, 40, 2, 10, 1);
+         Ebr(d, 11, 0, 0, 0);  // no partition, but links to sector 10
+         (*d)[11 * 512 + 446 + 4] = 0x05;
+         StoreLE32(&(*d)[11 * 512 + 446 + 12], 8);
+       },
+       "the extended boot record at sector 10 is linked twice (a loop)"},
+      {"no signature",
+       [](std::vector<uint8_t>* d) { (*d)[40 * 512 + 511] = 0; },
+       "the extended boot record at sector 40 has no 0x55aa signature"},
+      {"link out of the extended partition",
+       [](std::vector<uint8_t>* d) { Ebr(d, 10, 2, 20, 95); },
+       "the extended boot record at sector 105 lies beyond the end"},
+      {"link past 2^32 sectors",
+       [](std::vector<uint8_t>* d) { Ebr(d, 10, 2, 20, UINT32_MAX); },
+       "lies beyond the end of its extended partition"},
+      {"logical past the extended partition",
+       [](std::vector<uint8_t>* d) { Ebr(d, 40, 2, 59, 0); },
+       "sectors 42 to 100 end beyond its extended partition (sectors 10 to "
+       "99)"},
+      {"logical on its record",
+       [](std::vector<uint8_t>* d) { Ebr(d, 40, 0, 10, 0); },
+       "starts on its own extended boot record (sector 40)"},
+  };
+  for (const Case& c : cases) {
+    std::vector<uint8_t> d = LogicalDisk();
+    c.damage(&d);
+    auto disk = Mem(d);
+    // The primary partitions and logical 5 before the damage still read.
+    EXPECT_TRUE(io::FindPartition(disk.get(), 1).ok()) << c.what;
+    EXPECT_TRUE(io::FindPartition(disk.get(), 5).ok()) << c.what;
+    const bool loop = std::strstr(c.what, "loop") != nullptr;
+    Status s = io::FindPartition(disk.get(), loop ? 7 : 6).status();
+    ASSERT_FALSE(s.ok()) << c.what;
+    EXPECT_EQ(s.code(), Code::kCorruption) << c.what;
+    EXPECT_HAS(s.message(), c.expect) << c.what;
+    EXPECT_HAS(s.message(), loop ? "disk.img: partition 7: cannot be read"
+                                 : "disk.img: partition 6")
+        << c.what;
+  }
 }
 
 TEST(PartitionTableTest, GptEntriesByIndex) {
