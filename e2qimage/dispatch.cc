@@ -16,6 +16,7 @@
 #include "e2qimage/output_checks.h"
 #include "e2qimage/rollback_mode.h"
 #include "e2qimage/signals.h"
+#include "e2qimage/source_device.h"
 #include "lib/io/file.h"
 #include "lib/io/image_lock.h"
 #include "lib/qcow2/qcow2_reader.h"
@@ -26,8 +27,9 @@ constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 
-// qcow2 input is converted (-r/-Q of an image); anything else is a
-// filesystem to export.
+// qcow2 input is converted (-r/-Q of an image) unless the filesystem is
+// inside it (--offset, --partition); anything else is a filesystem to
+// export.
 e2q::Result<bool> SourceIsQcow2(const std::string& path) {
   if (path == "-") return false;
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<e2q::io::File> f,
@@ -41,8 +43,10 @@ e2q::Status Run(const e2q::cli::Options& o) {
   switch (o.mode) {
     case Mode::kExport: {
       E2Q_ASSIGN_OR_RETURN(bool qcow2_input, SourceIsQcow2(o.args[0]));
-      if (qcow2_input) return e2q::cli::RunConvert(o);
-      if (!o.snapshot.empty()) {
+      if (qcow2_input && !e2q::cli::ReadsInsideDisk(o)) {
+        return e2q::cli::RunConvert(o);
+      }
+      if (!qcow2_input && !o.snapshot.empty()) {
         return e2q::Status::InvalidArgument(
             o.args[0] + ": -l: not a qcow2 image, so it has no internal "
                         "snapshots");

@@ -8,6 +8,7 @@
 #include "e2qimage/export_mode.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
+#include "e2qimage/source_device.h"
 #include "e2qimage/warning.h"
 #include "lib/ext4/ext2_fs.h"
 #include "lib/io/output_file.h"
@@ -47,8 +48,7 @@ Status RunExportAll(const Options& o) {
                                    "superblock; -b cannot be used");
   }
   E2Q_RETURN_IF_ERROR(ext4::CheckNotMountedReadWrite(device_path, o.force));
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> device,
-                       io::OpenFileForRead(device_path));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> device, OpenSourceDevice(o));
   snapshot::InvertedExportOptions xo;
   xo.all_data = o.all_data;
   xo.scramble = o.scramble;

@@ -11,6 +11,7 @@
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
 #include "e2qimage/snapshot_source.h"
+#include "e2qimage/source_device.h"
 #include "e2qimage/warning.h"
 #include "lib/ext4/ext2_fs.h"
 #include "lib/io/output_file.h"
@@ -42,8 +43,7 @@ Status RunExport(const Options& o) {
   }
   const std::optional<SnapshotSpec>& spec = o.export_snapshot;
   E2Q_RETURN_IF_ERROR(ext4::CheckNotMountedReadWrite(device_path, o.force));
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> device,
-                       io::OpenFileForRead(device_path));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> device, OpenSourceDevice(o));
   // With -x, everything below reads the snapshot's normalised image
   // instead of the device: selection from the snapshot's own metadata.
   // -x ID1..ID2 reads ID2 (the device itself for ID1..live).

@@ -1,10 +1,12 @@
-// List mode: Next3::Open, then one line per snapshot.
+// List mode: Next3::Open on the source device (source_device.h), then one
+// line per snapshot.
 #include "e2qimage/list_mode.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <memory>
 
+#include "e2qimage/source_device.h"
 #include "lib/io/file.h"
 #include "snapshot/next3.h"
 
@@ -12,8 +14,7 @@ namespace e2q::cli {
 
 Status RunList(const Options& o) {
   const std::string& device_path = o.args[0];
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> device,
-                       io::OpenFileForRead(device_path));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> device, OpenSourceDevice(o));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<snapshot::Next3> next3,
                        snapshot::Next3::Open(device.get()));
   for (const std::string& w : next3->warnings()) {

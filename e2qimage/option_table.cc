@@ -44,6 +44,14 @@ const std::vector<OptionSpec>& OptionTable() {
        nullptr},
       {'l', "snapshot", required_argument, "-l, --snapshot=ID|NAME",
        "read internal snapshot of a qcow2 input", nullptr},
+      {'o', "offset", required_argument, "-o, --offset=BYTES",
+       "the filesystem starts BYTES into DEVICE, a disk\n"
+       "image (raw or qcow2)",
+       nullptr},
+      {kOptPartition, "partition", required_argument, "--partition=N",
+       "the filesystem is partition N of DEVICE's MBR\n"
+       "(1-4) or GPT; DEVICE may be a qcow2 disk image",
+       nullptr},
       {'L', "list", no_argument, "-L, --list DEVICE",
        "list snapshots (ID INODE STATUS NAME, newest first)",
        "next3 snapshots:"},

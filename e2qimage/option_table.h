@@ -26,6 +26,7 @@ enum LongOnly {
   kOptNoSync,
   kOptSync,
   kOptForceShare,
+  kOptPartition,
 };
 
 struct OptionSpec {

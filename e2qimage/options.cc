@@ -80,13 +80,14 @@ const char* UsageText() {
       "-B BLOCKSIZE]\n"
       "                [-x ID | -X] [--cluster-size=BYTES] [--compat=0.10|1.1] "
       "[--threads=N]\n"
-      "                [--sync] DEVICE IMAGE-FILE\n"
+      "                [--sync] [--offset=BYTES | --partition=N] DEVICE "
+      "IMAGE-FILE\n"
       "       e2qimage -r|-Q [-l SNAPSHOT] [-z[LEVEL]] [-p] [--sync] "
       "IMAGE.qcow2 OUT-FILE\n"
       "       e2qimage -Q [-a] [-z[LEVEL]] [-s] [-p] [--compat=0.10|1.1]\n"
       "                [-x ID1..ID2|ID1..live] --backing=BASE DEVICE "
       "IMAGE-FILE\n"
-      "       e2qimage -L DEVICE\n"
+      "       e2qimage -L [--offset=BYTES | --partition=N] DEVICE\n"
       "       e2qimage -R ID [-n] [-p] DEVICE UNDO-FILE\n"
       "       e2qimage -U [-n] [-p] UNDO-FILE DEVICE\n"
       "       e2qimage --info|--verify IMAGE-FILE\n"
@@ -175,6 +176,20 @@ bool Validate(Options* o, std::string* error) {
       break;
     default:
       break;
+  }
+  if (o->offset && o->partition != 0) {
+    *error =
+        "--offset and --partition are mutually exclusive (--partition "
+        "finds the offset)";
+    return false;
+  }
+  if ((o->offset || o->partition != 0) && o->mode != Mode::kExport &&
+      o->mode != Mode::kList) {
+    *error =
+        "--offset and --partition are for the modes that read a "
+        "filesystem (exports and -L); -R, -U, --info and --verify do not "
+        "take them";
+    return false;
   }
   if (o->dry_run && o->mode != Mode::kRollback && o->mode != Mode::kUndo) {
     *error = "-n (--dry-run) is only for -R and -U; an export always writes";
@@ -322,6 +337,23 @@ std::optional<Options> ParseOptions(int argc, char** argv,
         break;
       }
       case kOptBacking: o.backing = optarg; break;
+      case 'o': {
+        uint64_t v;
+        if (!ParseSize(optarg, &v)) {
+          *error = std::string("invalid --offset '") + optarg +
+                   "' (bytes, with an optional K/M/G suffix)";
+          return std::nullopt;
+        }
+        o.offset = v;
+        break;
+      }
+      case kOptPartition:
+        if (!ParseId(optarg, &o.partition)) {
+          *error = std::string("invalid --partition '") + optarg +
+                   "' (a partition number, from 1)";
+          return std::nullopt;
+        }
+        break;
       case kOptNoSync:
         o.sync = false;
         o.no_sync_given = true;

@@ -50,6 +50,8 @@ struct Options {
   std::optional<uint64_t> cluster_size;       // --cluster-size
   uint32_t qcow2_version = 3;                 // --compat=1.1 (3) / 0.10 (2)
   std::string snapshot;                       // -l SNAPSHOT (qcow2 input)
+  std::optional<uint64_t> offset;             // --offset=BYTES (source)
+  uint32_t partition = 0;                     // --partition=N (0 = none)
   std::string export_snapshot_arg;            // -x ID or ID1..ID2, as given
   std::optional<SnapshotSpec> export_snapshot;  // -x, parsed
   bool export_all_snapshots = false;          // -X

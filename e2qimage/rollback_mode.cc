@@ -16,6 +16,7 @@
 #include "e2qimage/warning.h"
 #include "lib/ext4/ext2_fs.h"
 #include "lib/io/output_file.h"
+#include "lib/qcow2/qcow2_reader.h"
 #include "snapshot/rollback_run.h"
 
 namespace e2q::cli {
@@ -32,8 +33,24 @@ bool Exists(const std::string& path) {
 Result<std::unique_ptr<io::File>> OpenDevice(const Options& o,
                                              const std::string& path) {
   E2Q_RETURN_IF_ERROR(ext4::CheckNotMounted(path));
-  if (o.dry_run) return io::OpenFileForRead(path);
-  return io::OpenFileForUpdate(path, /*exclusive=*/true);
+  std::unique_ptr<io::File> device;
+  if (o.dry_run) {
+    E2Q_ASSIGN_OR_RETURN(device, io::OpenFileForRead(path));
+  } else {
+    E2Q_ASSIGN_OR_RETURN(device,
+                         io::OpenFileForUpdate(path, /*exclusive=*/true));
+  }
+  // The device is written in place: a filesystem inside a qcow2 disk
+  // image is not (its clusters would have to be allocated).
+  E2Q_ASSIGN_OR_RETURN(bool is_qcow2,
+                       qcow2::Qcow2Reader::IsQcow2(device.get()));
+  if (is_qcow2) {
+    return Status::NotSupported(
+        path +
+        ": a qcow2 image: -R and -U write the filesystem in place, on a "
+        "block device or a raw image file only");
+  }
+  return device;
 }
 
 Result<std::unique_ptr<io::File>> OpenUndo(const Options& o,

@@ -1,0 +1,53 @@
+// WindowFile: a read-only File showing bytes [offset, offset + length) of
+// another File as its whole content, so that a filesystem inside a disk
+// image (a partition, e2image's -o offset) can be opened and copied like a
+// device of its own.
+#ifndef E2Q_LIB_IO_WINDOW_FILE_H_
+#define E2Q_LIB_IO_WINDOW_FILE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "lib/base/status.h"
+#include "lib/io/file.h"
+
+namespace e2q::io {
+
+class WindowFile : public File {
+ public:
+  // Takes ownership of `base`; the name is base's.  The window must lie
+  // within base's size when created (kInvalidArgument otherwise, naming
+  // the base: "NAME: window at offset O: ..."); its length is fixed then.
+  // Reads are thread-safe when base's are.
+  static Result<std::unique_ptr<WindowFile>> Create(std::unique_ptr<File> base,
+                                                    uint64_t offset,
+                                                    uint64_t length);
+  // Bytes [offset, end of base): the same, with the length base's rest.
+  static Result<std::unique_ptr<WindowFile>> CreateToEnd(
+      std::unique_ptr<File> base, uint64_t offset);
+
+  uint64_t offset() const { return offset_; }
+  File* base() const { return base_.get(); }
+
+  Result<size_t> ReadSome(uint64_t offset, void* buf, size_t len) override;
+  // Read-only: these fail with kNotSupported.
+  Status WriteAt(uint64_t offset, const void* buf, size_t len) override;
+  Status Truncate(uint64_t size) override;
+  Status Sync() override { return Status::OK(); }
+  Result<uint64_t> Size() override { return length_; }
+
+ private:
+  WindowFile(std::unique_ptr<File> base, uint64_t offset, uint64_t length)
+      : File(base->name()),
+        base_(std::move(base)),
+        offset_(offset),
+        length_(length) {}
+  std::unique_ptr<File> base_;
+  uint64_t offset_;
+  uint64_t length_;
+};
+
+}  // namespace e2q::io
+
+#endif  // E2Q_LIB_IO_WINDOW_FILE_H_

@@ -1,0 +1,43 @@
+// Qcow2GuestFile: a read-only File whose bytes are the guest content of a
+// qcow2 image (its active layer, or the internal snapshot selected in the
+// reader, through its backing chain), so that a VM's disk can be read like
+// a raw disk image: its partition table parsed, a filesystem in it opened
+// and copied.
+#ifndef E2Q_LIB_QCOW2_QCOW2_GUEST_FILE_H_
+#define E2Q_LIB_QCOW2_QCOW2_GUEST_FILE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "lib/base/status.h"
+#include "lib/io/file.h"
+#include "lib/qcow2/qcow2_reader.h"
+
+namespace e2q::qcow2 {
+
+class Qcow2GuestFile : public io::File {
+ public:
+  // Takes ownership of `reader`; the name is the image's.  The size is
+  // the reader's virtual size.  Reads are thread-safe: they take turns on
+  // the reader, which is not.
+  explicit Qcow2GuestFile(std::unique_ptr<Qcow2Reader> reader);
+
+  Qcow2Reader* reader() const { return reader_.get(); }
+
+  Result<size_t> ReadSome(uint64_t offset, void* buf, size_t len) override;
+  // Read-only: these fail with kNotSupported.
+  Status WriteAt(uint64_t offset, const void* buf, size_t len) override;
+  Status Truncate(uint64_t size) override;
+  Status Sync() override { return Status::OK(); }
+  Result<uint64_t> Size() override { return reader_->virtual_size(); }
+
+ private:
+  std::unique_ptr<Qcow2Reader> reader_;
+  std::mutex mu_;
+};
+
+}  // namespace e2q::qcow2
+
+#endif  // E2Q_LIB_QCOW2_QCOW2_GUEST_FILE_H_
