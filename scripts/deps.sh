@@ -5,7 +5,7 @@
 set -e
 PACKAGES="libext2fs-dev comerr-dev zlib1g-dev libdeflate-dev libgtest-dev
   e2fsprogs qemu-utils autoconf automake libtool pkg-config g++ make bzip2
-  gzip python3 groff-base strace fdisk libzstd-dev libxxhash-dev clang libclang-rt-14-dev"
+  gzip python3 groff-base strace fdisk time libzstd-dev libxxhash-dev clang libclang-rt-14-dev"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

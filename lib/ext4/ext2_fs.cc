@@ -179,6 +179,11 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Open(
     if (superblock != 0) op += " with superblock " + std::to_string(superblock);
     return FromErrcode(device->name(), op, err);
   }
+  // Bitmaps as run trees (what e2fsck uses), not flat bit arrays: a flat
+  // block bitmap of a 15 TiB filesystem is 480 MiB, the tree of its
+  // metadata runs a few MiB.  Every bitmap libext2fs allocates for us
+  // (ext2fs_check_desc's, the block and inode bitmaps) takes this type.
+  fs->default_bitmap_type = EXT2FS_BMAP64_RBTREE;
   std::unique_ptr<Filesystem> out(new Filesystem(fs, device));
   out->superblock_ = superblock;
   out->open_note_ = std::move(note);
