@@ -25,6 +25,7 @@ enum LongOnly {
   kOptCompress,
   kOptNoSync,
   kOptSync,
+  kOptOutput,
 };
 
 struct OptionSpec {

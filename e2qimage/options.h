@@ -58,6 +58,8 @@ struct Options {
   unsigned threads = 0;                       // --threads (0 = all cores)
   bool sync = false;                          // --sync (exports only)
   bool no_sync_given = false;                 // --no-sync (refused by -R/-U)
+  bool json = false;                          // --output=json
+  bool output_given = false;                  // --output (--info/--verify/-L)
   std::vector<std::string> args;              // positional arguments
 };
 
