@@ -1,14 +1,20 @@
 // --info and --verify.  The layout comes from Qcow2Reader (header, cluster
 // counts, snapshot table, backing chain), the provenance from the header
-// extension; --verify reads the guest content through the chain.
+// extension (GatherInfo); --verify reads the guest content through the
+// chain.  Both print lines or, with --output=json, one JSON object.
 #include "e2qimage/info_mode.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <ctime>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "e2qimage/info_facts.h"
 #include "e2qimage/progress.h"
 #include "lib/image/image_digest.h"
 #include "lib/image/provenance.h"
@@ -54,10 +60,6 @@ std::string Printable(const std::string& s) {
   return out;
 }
 
-std::string DigestText(const image::Digest128& d) {
-  return "xxh3-128:" + image::DigestHex(d);
-}
-
 void PrintProvenance(const image::Provenance& p) {
   printf("provenance: e2qimage record version %u\n",
          image::Provenance::kVersion);
@@ -93,7 +95,8 @@ void PrintProvenance(const image::Provenance& p) {
 }
 
 Result<std::unique_ptr<qcow2::Qcow2Reader>> OpenImage(const std::string& path,
-                                                      bool backing) {
+                                                      bool backing,
+                                                      bool layout_only) {
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> file,
                        io::OpenFileForRead(path));
   E2Q_ASSIGN_OR_RETURN(bool is_qcow2, qcow2::Qcow2Reader::IsQcow2(file.get()));
@@ -102,24 +105,19 @@ Result<std::unique_ptr<qcow2::Qcow2Reader>> OpenImage(const std::string& path,
   }
   qcow2::Qcow2Reader::OpenOptions oo;
   oo.open_backing = backing;
+  oo.layout_only = layout_only;
   return qcow2::Qcow2Reader::Open(std::move(file), oo);
 }
 
-}  // namespace
+const char* YesNo(bool b) { return b ? "true" : "false"; }
 
-Status RunInfo(const Options& o) {
-  const std::string& path = o.args[0];
-  // The image itself, without its backing chain (which may be missing).
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<qcow2::Qcow2Reader> r,
-                       OpenImage(path, false));
-  const qcow2::Header& h = r->header();
-  E2Q_ASSIGN_OR_RETURN(std::optional<image::Provenance> prov,
-                       image::Provenance::Find(path, h));
-  E2Q_ASSIGN_OR_RETURN(qcow2::Qcow2Reader::ClusterCounts c,
-                       r->CountClusters());
-  printf("file: %s\n", path.c_str());
+void PrintInfo(const InfoFacts& f) {
+  const qcow2::Header& h = f.header;
+  const qcow2::HeaderInfo& hi = f.header_info;
+  const qcow2::Qcow2Reader::ClusterCounts& c = f.clusters;
+  printf("file: %s\n", f.path.c_str());
   printf("format: qcow2 version %u (compat %s)\n", h.version,
-         h.version == 2 ? "0.10" : "1.1");
+         hi.compat.c_str());
   printf("virtual size: %llu bytes\n",
          static_cast<unsigned long long>(h.size));
   printf("cluster size: %llu bytes\n",
@@ -129,42 +127,97 @@ Status RunInfo(const Options& o) {
          static_cast<unsigned long long>(c.data + c.compressed),
          static_cast<unsigned long long>(c.compressed),
          static_cast<unsigned long long>(c.zero));
-  printf("compression type: %s\n",
-         h.compression_type == qcow2::kCompressionZstd ? "zstd" : "deflate");
-  printf("internal snapshots: %zu\n", r->snapshots().size());
-  for (const auto& s : r->snapshots()) {
+  printf("compression type: %s\n", hi.compression_type.c_str());
+  printf("refcount bits: %u\n", hi.refcount_bits);
+  printf("lazy refcounts: %s\n", YesNo(hi.lazy_refcounts));
+  printf("extended L2: %s\n", YesNo(hi.extended_l2));
+  printf("corrupt: %s\n", YesNo(hi.corrupt));
+  printf("dirty flag: %s\n", YesNo(hi.dirty));
+  if (hi.has_data_file) {
+    printf("data file: %s\n", hi.data_file.empty()
+                                  ? "(not named in the header)"
+                                  : Printable(hi.data_file).c_str());
+    printf("data file raw: %s\n", YesNo(hi.data_file_raw));
+  }
+  printf("encryption: %s\n",
+         hi.encryption.empty() ? "none" : hi.encryption.c_str());
+  printf("internal snapshots: %zu\n", f.snapshots.size());
+  for (const auto& s : f.snapshots) {
     printf("snapshot: id %s, name %s, size %llu bytes\n", s.id_str.c_str(),
            s.name.c_str(), static_cast<unsigned long long>(s.disk_size));
   }
   if (h.backing_file.empty()) {
     printf("backing file: none\n");
+  } else if (!f.backing_error.empty()) {
+    printf("backing file: %s (cannot open: %s)\n", h.backing_file.c_str(),
+           f.backing_error.c_str());
   } else {
-    auto chain = OpenImage(path, true);
+    for (const BackingLink& b : f.backing_chain) {
+      printf("backing file: %s (format %s, opened as %s)\n", b.name.c_str(),
+             b.format.c_str(), b.opened_as.c_str());
+    }
+  }
+  if (f.provenance) {
+    PrintProvenance(*f.provenance);
+  } else {
+    printf("provenance: none (not written by e2qimage)\n");
+  }
+}
+
+Status FlushStdout() {
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    return Status::FromErrno("standard output", "write", errno);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<InfoFacts> GatherInfo(const std::string& path) {
+  InfoFacts f;
+  f.path = path;
+  // The image itself, without its backing chain (which may be missing).
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<qcow2::Qcow2Reader> r,
+                       OpenImage(path, false, true));
+  f.header = r->header();
+  E2Q_ASSIGN_OR_RETURN(f.header_info, qcow2::DescribeHeader(path, f.header));
+  E2Q_ASSIGN_OR_RETURN(f.provenance, image::Provenance::Find(path, f.header));
+  E2Q_ASSIGN_OR_RETURN(f.clusters, r->CountClusters());
+  f.snapshots = r->snapshots();
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) {
+    f.actual_size = static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  if (!f.header.backing_file.empty()) {
+    auto chain = OpenImage(path, true, true);
     if (!chain.ok()) {
-      printf("backing file: %s (cannot open: %s)\n", h.backing_file.c_str(),
-             chain.status().message().c_str());
+      f.backing_error = chain.status().message();
     } else {
       for (qcow2::Qcow2Reader* b = chain->get();
            b != nullptr && !b->header().backing_file.empty();
            b = b->backing_qcow2()) {
-        printf("backing file: %s (format %s, opened as %s)\n",
-               b->header().backing_file.c_str(), b->backing_format().c_str(),
-               b->backing_path().c_str());
+        f.backing_chain.push_back(BackingLink{
+            b->header().backing_file, b->backing_format(), b->backing_path()});
       }
     }
   }
-  if (prov) {
-    PrintProvenance(*prov);
+  return f;
+}
+
+Status RunInfo(const Options& o) {
+  E2Q_ASSIGN_OR_RETURN(InfoFacts f, GatherInfo(o.args[0]));
+  if (o.json) {
+    fputs(InfoJson(f).c_str(), stdout);
   } else {
-    printf("provenance: none (not written by e2qimage)\n");
+    PrintInfo(f);
   }
-  return Status::OK();
+  return FlushStdout();
 }
 
 Status RunVerify(const Options& o) {
   const std::string& path = o.args[0];
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<qcow2::Qcow2Reader> r,
-                       OpenImage(path, true));
+                       OpenImage(path, true, false));
   E2Q_ASSIGN_OR_RETURN(std::optional<image::Provenance> prov,
                        image::Provenance::Find(path, r->header()));
   if (!prov) {
@@ -183,13 +236,23 @@ Status RunVerify(const Options& o) {
           r.get(), o.threads ? o.threads - 1 : cores - 1,
           [&](uint64_t done) { progress.Update(done / kUnit); }));
   progress.Finish();
+  if (o.json) {
+    // A mismatch is a result too: the object says so, and the exit
+    // status and the message on standard error as without --output.
+    fputs(VerifyJson(VerifyResult{path, d == prov->digest, prov->digest, d})
+              .c_str(),
+          stdout);
+    E2Q_RETURN_IF_ERROR(FlushStdout());
+  }
   if (d != prov->digest) {
     return Status::Corruption(path + ": verify: digest mismatch (recorded " +
                               DigestText(prov->digest) + ", computed " +
                               DigestText(d) + ")");
   }
-  printf("%s: verify: OK, digest %s\n", path.c_str(), DigestText(d).c_str());
-  return Status::OK();
+  if (!o.json) {
+    printf("%s: verify: OK, digest %s\n", path.c_str(), DigestText(d).c_str());
+  }
+  return FlushStdout();
 }
 
 }  // namespace e2q::cli

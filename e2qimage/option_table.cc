@@ -81,6 +81,10 @@ const std::vector<OptionSpec>& OptionTable() {
        "describe an image: layout and provenance", nullptr},
       {kOptVerify, "verify", no_argument, "--verify IMAGE-FILE",
        "check an image's recorded content digest", nullptr},
+      {kOptOutput, "output", required_argument, "--output=human|json",
+       "with --info, --verify, -L: text (the default) or\n"
+       "one JSON object, as qemu-img info --output=json",
+       nullptr},
       {kOptHelp, "help", no_argument, "--help", "this text", ""},
       {kOptVersion, "version", no_argument, "--version", "version", nullptr},
   };

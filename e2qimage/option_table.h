@@ -27,6 +27,7 @@ enum LongOnly {
   kOptSync,
   kOptForceShare,
   kOptPartition,
+  kOptOutput,
 };
 
 struct OptionSpec {

@@ -87,10 +87,11 @@ const char* UsageText() {
       "       e2qimage -Q [-a] [-z[LEVEL]] [-s] [-p] [--compat=0.10|1.1]\n"
       "                [-x ID1..ID2|ID1..live] --backing=BASE DEVICE "
       "IMAGE-FILE\n"
-      "       e2qimage -L [--offset=BYTES | --partition=N] DEVICE\n"
+      "       e2qimage -L [--offset=BYTES | --partition=N] [--output=human|json]\n"
+      "                DEVICE\n"
       "       e2qimage -R ID [-n] [-p] DEVICE UNDO-FILE\n"
       "       e2qimage -U [-n] [-p] UNDO-FILE DEVICE\n"
-      "       e2qimage --info|--verify IMAGE-FILE\n"
+      "       e2qimage --info|--verify [--output=human|json] IMAGE-FILE\n"
       "       e2qimage --help | --version\n" +
       OptionHelp() +
       "\n"
@@ -193,6 +194,11 @@ bool Validate(Options* o, std::string* error) {
   }
   if (o->dry_run && o->mode != Mode::kRollback && o->mode != Mode::kUndo) {
     *error = "-n (--dry-run) is only for -R and -U; an export always writes";
+    return false;
+  }
+  if (o->output_given && o->mode != Mode::kInfo && o->mode != Mode::kVerify &&
+      o->mode != Mode::kList) {
+    *error = "--output is only for --info, --verify and -L";
     return false;
   }
   if (o->args.size() != want) {
@@ -353,6 +359,16 @@ std::optional<Options> ParseOptions(int argc, char** argv,
                    "' (a partition number, from 1)";
           return std::nullopt;
         }
+        break;
+      case kOptOutput:
+        if (std::strcmp(optarg, "json") != 0 &&
+            std::strcmp(optarg, "human") != 0) {
+          *error =
+              std::string("invalid --output '") + optarg + "' (human or json)";
+          return std::nullopt;
+        }
+        o.json = std::strcmp(optarg, "json") == 0;
+        o.output_given = true;
         break;
       case kOptNoSync:
         o.sync = false;

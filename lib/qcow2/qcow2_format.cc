@@ -112,6 +112,24 @@ Status Header::EncodeTo(std::vector<uint8_t>* out) {
 
 Result<Header> Header::DecodeFrom(const std::string& name, const uint8_t* p,
                                   size_t len) {
+  E2Q_ASSIGN_OR_RETURN(Header h, DecodeAny(name, p, len));
+  if (h.incompatible_features & kIncompatDataFile) {
+    return Status::NotSupported(name +
+                                ": qcow2 header: external data files are not "
+                                "supported");
+  }
+  if (h.incompatible_features & kIncompatExtendedL2) {
+    return Status::NotSupported(
+        name + ": qcow2 header: extended L2 entries are not supported");
+  }
+  if (h.crypt_method != 0) {
+    return Status::NotSupported(name + ": qcow2 header: image is encrypted");
+  }
+  return h;
+}
+
+Result<Header> Header::DecodeAny(const std::string& name, const uint8_t* p,
+                                 size_t len) {
   auto bad = [&](const std::string& why) {
     return Status::Corruption(name + ": qcow2 header: " + why);
   };
@@ -167,24 +185,18 @@ Result<Header> Header::DecodeFrom(const std::string& name, const uint8_t* p,
         name + ": qcow2 header: unknown incompatible feature bits " +
         Hex(h.incompatible_features & ~known_incompat));
   }
-  if (h.incompatible_features & kIncompatDataFile) {
-    return Status::NotSupported(name +
-                                ": qcow2 header: external data files are not "
-                                "supported");
-  }
-  if (h.incompatible_features & kIncompatExtendedL2) {
-    return Status::NotSupported(
-        name + ": qcow2 header: extended L2 entries are not supported");
-  }
   // Autoclear bit 1 ("raw external data") only means something with an
   // external data file; qemu refuses it otherwise ("data-file-raw requires
   // a data file").
-  constexpr uint64_t kAutoclearDataFileRaw = 1u << 1;
-  if (h.autoclear_features & kAutoclearDataFileRaw) {
+  if ((h.autoclear_features & kAutoclearDataFileRaw) &&
+      !(h.incompatible_features & kIncompatDataFile)) {
     return bad("raw external data bit set without an external data file");
   }
-  if (h.crypt_method != 0) {
-    return Status::NotSupported(name + ": qcow2 header: image is encrypted");
+  if (h.crypt_method > kCryptLuks) {
+    return Status::NotSupported(name +
+                                ": qcow2 header: unknown encryption "
+                                "method " +
+                                std::to_string(h.crypt_method));
   }
   bool has_ctype_bit = h.incompatible_features & kIncompatCompression;
   if (has_ctype_bit != (h.compression_type != 0)) {

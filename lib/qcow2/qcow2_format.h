@@ -43,6 +43,13 @@ constexpr uint64_t kIncompatDataFile = 1u << 2;
 constexpr uint64_t kIncompatCompression = 1u << 3;
 constexpr uint64_t kIncompatExtendedL2 = 1u << 4;
 constexpr uint64_t kCompatLazyRefcounts = 1u << 0;
+// Autoclear bit 1: the external data file is a raw image of the guest.
+constexpr uint64_t kAutoclearDataFileRaw = 1u << 1;
+
+// crypt_method values.
+constexpr uint32_t kCryptNone = 0;
+constexpr uint32_t kCryptAes = 1;
+constexpr uint32_t kCryptLuks = 2;
 
 constexpr uint8_t kCompressionDeflate = 0;
 constexpr uint8_t kCompressionZstd = 1;
@@ -105,9 +112,16 @@ struct Header {
   // Parses and validates the fixed header from the first bytes of the file
   // (at least min(file size, cluster size) bytes, `len` of them valid).
   // `name` names the file in errors.  Does not read the backing file name
-  // beyond `len`.
+  // beyond `len`.  Refuses what only a full reader handles: an external
+  // data file, extended L2 entries, encryption.
   static Result<Header> DecodeFrom(const std::string& name, const uint8_t* p,
                                    size_t len);
+  // The same checks of the structure, accepting every feature that qemu
+  // 7.2 defines (external data file, extended L2 entries, AES and LUKS
+  // encryption): for describing an image, and for the reader, which
+  // decides itself what it can read.
+  static Result<Header> DecodeAny(const std::string& name, const uint8_t* p,
+                                  size_t len);
 };
 
 // "0x..." for error messages about offsets and entries.

@@ -10,6 +10,7 @@
 
 #include "lib/base/endian.h"
 #include "lib/qcow2/qcow2_decompress.h"
+#include "lib/qcow2/qcow2_header_info.h"
 #include "lib/qcow2/qcow2_l2_cache.h"
 
 namespace e2q::qcow2 {
@@ -83,32 +84,19 @@ Result<std::unique_ptr<Qcow2Reader>> Qcow2Reader::OpenInternal(
     std::vector<std::string>* chain) {
   const std::string name = file->name();
   E2Q_ASSIGN_OR_RETURN(uint64_t file_size, file->Size());
-  // The header and its extensions fill at most the first cluster, whose
-  // size the header itself gives.
-  std::vector<uint8_t> head(std::min<uint64_t>(file_size, kV3HeaderLength));
-  E2Q_RETURN_IF_ERROR(file->ReadAt(0, head.data(), head.size()));
-  if (head.size() >= kV2HeaderLength) {
-    uint32_t bits = LoadBE32(head.data() + 20);
-    if (bits >= kMinClusterBits && bits <= kMaxClusterBits) {
-      head.resize(std::min<uint64_t>(file_size, uint64_t{1} << bits));
-      E2Q_RETURN_IF_ERROR(file->ReadAt(0, head.data(), head.size()));
-    }
+  E2Q_ASSIGN_OR_RETURN(Header header, ReadHeader(file.get()));
+  E2Q_ASSIGN_OR_RETURN(HeaderInfo info, DescribeHeader(name, header));
+  if (!info.encryption.empty() && !options.layout_only) {
+    std::string format = info.encryption == "aes" ? "AES" : "LUKS";
+    return Status::NotSupported(name + ": encrypted images (" + format +
+                                ") are not supported");
   }
-  // Header::DecodeFrom refuses extended L2 entries on behalf of callers
-  // that do not understand them; the reader does, so it decodes with the
-  // bit masked and checks what differs itself.
-  bool extended_l2 = false;
-  if (head.size() >= kV3HeaderLength && LoadBE32(head.data() + 4) >= 3) {
-    uint64_t incompat = LoadBE64(head.data() + 72);
-    extended_l2 = incompat & kIncompatExtendedL2;
-    StoreBE64(head.data() + 72, incompat & ~kIncompatExtendedL2);
-  }
-  E2Q_ASSIGN_OR_RETURN(Header header,
-                       Header::DecodeFrom(name, head.data(), head.size()));
-  if (extended_l2) header.incompatible_features |= kIncompatExtendedL2;
+  const bool extended_l2 = info.extended_l2;
   std::unique_ptr<Qcow2Reader> r(
       new Qcow2Reader(std::move(file), std::move(header), file_size));
   r->extended_l2_ = extended_l2;
+  r->encrypted_ = !info.encryption.empty();
+  r->has_data_file_ = info.has_data_file;
   const Header& h = r->header_;
   const uint64_t cs = h.cluster_size();
   if (extended_l2) {
@@ -142,10 +130,33 @@ Result<std::unique_ptr<Qcow2Reader>> Qcow2Reader::OpenInternal(
                                        options.decompress_threads);
   if (!dec.ok()) return dec.status().WithContext(name);
   r->decompressor_ = std::move(dec).value();
+  if (info.has_data_file && !options.layout_only) {
+    E2Q_RETURN_IF_ERROR(r->OpenDataFile(options, info.data_file));
+  }
   if (!h.backing_file.empty() && options.open_backing) {
     E2Q_RETURN_IF_ERROR(r->OpenBacking(options, depth, chain));
   }
   return r;
+}
+
+Status Qcow2Reader::OpenDataFile(const OpenOptions& options,
+                                 const std::string& data_file) {
+  const std::string& name = file_->name();
+  if (data_file.empty()) {
+    return Status::NotSupported(
+        name + ": external data file: the header does not name it");
+  }
+  const std::string what = name + ": external data file '" + data_file + "'";
+  if (HasProtocol(data_file)) {
+    return Status::NotSupported(what + ": protocols are not supported");
+  }
+  // Relative to the image's directory, as backing files are.
+  data_file_path_ = CombinePath(name, data_file);
+  FileOpener open = options.open_file ? options.open_file : io::OpenFileForRead;
+  auto opened = open(data_file_path_);
+  if (!opened.ok()) return opened.status().WithContext(what);
+  data_file_ = std::move(opened).value();
+  return Status::OK();
 }
 
 Status Qcow2Reader::LoadL1(uint64_t offset, uint32_t entries,

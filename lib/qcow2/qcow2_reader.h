@@ -1,7 +1,9 @@
 // Qcow2Reader: reads the guest content of a qcow2 image (version 2 or 3, as
 // qemu-img 7.2 writes them): normal, zero, unallocated and compressed
 // (deflate or zstd) clusters, extended L2 entries (subclusters), internal
-// snapshots and backing chains of raw and qcow2 files.
+// snapshots, backing chains of raw and qcow2 files, and external data
+// files (the data_file header extension, raw or not).  Encrypted images
+// are refused, except for describing their layout.
 //
 // Every on-disk field is validated before it is used, in the spirit of
 // qemu's qcow2_validate_table: malformed input yields kCorruption naming
@@ -50,6 +52,10 @@ class Qcow2Reader {
     size_t l2_cache_bytes = 8u << 20;
     // Threads that decompress compressed clusters (0 = one per CPU).
     unsigned decompress_threads = 0;
+    // Open the tables only, for describing the image: an encrypted image
+    // is accepted and an external data file is not opened; Map() and
+    // CountClusters() work, Read() fails.
+    bool layout_only = false;
   };
 
   enum class ExtentKind {
@@ -89,6 +95,10 @@ class Qcow2Reader {
   const std::string& backing_format() const { return backing_format_; }
   // The qcow2 backing image, if the backing file is qcow2.
   Qcow2Reader* backing_qcow2() { return backing_qcow2_.get(); }
+  // The external data file's path as resolved (relative names against the
+  // image's directory), "" when the image has none or it was not opened.
+  // Normal clusters are read from it at their host offsets.
+  const std::string& data_file_path() const { return data_file_path_; }
 
   // Makes reads see internal snapshot `id_or_name` (matched by ID first,
   // then by name) instead of the active layer.  kNotFound if none matches.
@@ -135,6 +145,7 @@ class Qcow2Reader {
   Status LoadL1(uint64_t offset, uint32_t entries, const std::string& what);
   Status OpenBacking(const OpenOptions& options, uint32_t depth,
                      std::vector<std::string>* chain);
+  Status OpenDataFile(const OpenOptions& options, const std::string& data_file);
   static Result<std::unique_ptr<Qcow2Reader>> OpenInternal(
       std::unique_ptr<io::File> file, const OpenOptions& options,
       uint32_t depth, std::vector<std::string>* chain);
@@ -160,6 +171,10 @@ class Qcow2Reader {
   Header header_;
   uint64_t file_size_;
   bool extended_l2_ = false;  // 128-bit L2 entries with subclusters
+  bool encrypted_ = false;    // opened with layout_only
+  bool has_data_file_ = false;
+  std::unique_ptr<io::File> data_file_;  // null when not opened
+  std::string data_file_path_;
   std::vector<uint64_t> l1_;
   std::vector<SnapshotEntry> snapshots_;
   std::unique_ptr<L2Cache> l2_cache_;

@@ -94,6 +94,12 @@ Result<Qcow2Reader::Run> Qcow2Reader::Lookup(uint64_t offset,
                      "): " + why);
     };
     if (e & kOflagCompressed) {
+      // qemu allows no compressed clusters with an external data file.
+      if (has_data_file_) {
+        return bad(
+            "compressed cluster in an image with an external data "
+            "file");
+      }
       if (e & kOflagCopied) return bad("COPIED set on a compressed cluster");
       if (bitmap != 0) return bad("subcluster bits set on a compressed cluster");
       const uint64_t coff = layout.Offset(e);
@@ -112,6 +118,10 @@ Result<Qcow2Reader::Run> Qcow2Reader::Lookup(uint64_t offset,
     if (e & reserved) return bad("reserved bits set");
     const uint64_t off = e & kL2OffsetMask;
     if (off % cs != 0) return bad("cluster offset not aligned");
+    // Offset 0 means unallocated, except in an external data file, where
+    // it is a valid offset: there every cluster has refcount 1, so COPIED
+    // tells them apart (as qemu's qcow2_get_cluster_type does).
+    const bool at_zero_ok = has_data_file_ && (e & kOflagCopied);
     bool zero, alloc;
     if (ext) {
       const uint32_t alloc_bits = static_cast<uint32_t>(bitmap);
@@ -119,7 +129,7 @@ Result<Qcow2Reader::Run> Qcow2Reader::Lookup(uint64_t offset,
       if (alloc_bits & zero_bits) {
         return bad("subcluster both allocated and zero");
       }
-      if (off == 0 && alloc_bits != 0) {
+      if (off == 0 && alloc_bits != 0 && !at_zero_ok) {
         return bad("allocated subclusters without a host cluster");
       }
       const uint32_t sc = static_cast<uint32_t>(u & 31);
@@ -127,7 +137,7 @@ Result<Qcow2Reader::Run> Qcow2Reader::Lookup(uint64_t offset,
       alloc = (alloc_bits >> sc) & 1;
     } else {
       zero = e & kOflagZero;
-      alloc = off != 0;
+      alloc = off != 0 || at_zero_ok;
       if (zero && header_.version < 3) {
         return bad("zero cluster in a version 2 image");
       }
@@ -138,7 +148,11 @@ Result<Qcow2Reader::Run> Qcow2Reader::Lookup(uint64_t offset,
     } else if (!alloc) {
       *kind = RunKind::kUnallocated;
     } else {
-      if (off >= file_size_) return bad("data cluster past end of file");
+      // In a data file, what lies past its end reads as zeros (as qemu's
+      // raw protocol reads it).
+      if (!has_data_file_ && off >= file_size_) {
+        return bad("data cluster past end of file");
+      }
       *kind = RunKind::kNormal;
       *host = off + ((u & ((uint64_t{1} << sc_bits) - 1)) << unit_bits);
     }
@@ -174,6 +188,7 @@ Status Qcow2Reader::ReadHost(uint64_t host, uint8_t* buf, size_t len) {
   // Lookup only admits clusters that start inside the file; a last
   // cluster cut short by the end of the file reads as zeros past it,
   // as in qemu.
+  if (has_data_file_) return ReadZeroFilled(data_file_.get(), host, buf, len);
   return ReadZeroFilled(file_.get(), host, buf, len);
 }
 
@@ -201,6 +216,14 @@ Status Qcow2Reader::Read(uint64_t offset, void* out, size_t len) {
     return Status::InvalidArgument(file_->name() + ": read at " +
                                    std::to_string(offset) +
                                    ": past the end of the image");
+  }
+  if (encrypted_) {
+    return Status::NotSupported(file_->name() +
+                                ": encrypted images are not supported");
+  }
+  if (has_data_file_ && !data_file_) {
+    return Status::NotSupported(file_->name() +
+                                ": read: the external data file is not open");
   }
   auto* buf = static_cast<uint8_t*>(out);
   // Host-contiguous normal runs are gathered into one read even across

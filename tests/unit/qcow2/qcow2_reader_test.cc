@@ -663,5 +663,130 @@ TEST(Qcow2ReaderTest, SurvivesRandomDamage) {
   EXPECT_GT(opened, 100);  // the damage is not all caught at the header
 }
 
+// An image whose normal clusters live in an external data file: entries
+// give offsets in that file, named relative to the image's directory.
+TestImage DataFileImage(const std::string& data_file, bool raw) {
+  TestImage t(12, 8 * 4096);
+  t.header().incompatible_features = kIncompatDataFile;
+  if (raw) t.header().autoclear_features = kAutoclearDataFileRaw;
+  t.header().extensions.push_back(HeaderExtension{
+      kExtDataFile, std::vector<uint8_t>(data_file.begin(), data_file.end())});
+  return t;
+}
+
+TEST(Qcow2ReaderTest, ReadsFromExternalDataFile) {
+  const uint64_t cs = 4096;
+  FakeFs fs;
+  std::vector<uint8_t> data(6 * cs, 0);
+  std::fill_n(data.begin() + 5 * cs, cs, 0xd5);
+  std::fill_n(data.begin() + 2 * cs, cs, 0xd2);
+  fs.files["dir/sub/d.bin"] = data;
+  TestImage t = DataFileImage("sub/d.bin", false);
+  t.SetEntry(0, 5 * cs | kOflagCopied);  // guest 0 at data file 5
+  t.SetEntry(3, 2 * cs | kOflagCopied);
+  t.SetEntry(7, 9 * cs | kOflagCopied);  // past the data file's end: zeros
+  t.AddZero(4);
+  fs.files["dir/img.qcow2"] = t.Build();
+  ASSERT_OK_AND_ASSIGN(auto r, fs.Open("dir/img.qcow2"));
+  EXPECT_EQ(fs.opened, std::vector<std::string>{"dir/sub/d.bin"});
+  EXPECT_EQ(r->data_file_path(), "dir/sub/d.bin");
+  std::vector<uint8_t> want(8 * cs, 0);
+  std::fill_n(want.begin(), cs, 0xd5);
+  std::fill_n(want.begin() + 3 * cs, cs, 0xd2);
+  EXPECT_EQ(ReadAll(r.get()), want);
+}
+
+TEST(Qcow2ReaderTest, RawDataFileAbsoluteName) {
+  const uint64_t cs = 4096;
+  FakeFs fs;
+  std::vector<uint8_t> data(8 * cs, 0x11);
+  fs.files["/abs/d.raw"] = data;
+  TestImage t = DataFileImage("/abs/d.raw", true);
+  for (uint64_t gc = 0; gc < 8; ++gc) t.SetEntry(gc, gc * cs | kOflagCopied);
+  fs.files["dir/img.qcow2"] = t.Build();
+  ASSERT_OK_AND_ASSIGN(auto r, fs.Open("dir/img.qcow2"));
+  EXPECT_EQ(r->data_file_path(), "/abs/d.raw");
+  EXPECT_EQ(ReadAll(r.get()), data);
+}
+
+TEST(Qcow2ReaderTest, ExternalDataFileErrors) {
+  const uint64_t cs = 4096;
+  {
+    FakeFs fs;  // the data file is missing
+    fs.files["img.qcow2"] = DataFileImage("d.raw", false).Build();
+    Status s = fs.Open("img.qcow2").status();
+    EXPECT_EQ(s.code(), Code::kNotFound);
+    EXPECT_EQ(s.message(),
+              "img.qcow2: external data file 'd.raw': d.raw: open: No such "
+              "file or directory");
+    // Described without it: Map works, Read refuses.
+    Qcow2Reader::OpenOptions o = fs.Options();
+    o.layout_only = true;
+    ASSERT_OK_AND_ASSIGN(
+        auto r, Qcow2Reader::Open(std::make_unique<io::MemFile>(
+                                      "img.qcow2", fs.files["img.qcow2"]),
+                                  o));
+    EXPECT_OK(r->CountClusters().status());
+    std::vector<uint8_t> buf(cs);
+    EXPECT_EQ(r->Read(0, buf.data(), cs).code(), Code::kNotSupported);
+  }
+  {
+    FakeFs fs;  // the bit without a name
+    TestImage t(12, 8 * cs);
+    t.header().incompatible_features = kIncompatDataFile;
+    fs.files["img.qcow2"] = t.Build();
+    Status s = fs.Open("img.qcow2").status();
+    EXPECT_EQ(s.code(), Code::kNotSupported);
+    EXPECT_EQ(s.message(),
+              "img.qcow2: external data file: the header does not name it");
+  }
+  {
+    FakeFs fs;  // compressed clusters are not allowed (as in qemu)
+    fs.files["d.raw"] = std::vector<uint8_t>(8 * cs);
+    TestImage t = DataFileImage("d.raw", false);
+    t.AddCompressed(1, std::vector<uint8_t>(cs, 0x42));
+    fs.files["img.qcow2"] = t.Build();
+    ASSERT_OK_AND_ASSIGN(auto r, fs.Open("img.qcow2"));
+    std::vector<uint8_t> buf(2 * cs);
+    Status s = r->Read(0, buf.data(), buf.size());
+    EXPECT_EQ(s.code(), Code::kCorruption);
+    EXPECT_NE(s.message().find("compressed cluster in an image with an "
+                               "external data file"),
+              std::string::npos)
+        << s.message();
+  }
+}
+
+TEST(Qcow2ReaderTest, EncryptedImagesRefusedButDescribed) {
+  const uint64_t cs = 4096;
+  for (uint32_t method : {kCryptAes, kCryptLuks}) {
+    TestImage t(12, 8 * cs);
+    t.header().crypt_method = method;
+    if (method == kCryptLuks) {
+      std::vector<uint8_t> ext(16);
+      StoreBE64(ext.data(), 3 * cs);
+      StoreBE64(ext.data() + 8, cs);
+      t.header().extensions.push_back(HeaderExtension{kExtCrypto, ext});
+    }
+    t.AddData(2, 0x77);
+    std::vector<uint8_t> img = t.Build();
+    Status s = Qcow2Reader::Open(std::make_unique<io::MemFile>("e.qcow2", img))
+                   .status();
+    EXPECT_EQ(s.code(), Code::kNotSupported);
+    EXPECT_EQ(s.message(), std::string("e.qcow2: encrypted images (") +
+                               (method == kCryptAes ? "AES" : "LUKS") +
+                               ") are not supported");
+    Qcow2Reader::OpenOptions o;
+    o.layout_only = true;
+    ASSERT_OK_AND_ASSIGN(
+        auto r,
+        Qcow2Reader::Open(std::make_unique<io::MemFile>("e.qcow2", img), o));
+    ASSERT_OK_AND_ASSIGN(auto c, r->CountClusters());
+    EXPECT_EQ(c.data, 1u);
+    std::vector<uint8_t> buf(cs);
+    EXPECT_EQ(r->Read(0, buf.data(), cs).code(), Code::kNotSupported);
+  }
+}
+
 }  // namespace
 }  // namespace e2q::qcow2
