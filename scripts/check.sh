@@ -1,7 +1,9 @@
 #!/bin/sh
 # Sets everything up, builds e2qimage and runs the whole test suite
-# (unit and functional tests; `make check`).  Prints a closing line
-# "N passed, N failed, N skipped" and exits non-zero on any failure.
+# (unit and functional tests; `make check`; about 20 minutes on two
+# cores).  Prints a line per test case as it ends, then the logs of the
+# failed ones and a closing line "N passed, N failed, N skipped"; exits
+# non-zero on any failure.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${E2Q_BUILD:-$top/_build}
@@ -9,7 +11,14 @@ build=${E2Q_BUILD:-$top/_build}
 "$top/scripts/build.sh" "$@"
 cd "$build"
 rc=0
-make -j"$(nproc)" check >/dev/null 2>&1 || rc=$?
+# One line per test case as it ends (the harness's PASS:/FAIL:/SKIP:
+# lines); the rest of make's output is dropped.  make's exit status goes
+# through a file, since the shell's pipeline status is grep's.
+rcfile=$(mktemp)
+{ make -j"$(nproc)" check 2>&1 || echo $? > "$rcfile"; } |
+  grep --line-buffered -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):' || true
+[ ! -s "$rcfile" ] || rc=$(cat "$rcfile")
+rm -f "$rcfile"
 log=tests/test-suite.log
 if [ -f "$log" ]; then
   # Show the failing logs, then the summary.

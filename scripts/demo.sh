@@ -1,7 +1,8 @@
 #!/bin/sh
 # Sets everything up, builds e2qimage, makes a small sample ext4 filesystem
 # and exports it as a metadata qcow2 image and a full compressed qcow2
-# image, then shows what qemu-img thinks of them.
+# image, then shows what qemu-img thinks of them and what `e2qimage --info`
+# and `--verify` say.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh"
@@ -25,6 +26,10 @@ set -x
 qemu-img info "$out/sample-meta.qcow2"
 qemu-img check "$out/sample-meta.qcow2"
 qemu-img check "$out/sample-full.qcow2"
+# What e2qimage recorded in the image, and the recorded digest recomputed.
+"$bin" --info "$out/sample-full.qcow2"
+"$bin" --verify "$out/sample-full.qcow2"
+"$bin" --verify "$out/sample-meta.qcow2"
 /sbin/e2fsck -fn "$out/sample.ext4" >/dev/null
 qemu-img convert -O raw "$out/sample-meta.qcow2" "$out/meta.raw"
 /sbin/e2fsck -fn "$out/meta.raw"
