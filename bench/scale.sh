@@ -1,0 +1,100 @@
+#!/bin/bash
+# Metadata images of empty huge filesystems (issue 18): time, peak RSS and
+# file size of e2image -Q, e2qimage -Q and e2qimage -Qz side by side, and
+# xz -6 of the raw metadata image's data extents (its holes left out:
+# xz would turn them into next to nothing, but reading 15 TiB of holes
+# takes hours).
+#
+#   bench/scale.sh [--build DIR] [--dir DIR] [--huge]
+#
+# --dir holds the sparse filesystem files (default /tmp/e2q-scale); the
+# 15 TiB row needs a file system that takes 15 TiB sparse files (ext4
+# does); --huge adds a 256 TiB row on a btrfs loop mount made in --dir
+# (root and btrfs-progs needed; the row is skipped with a message
+# otherwise).  No timing here is a pass/fail test.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$top/_build
+dir=/tmp/e2q-scale
+huge=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --build) build=$2; shift ;;
+    --dir) dir=$2; shift ;;
+    --huge) huge=1 ;;
+    *) echo "usage: $0 [--build DIR] [--dir DIR] [--huge]" >&2; exit 2 ;;
+  esac
+  shift
+done
+E2Q=$build/e2qimage/e2qimage
+[ -x "$E2Q" ] || { echo "bench: $E2Q not built" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "bench: GNU time (/usr/bin/time) needed" >&2; exit 1; }
+mkdir -p "$dir"
+export SOURCE_DATE_EPOCH=1700000000
+
+measure() {  # LABEL CMD...: prints "LABEL  secs  peak-MiB  file-MiB"
+  local label=$1 out; shift
+  out=${*: -1}
+  rm -f "$out"
+  if /usr/bin/time -f '%e %M' -o "$dir/time.txt" timeout 1800 "$@" >/dev/null 2>"$dir/err.txt"; then
+    read -r secs kib < <(tail -1 "$dir/time.txt")
+    printf '  %-22s %8s s %8d MiB RSS %10.1f MiB file\n' "$label" "$secs" $((kib / 1024)) \
+      "$(awk -v b="$(stat -c %s "$out")" 'BEGIN { print b / 1048576 }')"
+  else
+    printf '  %-22s failed: %s\n' "$label" "$(tail -1 "$dir/err.txt")"
+  fi
+}
+
+xz_extents() {  # RAW: MiB of xz -6 over RAW's data extents
+  python3 - "$1" <<'PY' | xz -6 -T1 | wc -c | awk '{ printf "%.1f", $1 / 1048576 }'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+end = os.fstat(fd).st_size
+off = 0
+out = sys.stdout.buffer
+while off < end:
+    try:
+        data = os.lseek(fd, off, os.SEEK_DATA)
+    except OSError:
+        break
+    hole = os.lseek(fd, data, os.SEEK_HOLE)
+    while data < hole:
+        n = min(hole - data, 1 << 20)
+        out.write(os.pread(fd, n, data))
+        data += n
+    off = hole
+PY
+}
+
+row() {  # NAME SIZE DIR
+  local name=$1 size=$2 d=$3 fs=$3/fs.img
+  rm -f "$fs"
+  if ! truncate -s "$size" "$fs" 2>/dev/null ||
+     ! mke2fs -q -F -t ext4 -E lazy_itable_init=1,lazy_journal_init=1 "$fs" >/dev/null 2>&1; then
+    echo "$name: skipped: cannot make a $size sparse ext4 in $d"; return
+  fi
+  echo "$name ($size empty ext4, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)):"
+  measure "e2image -Q" e2image -Q "$fs" "$d/e2image.qcow2"
+  measure "e2qimage -Q" "$E2Q" -Q "$fs" "$d/q.qcow2"
+  measure "e2qimage -Qz" "$E2Q" -Qz "$fs" "$d/qz.qcow2"
+  if "$E2Q" -r "$d/q.qcow2" "$d/meta.raw" 2>/dev/null; then
+    printf '  %-22s %10s MiB\n' "xz -6 of the raw image" "$(xz_extents "$d/meta.raw")"
+  fi
+  rm -f "$fs" "$d"/*.qcow2 "$d/meta.raw"
+}
+
+row "15 TiB" 15T "$dir"
+if [ $huge = 1 ]; then
+  mnt=$dir/btrfs
+  if [ "$(id -u)" -eq 0 ] && command -v mkfs.btrfs >/dev/null; then
+    mkdir -p "$mnt"
+    truncate -s 64G "$dir/btrfs.img"
+    mkfs.btrfs -q -f "$dir/btrfs.img" >/dev/null &&
+      mount -o loop "$dir/btrfs.img" "$mnt" &&
+      row "256 TiB" 256T "$mnt"
+    umount "$mnt" 2>/dev/null
+    rm -f "$dir/btrfs.img"
+  else
+    echo "256 TiB: skipped: needs root and btrfs-progs (mkfs.btrfs)"
+  fi
+fi
