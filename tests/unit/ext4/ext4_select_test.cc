@@ -366,6 +366,32 @@ TEST_F(Ext4Select, BackupSuperblockWithoutBlockSize) {
   EXPECT_TRUE(fs->open_note().empty());
 }
 
+TEST_F(Ext4Select, InodeTableAtABogusLocationIsSelected) {
+  // Group 1's table moved into group 1's data area, outside its flex group
+  // (as in f_illitable_flexbg): e2fsck still reads it there.
+  std::string img = Copy(ext4_, "bogus-itable.img");
+  ASSERT_EQ(Sh("debugfs -w -R 'set_bg 1 inode_table 14000' " + img +
+               " >/dev/null 2>&1 && debugfs -w -R 'set_bg 1 flags 0' " + img +
+               " >/dev/null 2>&1 && debugfs -w -R 'set_bg 1 itable_unused 0' " +
+               img + " >/dev/null 2>&1"),
+            0);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<io::File> file,
+                       io::OpenFileForRead(img));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Filesystem> fs,
+                       Filesystem::Open(file.get(), {}));
+  ASSERT_EQ(ext2fs_inode_table_loc(fs->raw(), 1), 14000u);
+  const uint64_t table_blocks = fs->raw()->inode_blocks_per_group;
+  ASSERT_LT(14000 + table_blocks, fs->blocks_count());
+  ASSERT_OK_AND_ASSIGN(Selection sel, SelectBlocks(*fs, {}));
+  // Free blocks before the damage: only the bogus location selects them.
+  ASSERT_OK_AND_ASSIGN(Selection before, Select(ext4_, false));
+  EXPECT_FALSE(before.blocks.Contains(14000));
+  EXPECT_FALSE(before.blocks.Contains(14000 + table_blocks - 1));
+  for (uint64_t b = 14000; b < 14000 + table_blocks; ++b) {
+    EXPECT_TRUE(sel.blocks.Contains(b)) << b;
+  }
+}
+
 TEST_F(Ext4Select, BigallocSelectsWholeClusters) {
   std::string img = dir_ + "/bigalloc.img";
   ASSERT_EQ(
