@@ -36,10 +36,14 @@ measure() {  # LABEL CMD...: prints "LABEL  secs  peak-MiB  file-MiB"
   local label=$1 out; shift
   out=${*: -1}
   rm -f "$out"
-  if /usr/bin/time -f '%e %M' -o "$dir/time.txt" timeout 1800 "$@" >/dev/null 2>"$dir/err.txt"; then
+  local rc=0
+  /usr/bin/time -f '%e %M' -o "$dir/time.txt" timeout "${limit:-1800}" "$@" >/dev/null 2>"$dir/err.txt" || rc=$?
+  if [ $rc = 0 ]; then
     read -r secs kib < <(tail -1 "$dir/time.txt")
     printf '  %-22s %8s s %8d MiB RSS %10.1f MiB file\n' "$label" "$secs" $((kib / 1024)) \
       "$(awk -v b="$(stat -c %s "$out")" 'BEGIN { print b / 1048576 }')"
+  elif [ $rc = 124 ]; then
+    printf '  %-22s did not finish in %s s\n' "$label" "${limit:-1800}"
   else
     printf '  %-22s failed: %s\n' "$label" "$(tail -1 "$dir/err.txt")"
   fi
@@ -74,7 +78,7 @@ row() {  # NAME SIZE DIR
     echo "$name: skipped: cannot make a $size sparse ext4 in $d"; return
   fi
   echo "$name ($size empty ext4, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)):"
-  measure "e2image -Q" e2image -Q "$fs" "$d/e2image.qcow2"
+  limit=$e2image_limit measure "e2image -Q" e2image -Q "$fs" "$d/e2image.qcow2"
   measure "e2qimage -Q" "$E2Q" -Q "$fs" "$d/q.qcow2"
   measure "e2qimage -Qz" "$E2Q" -Qz "$fs" "$d/qz.qcow2"
   if "$E2Q" -r "$d/q.qcow2" "$d/meta.raw" 2>/dev/null; then
@@ -83,6 +87,7 @@ row() {  # NAME SIZE DIR
   rm -f "$fs" "$d"/*.qcow2 "$d/meta.raw"
 }
 
+e2image_limit=1800
 row "15 TiB" 15T "$dir"
 if [ $huge = 1 ]; then
   mnt=$dir/btrfs
@@ -91,7 +96,7 @@ if [ $huge = 1 ]; then
     truncate -s 64G "$dir/btrfs.img"
     mkfs.btrfs -q -f "$dir/btrfs.img" >/dev/null &&
       mount -o loop "$dir/btrfs.img" "$mnt" &&
-      row "256 TiB" 256T "$mnt"
+      e2image_limit=300 row "256 TiB" 256T "$mnt"
     umount "$mnt" 2>/dev/null
     rm -f "$dir/btrfs.img"
   else
