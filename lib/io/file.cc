@@ -5,6 +5,16 @@
 
 namespace e2q::io {
 
+Status ReadOnlyFile::WriteAt(uint64_t, const void*, size_t) {
+  return Status::NotSupported(name() + ": write: the " + what_ +
+                              " is read-only");
+}
+
+Status ReadOnlyFile::Truncate(uint64_t) {
+  return Status::NotSupported(name() + ": truncate: the " + what_ +
+                              " is read-only");
+}
+
 Status File::ReadAt(uint64_t offset, void* buf, size_t len) {
   auto* p = static_cast<uint8_t*>(buf);
   while (len > 0) {

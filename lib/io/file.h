@@ -58,6 +58,21 @@ class File {
 };
 
 // Opens `path` read-only (a regular file or a block device).
+// A File that is only read (a view of another File, of a qcow2 image's
+// guest content): writes and truncation fail with kNotSupported ("NAME:
+// write: the WHAT is read-only"), Sync has nothing to do.
+class ReadOnlyFile : public File {
+ public:
+  explicit ReadOnlyFile(std::string name, const char* what = "file")
+      : File(std::move(name)), what_(what) {}
+  Status WriteAt(uint64_t offset, const void* buf, size_t len) override;
+  Status Truncate(uint64_t size) override;
+  Status Sync() override { return Status::OK(); }
+
+ private:
+  const char* what_;
+};
+
 Result<std::unique_ptr<File>> OpenFileForRead(const std::string& path);
 // Opens `path` read-write without creating or truncating it (devices, undo
 // files).  With `exclusive`, a block device is opened O_EXCL.

@@ -39,12 +39,4 @@ Result<size_t> PatchedFile::ReadSome(uint64_t offset, void* buf, size_t len) {
   return len;
 }
 
-Status PatchedFile::WriteAt(uint64_t, const void*, size_t) {
-  return Status::NotSupported(name() + ": write: the file is read-only");
-}
-
-Status PatchedFile::Truncate(uint64_t) {
-  return Status::NotSupported(name() + ": truncate: the file is read-only");
-}
-
 }  // namespace e2q::io

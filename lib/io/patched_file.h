@@ -15,7 +15,7 @@
 
 namespace e2q::io {
 
-class PatchedFile : public File {
+class PatchedFile : public ReadOnlyFile {
  public:
   // Takes ownership of `base` and `patches`; the name is base's.  The size
   // is base's size when created.  Reads are thread-safe when base's are.
@@ -26,15 +26,11 @@ class PatchedFile : public File {
   File* base() const { return base_.get(); }
 
   Result<size_t> ReadSome(uint64_t offset, void* buf, size_t len) override;
-  // Read-only: these fail with kNotSupported.
-  Status WriteAt(uint64_t offset, const void* buf, size_t len) override;
-  Status Truncate(uint64_t size) override;
-  Status Sync() override { return Status::OK(); }
   Result<uint64_t> Size() override { return size_; }
 
  private:
   PatchedFile(std::unique_ptr<File> base, BlockPatches patches, uint64_t size)
-      : File(base->name()),
+      : ReadOnlyFile(base->name()),
         base_(std::move(base)),
         patches_(std::move(patches)),
         size_(size) {}

@@ -40,12 +40,4 @@ Result<size_t> WindowFile::ReadSome(uint64_t offset, void* buf, size_t len) {
   return len;
 }
 
-Status WindowFile::WriteAt(uint64_t, const void*, size_t) {
-  return Status::NotSupported(name() + ": write: the file is read-only");
-}
-
-Status WindowFile::Truncate(uint64_t) {
-  return Status::NotSupported(name() + ": truncate: the file is read-only");
-}
-
 }  // namespace e2q::io

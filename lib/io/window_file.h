@@ -14,7 +14,7 @@
 
 namespace e2q::io {
 
-class WindowFile : public File {
+class WindowFile : public ReadOnlyFile {
  public:
   // Takes ownership of `base`; the name is base's.  The window must lie
   // within base's size when created (kInvalidArgument otherwise, naming
@@ -31,15 +31,11 @@ class WindowFile : public File {
   File* base() const { return base_.get(); }
 
   Result<size_t> ReadSome(uint64_t offset, void* buf, size_t len) override;
-  // Read-only: these fail with kNotSupported.
-  Status WriteAt(uint64_t offset, const void* buf, size_t len) override;
-  Status Truncate(uint64_t size) override;
-  Status Sync() override { return Status::OK(); }
   Result<uint64_t> Size() override { return length_; }
 
  private:
   WindowFile(std::unique_ptr<File> base, uint64_t offset, uint64_t length)
-      : File(base->name()),
+      : ReadOnlyFile(base->name()),
         base_(std::move(base)),
         offset_(offset),
         length_(length) {}

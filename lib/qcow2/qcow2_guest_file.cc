@@ -6,7 +6,7 @@
 namespace e2q::qcow2 {
 
 Qcow2GuestFile::Qcow2GuestFile(std::unique_ptr<Qcow2Reader> reader)
-    : io::File(reader->name()), reader_(std::move(reader)) {}
+    : io::ReadOnlyFile(reader->name(), "image"), reader_(std::move(reader)) {}
 
 Result<size_t> Qcow2GuestFile::ReadSome(uint64_t offset, void* buf,
                                         size_t len) {
@@ -16,14 +16,6 @@ Result<size_t> Qcow2GuestFile::ReadSome(uint64_t offset, void* buf,
   std::lock_guard<std::mutex> lock(mu_);
   E2Q_RETURN_IF_ERROR(reader_->Read(offset, buf, len));
   return len;
-}
-
-Status Qcow2GuestFile::WriteAt(uint64_t, const void*, size_t) {
-  return Status::NotSupported(name() + ": write: the image is read-only");
-}
-
-Status Qcow2GuestFile::Truncate(uint64_t) {
-  return Status::NotSupported(name() + ": truncate: the image is read-only");
 }
 
 }  // namespace e2q::qcow2

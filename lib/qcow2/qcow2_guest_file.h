@@ -17,7 +17,7 @@
 
 namespace e2q::qcow2 {
 
-class Qcow2GuestFile : public io::File {
+class Qcow2GuestFile : public io::ReadOnlyFile {
  public:
   // Takes ownership of `reader`; the name is the image's.  The size is
   // the reader's virtual size.  Reads are thread-safe: they take turns on
@@ -27,10 +27,6 @@ class Qcow2GuestFile : public io::File {
   Qcow2Reader* reader() const { return reader_.get(); }
 
   Result<size_t> ReadSome(uint64_t offset, void* buf, size_t len) override;
-  // Read-only: these fail with kNotSupported.
-  Status WriteAt(uint64_t offset, const void* buf, size_t len) override;
-  Status Truncate(uint64_t size) override;
-  Status Sync() override { return Status::OK(); }
   Result<uint64_t> Size() override { return reader_->virtual_size(); }
 
  private:
