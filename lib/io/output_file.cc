@@ -73,7 +73,8 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Create(
     return out;
   }
   struct stat st;
-  if (::stat(path.c_str(), &st) == 0) {
+  const bool exists = ::stat(path.c_str(), &st) == 0;
+  if (exists) {
     if (S_ISDIR(st.st_mode)) return Status::FromErrno(path, "create", EISDIR);
     if (S_ISBLK(st.st_mode)) {
       out->kind_ = Kind::kBlockDevice;
@@ -94,7 +95,7 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Create(
       return out;
     }
   }
-  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+  if (exists && S_ISREG(st.st_mode)) {
     // The file being replaced: refuse it while qemu uses it, as qemu-img
     // would, and keep qemu out of it until it is replaced.
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
