@@ -1,7 +1,9 @@
 // File helpers shared by every implementation, and MemFile.
 #include "lib/io/file.h"
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace e2q::io {
 
@@ -13,6 +15,17 @@ Status ReadOnlyFile::WriteAt(uint64_t, const void*, size_t) {
 Status ReadOnlyFile::Truncate(uint64_t) {
   return Status::NotSupported(name() + ": truncate: the " + what_ +
                               " is read-only");
+}
+
+Status File::ZeroRange(uint64_t offset, uint64_t len) {
+  static const std::vector<uint8_t> zeros(1 << 20);
+  while (len > 0) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(len, zeros.size()));
+    E2Q_RETURN_IF_ERROR(WriteAt(offset, zeros.data(), n));
+    offset += n;
+    len -= n;
+  }
+  return Status::OK();
 }
 
 Status File::ReadAt(uint64_t offset, void* buf, size_t len) {

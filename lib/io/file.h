@@ -46,6 +46,10 @@ class File {
   // True when large aligned writes bypass the page cache (O_DIRECT): then
   // copying them into a buffer first only costs time.
   virtual bool WritesDirect() const { return false; }
+  // Makes bytes [offset, offset + len) read as zeros.  Files that can do it
+  // without writing them (a hole punched in a regular file, BLKZEROOUT on
+  // a block device) override it; this one writes zeros through WriteAt.
+  virtual Status ZeroRange(uint64_t offset, uint64_t len);
   // A new virtual here must also be forwarded by ForwardingFile
   // (lib/io/forwarding_file.h) and checked in its test.
 

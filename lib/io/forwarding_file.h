@@ -31,6 +31,9 @@ class ForwardingFile : public File {
   Result<uint64_t> Size() override { return base_->Size(); }
   Status Truncate(uint64_t size) override { return base_->Truncate(size); }
   bool WritesDirect() const override { return base_->WritesDirect(); }
+  Status ZeroRange(uint64_t offset, uint64_t len) override {
+    return base_->ZeroRange(offset, len);
+  }
 
   // The file calls are forwarded to.
   File* base() const { return base_; }

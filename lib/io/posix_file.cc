@@ -3,6 +3,9 @@
 #include "lib/io/posix_file.h"
 
 #include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,6 +136,33 @@ Status PosixFile::Truncate(uint64_t size) {
     return Status::FromErrno(name(), "set length", errno);
   }
   return Status::OK();
+}
+
+Status PosixFile::ZeroRange(uint64_t offset, uint64_t len) {
+  if (len == 0) return Status::OK();
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) return Status::FromErrno(name(), "stat", errno);
+  int err = 0;
+  if (S_ISREG(st.st_mode)) {
+    if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                    static_cast<off_t>(offset), static_cast<off_t>(len)) == 0) {
+      return Status::OK();
+    }
+    err = errno;
+  } else if (S_ISBLK(st.st_mode)) {
+    uint64_t range[2] = {offset, len};
+    if (::ioctl(fd_, BLKZEROOUT, range) == 0) return Status::OK();
+    err = errno;
+  } else {
+    err = EOPNOTSUPP;
+  }
+  if (err != EOPNOTSUPP && err != ENOTTY && err != EINVAL) {
+    return Status::FromErrno(
+        name(),
+        "zero " + std::to_string(len) + " bytes at " + std::to_string(offset),
+        err);
+  }
+  return File::ZeroRange(offset, len);
 }
 
 Result<size_t> StreamFile::ReadSome(uint64_t, void*, size_t) {

@@ -21,6 +21,10 @@ class PosixFile : public File {
   Status Sync() override;
   Result<uint64_t> Size() override;
   Status Truncate(uint64_t size) override;
+  // A regular file: a hole punched (FALLOC_FL_PUNCH_HOLE, size kept); a
+  // block device: BLKZEROOUT (which unmaps where the device reads unmapped
+  // sectors as zeros).  Where neither is supported, zeros are written.
+  Status ZeroRange(uint64_t offset, uint64_t len) override;
   bool WritesDirect() const override { return direct_fd_ >= 0; }
   int fd() const { return fd_; }
 

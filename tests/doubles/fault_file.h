@@ -70,6 +70,11 @@ class FaultFile : public io::ForwardingFile {
   Status WriteAt(uint64_t offset, const void* buf, size_t len) override;
   Status Sync() override;
   Status Truncate(uint64_t size) override;
+  // Zeroing is written as zeros through WriteAt, so that it counts, fails
+  // and crashes as the writes it stands for.
+  Status ZeroRange(uint64_t offset, uint64_t len) override {
+    return io::File::ZeroRange(offset, len);
+  }
   // Size and WritesDirect are forwarded: a writer takes the same path
   // (direct writes or buffered) as without the fault layer.
 

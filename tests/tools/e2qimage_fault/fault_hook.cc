@@ -42,6 +42,10 @@ class KillAfterWrites : public io::ForwardingFile {
     if (writes_.fetch_add(1) >= after_) std::raise(SIGKILL);
     return io::ForwardingFile::WriteAt(offset, buf, len);
   }
+  // Zeroing counts as the writes of zeros it stands for.
+  Status ZeroRange(uint64_t offset, uint64_t len) override {
+    return io::File::ZeroRange(offset, len);
+  }
   Status Sync() override {
     if (writes_.load() >= after_) std::raise(SIGKILL);
     return io::ForwardingFile::Sync();

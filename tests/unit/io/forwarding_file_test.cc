@@ -46,6 +46,10 @@ class ScriptedFile : public io::File {
     calls.push_back("direct");
     return direct_;
   }
+  Status ZeroRange(uint64_t offset, uint64_t len) override {
+    Log("zero " + std::to_string(offset) + " " + std::to_string(len));
+    return fail ? Error("zero") : Status::OK();
+  }
 
   bool fail = false;
   mutable std::vector<std::string> calls;
@@ -77,8 +81,9 @@ TEST(ForwardingFileTest, EveryCallReachesTheInnerFile) {
     EXPECT_EQ(size, 12345u);
     EXPECT_OK(f.Truncate(99));
     EXPECT_EQ(f.WritesDirect(), direct);
+    EXPECT_OK(f.ZeroRange(4096, 8192));
     EXPECT_EQ(inner.calls, (Calls{"read 100 8", "write 7 abc", "sync", "size",
-                                  "truncate 99", "direct"}));
+                                  "truncate 99", "direct", "zero 4096 8192"}));
   }
 }
 
@@ -98,7 +103,9 @@ TEST(ForwardingFileTest, ErrorsComeBackUnchanged) {
             "inner.img: size: No space left on device");
   EXPECT_EQ(f.Truncate(1).message(),
             "inner.img: set length: No space left on device");
-  EXPECT_EQ(inner.calls.size(), 5u);
+  EXPECT_EQ(f.ZeroRange(0, 1).message(),
+            "inner.img: zero: No space left on device");
+  EXPECT_EQ(inner.calls.size(), 6u);
 }
 
 TEST(ForwardingFileTest, ReadAtLoopsThroughTheInnerFile) {
