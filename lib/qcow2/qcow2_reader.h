@@ -114,6 +114,19 @@ class Qcow2Reader {
   // not past virtual_size(), whose bytes are all of one kind.
   Result<Extent> Map(uint64_t offset, uint64_t max_len);
 
+  // What this file itself (not its backing chain) stores for the selected
+  // layer: the longest stretch from `offset` (at most `max_len`, not past
+  // virtual_size()) of one kind -- kData for normal and compressed
+  // clusters, kZero for zero clusters, kNotStored where the clusters are
+  // unallocated (they read through to the backing file, or as zeros).  The
+  // clusters an overlay replaces are its kData and kZero stretches.
+  enum class StoredKind { kData, kZero, kNotStored };
+  struct StoredExtent {
+    uint64_t len = 0;
+    StoredKind kind = StoredKind::kNotStored;
+  };
+  Result<StoredExtent> MapStored(uint64_t offset, uint64_t max_len);
+
   // How the guest clusters of the selected layer are stored in this file
   // (not its backing files), by their L2 entries: `data` normal clusters,
   // `compressed`, `zero` (zero flag, preallocated or not), `unallocated`

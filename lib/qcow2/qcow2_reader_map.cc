@@ -327,6 +327,29 @@ Result<Qcow2Reader::Extent> Qcow2Reader::Map(uint64_t offset,
   return result;
 }
 
+Result<Qcow2Reader::StoredExtent> Qcow2Reader::MapStored(uint64_t offset,
+                                                         uint64_t max_len) {
+  if (offset >= header_.size) {
+    return Status::InvalidArgument(file_->name() + ": map at " +
+                                   std::to_string(offset) +
+                                   ": past the end of the image");
+  }
+  max_len = std::min(max_len, header_.size - offset);
+  StoredExtent result;
+  while (result.len < max_len) {
+    E2Q_ASSIGN_OR_RETURN(Run run,
+                         Lookup(offset + result.len, max_len - result.len));
+    StoredKind kind = run.kind == RunKind::kZero ? StoredKind::kZero
+                      : run.kind == RunKind::kUnallocated
+                          ? StoredKind::kNotStored
+                          : StoredKind::kData;
+    if (result.len > 0 && kind != result.kind) break;
+    result.kind = kind;
+    result.len += run.len;
+  }
+  return result;
+}
+
 Result<Qcow2Reader::ClusterCounts> Qcow2Reader::CountClusters() {
   const uint64_t size = virtual_size();
   const uint32_t cb = header_.cluster_bits;
