@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lib/base/status.h"
+#include "lib/image/base_guard.h"
 #include "lib/image/content_digest.h"
 #include "lib/image/provenance.h"
 #include "lib/qcow2/qcow2_header_info.h"
@@ -36,6 +37,7 @@ struct InfoFacts {
   std::vector<BackingLink> backing_chain;
   std::string backing_error;
   std::optional<image::Provenance> provenance;
+  std::optional<image::BaseGuard> base_guard;  // increments (-I's guard)
 };
 
 Result<InfoFacts> GatherInfo(const std::string& path);

@@ -155,6 +155,17 @@ std::string InfoJson(const InfoFacts& f) {
   } else {
     w.Key("provenance").Null();
   }
+  if (f.base_guard) {
+    const image::BaseGuard& g = *f.base_guard;
+    w.Key("base-guard").BeginObject();
+    w.Key("clusters").Uint(g.clusters);
+    w.Key("digest").String(DigestText(g.replaced));
+    w.Key("superblock-digest").String(DigestText(g.superblock));
+    w.Key("mount-count").Uint(g.mnt_count);
+    w.Key("last-mounted").Int(g.mtime);
+    w.Key("last-written").Int(g.wtime);
+    w.EndObject();
+  }
   w.EndObject();
   return w.text();
 }

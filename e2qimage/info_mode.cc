@@ -162,6 +162,17 @@ void PrintInfo(const InfoFacts& f) {
   } else {
     printf("provenance: none (not written by e2qimage)\n");
   }
+  if (f.base_guard) {
+    const image::BaseGuard& g = *f.base_guard;
+    printf("base guard: %llu clusters replaced, digest %s\n",
+           static_cast<unsigned long long>(g.clusters),
+           DigestText(g.replaced).c_str());
+    printf(
+        "base superblock: %s, mount count %u, last mounted %s, last "
+        "written %s\n",
+        DigestText(g.superblock).c_str(), g.mnt_count, Time(g.mtime).c_str(),
+        Time(g.wtime).c_str());
+  }
 }
 
 Status FlushStdout() {
@@ -182,6 +193,7 @@ Result<InfoFacts> GatherInfo(const std::string& path) {
   f.header = r->header();
   E2Q_ASSIGN_OR_RETURN(f.header_info, qcow2::DescribeHeader(path, f.header));
   E2Q_ASSIGN_OR_RETURN(f.provenance, image::Provenance::Find(path, f.header));
+  E2Q_ASSIGN_OR_RETURN(f.base_guard, image::BaseGuard::Find(path, f.header));
   E2Q_ASSIGN_OR_RETURN(f.clusters, r->CountClusters());
   f.snapshots = r->snapshots();
   struct stat st;

@@ -7,6 +7,7 @@
 #include "lib/ext4/ext4_select.h"
 #include "lib/image/backing_base.h"
 #include "lib/image/base_content.h"
+#include "lib/image/base_guard.h"
 #include "lib/image/provenance.h"
 #include "lib/image/stamp.h"
 #include "lib/qcow2/qcow2_format.h"
@@ -126,6 +127,9 @@ Result<ExportReport> WriteExport(const ExportPlan& plan,
   std::unique_ptr<qcow2::ClusterCompressor> compressor;
   std::unique_ptr<qcow2::Qcow2Reader> base_reader;
   std::unique_ptr<BaseContent> base;
+  std::unique_ptr<ReplacedDigest> replaced;
+  BaseGuard guard;
+  IncrementalHooks hooks;
   std::unique_ptr<ImageSink> qcow2_sink;
   std::unique_ptr<ImageSink> sink;
   if (o.qcow2) {
@@ -149,16 +153,35 @@ Result<ExportReport> WriteExport(const ExportPlan& plan,
           std::make_unique<BaseContent>(base_reader.get(), report.cluster_bits);
       wo.backing_file = o.backing;
       wo.backing_format = "qcow2";
+      // The base guard: the base's superblock now, the digest of what the
+      // increment replaces when it is done (base_guard.h).
+      guard.cluster_bits = report.cluster_bits;
+      if (base_reader->virtual_size() >= 2048) {
+        uint8_t sb[1024];
+        E2Q_RETURN_IF_ERROR(base_reader->Read(1024, sb, sizeof sb));
+        SetGuardSuperblock(sb, &guard);
+      }
+      replaced = std::make_unique<ReplacedDigest>(report.cluster_bits);
+      wo.extensions.push_back({kExtE2qBaseGuard, guard.Encode()});
     }
     ReserveProvenance(record, &wo);
     E2Q_ASSIGN_OR_RETURN(writer, qcow2::Qcow2Writer::Create(out, wo));
     qcow2::Qcow2Writer* w = writer.get();
+    if (replaced) {
+      hooks.replaced = replaced.get();
+      hooks.before_finish = [w, &guard, &replaced]() {
+        guard.clusters = replaced->clusters();
+        guard.replaced = replaced->Final();
+        return w->SetExtension(kExtE2qBaseGuard, guard.Encode());
+      };
+    }
     E2Q_ASSIGN_OR_RETURN(
         compressor,
         NewCompressor(o.compress, report.cluster_bits, [w](uint8_t type) {
           return w->SetCompressionType(type);
         }));
-    qcow2_sink = NewQcow2Sink(writer.get(), compressor.get(), base.get());
+    qcow2_sink =
+        NewQcow2Sink(writer.get(), compressor.get(), base.get(), hooks);
     E2Q_ASSIGN_OR_RETURN(sink, NewStampingSink(qcow2_sink.get(), writer.get(),
                                                std::move(record)));
   } else {

@@ -7,6 +7,7 @@
 
 #include "lib/base/is_zero.h"
 #include "lib/image/base_content.h"
+#include "lib/image/base_guard.h"
 #include "lib/qcow2/cluster_compressor.h"
 
 namespace e2q::image {
@@ -60,10 +61,11 @@ class RawSink : public ImageSink {
 class Qcow2Sink : public ImageSink {
  public:
   Qcow2Sink(qcow2::ClusterTarget* writer, qcow2::ClusterCompressor* compressor,
-            BaseContent* base)
+            BaseContent* base, IncrementalHooks hooks)
       : writer_(writer),
         compressor_(compressor),
         base_(base),
+        hooks_(std::move(hooks)),
         cs_(writer->cluster_size()),
         bits_(writer->cluster_bits()),
         cur_(cs_, 0),
@@ -115,6 +117,7 @@ class Qcow2Sink : public ImageSink {
     if (have_cur_) E2Q_RETURN_IF_ERROR(FlushCur());
     if (base_) E2Q_RETURN_IF_ERROR(Gap(writer_->guest_clusters()));
     E2Q_RETURN_IF_ERROR(FlushBatch());
+    if (hooks_.before_finish) E2Q_RETURN_IF_ERROR(hooks_.before_finish());
     return writer_->Finish();
   }
 
@@ -141,6 +144,7 @@ class Qcow2Sink : public ImageSink {
     if (b == nullptr ? zero : std::memcmp(b, data, cs_) == 0) {
       return Status::OK();
     }
+    if (hooks_.replaced) hooks_.replaced->Add(index, b);
     return zero ? StoreZero(index) : Store(index, data);
   }
 
@@ -148,8 +152,14 @@ class Qcow2Sink : public ImageSink {
   // the base wherever it is not zero.
   Status Gap(uint64_t end) {
     if (next_ < end) {
-      E2Q_RETURN_IF_ERROR(base_->ForEachNonZero(
-          next_, end, [this](uint64_t c) { return StoreZero(c); }));
+      E2Q_RETURN_IF_ERROR(
+          base_->ForEachNonZero(next_, end, [this](uint64_t c) -> Status {
+            if (hooks_.replaced) {
+              E2Q_ASSIGN_OR_RETURN(const uint8_t* b, base_->Cluster(c));
+              hooks_.replaced->Add(c, b);
+            }
+            return StoreZero(c);
+          }));
     }
     next_ = std::max(next_, end);
     return Status::OK();
@@ -225,6 +235,7 @@ class Qcow2Sink : public ImageSink {
   qcow2::ClusterTarget* writer_;
   qcow2::ClusterCompressor* compressor_;
   BaseContent* base_;
+  const IncrementalHooks hooks_;
   uint64_t next_ = 0;          // with base_: clusters below are decided
   std::vector<uint8_t> zeros_;  // an explicit zero cluster (version 2)
   const uint64_t cs_;
@@ -249,8 +260,10 @@ std::unique_ptr<ImageSink> NewRawSink(io::File* out, uint64_t size, bool sparse,
 
 std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::ClusterTarget* writer,
                                         qcow2::ClusterCompressor* compressor,
-                                        BaseContent* base) {
-  return std::make_unique<Qcow2Sink>(writer, compressor, base);
+                                        BaseContent* base,
+                                        IncrementalHooks hooks) {
+  return std::make_unique<Qcow2Sink>(writer, compressor, base,
+                                     std::move(hooks));
 }
 
 }  // namespace e2q::image

@@ -11,6 +11,7 @@
 #define E2Q_LIB_IMAGE_IMAGE_SINK_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -22,6 +23,7 @@
 namespace e2q::image {
 
 class BaseContent;
+class ReplacedDigest;
 
 class ImageSink {
  public:
@@ -53,9 +55,19 @@ std::unique_ptr<ImageSink> NewRawSink(io::File* out, uint64_t size, bool sparse,
 // an explicit cluster of zeros (version 2, which has no zero clusters),
 // and every other cluster is stored.  Clusters never written count as
 // zeros, so the base is consulted for them too (only where it maps data).
+//
+// `hooks` (incremental images only): `replaced` gets the base content of
+// every cluster stored (as data or zero) in increasing index, for the base
+// guard (base_guard.h); `before_finish` runs after the last cluster and
+// before the writer finishes, while header extensions can still be set.
+struct IncrementalHooks {
+  ReplacedDigest* replaced = nullptr;
+  std::function<Status()> before_finish;
+};
 std::unique_ptr<ImageSink> NewQcow2Sink(qcow2::ClusterTarget* writer,
                                         qcow2::ClusterCompressor* compressor,
-                                        BaseContent* base = nullptr);
+                                        BaseContent* base = nullptr,
+                                        IncrementalHooks hooks = {});
 
 }  // namespace e2q::image
 
