@@ -63,6 +63,8 @@ e2q::Status Run(const e2q::cli::Options& o) {
       return e2q::cli::RunRollback(o);
     case Mode::kUndo:
       return e2q::cli::RunUndo(o);
+    case Mode::kInstall:
+      return e2q::cli::RunInstall(o);
     default:
       return e2q::Status::OK();
   }

@@ -71,8 +71,13 @@ const std::vector<OptionSpec>& OptionTable() {
        nullptr},
       {'U', "undo", no_argument, "-U, --undo",
        "write UNDO-FILE's saved blocks back to DEVICE", nullptr},
+      {'I', "install", no_argument, "-I, --install",
+       "write IMAGE (a full image or an increment) onto\n"
+       "the unmounted DEVICE, saving what it overwrites\n"
+       "in UNDO-FILE",
+       nullptr},
       {'n', "dry-run", no_argument, "-n, --dry-run",
-       "with -R/-U: only report what would be written", nullptr},
+       "with -R/-U/-I: only report what would be written", nullptr},
       {kOptBacking, "backing", required_argument, "--backing=FILE",
        "store only what differs from FILE, an earlier\n"
        "e2qimage export of the same filesystem",

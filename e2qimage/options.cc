@@ -47,7 +47,7 @@ bool ParseId(const std::string& s, uint32_t* out) {
 
 bool SetMode(Options* o, Mode m, std::string* error) {
   if (o->mode != Mode::kExport && o->mode != m) {
-    *error = "only one of -L, -R, -U, --info, --verify may be given";
+    *error = "only one of -L, -R, -U, -I, --info, --verify may be given";
     return false;
   }
   o->mode = m;
@@ -167,11 +167,12 @@ bool Validate(Options* o, std::string* error) {
       break;
     case Mode::kRollback:
     case Mode::kUndo:
-      want = 2;
+    case Mode::kInstall:
+      want = o->mode == Mode::kInstall ? 3 : 2;
       if (o->no_sync_given) {
         *error =
-            "--no-sync cannot be used with -R or -U (a rollback always "
-            "waits for the disk)";
+            "--no-sync cannot be used with -R, -U or -I (writing a device "
+            "always waits for the disk)";
         return false;
       }
       break;
@@ -192,8 +193,10 @@ bool Validate(Options* o, std::string* error) {
         "take them";
     return false;
   }
-  if (o->dry_run && o->mode != Mode::kRollback && o->mode != Mode::kUndo) {
-    *error = "-n (--dry-run) is only for -R and -U; an export always writes";
+  if (o->dry_run && o->mode != Mode::kRollback && o->mode != Mode::kUndo &&
+      o->mode != Mode::kInstall) {
+    *error =
+        "-n (--dry-run) is only for -R, -U and -I; an export always writes";
     return false;
   }
   if (o->output_given && o->mode != Mode::kInfo && o->mode != Mode::kVerify &&
@@ -302,6 +305,9 @@ std::optional<Options> ParseOptions(int argc, char** argv,
         break;
       case 'U':
         if (!SetMode(&o, Mode::kUndo, error)) return std::nullopt;
+        break;
+      case 'I':
+        if (!SetMode(&o, Mode::kInstall, error)) return std::nullopt;
         break;
       case kOptInfo:
         if (!SetMode(&o, Mode::kInfo, error)) return std::nullopt;

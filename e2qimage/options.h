@@ -12,12 +12,13 @@
 namespace e2q::cli {
 
 enum class Mode {
-  kExport,   // DEVICE -> image (or qcow2 input -> raw/qcow2: see is_qcow2)
-  kList,     // -L DEVICE
-  kRollback, // -R ID DEVICE UNDO-FILE
-  kUndo,     // -U UNDO-FILE DEVICE
-  kInfo,     // --info IMAGE-FILE
-  kVerify,   // --verify IMAGE-FILE
+  kExport,    // DEVICE -> image (or qcow2 input -> raw/qcow2: see is_qcow2)
+  kList,      // -L DEVICE
+  kRollback,  // -R ID DEVICE UNDO-FILE
+  kUndo,      // -U UNDO-FILE DEVICE
+  kInstall,   // -I IMAGE DEVICE UNDO-FILE
+  kInfo,      // --info IMAGE-FILE
+  kVerify,    // --verify IMAGE-FILE
   kHelp,
   kVersion,
 };

@@ -171,6 +171,14 @@ Status CheckOutputs(const Options& o) {
       return CheckRollback(o.args[0], o.args[1]);
     case Mode::kUndo:
       return CheckRollback(o.args[1], o.args[0]);
+    case Mode::kInstall:
+      // -I IMAGE DEVICE UNDO-FILE: the device and the undo file are
+      // written, the image read.
+      E2Q_RETURN_IF_ERROR(
+          CheckDistinct(o.args[1], "the device", {{o.args[0], "the image"}}));
+      E2Q_RETURN_IF_ERROR(CheckDistinct(o.args[2], "the undo file",
+                                        {{o.args[0], "the image"}}));
+      return CheckRollback(o.args[1], o.args[2]);
     default:
       return Status::OK();
   }

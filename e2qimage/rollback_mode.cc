@@ -16,7 +16,9 @@
 #include "e2qimage/warning.h"
 #include "lib/ext4/ext2_fs.h"
 #include "lib/io/output_file.h"
+#include "lib/qcow2/qcow2_guest_file.h"
 #include "lib/qcow2/qcow2_reader.h"
+#include "snapshot/install_run.h"
 #include "snapshot/rollback_run.h"
 
 namespace e2q::cli {
@@ -169,10 +171,66 @@ Status RunUndo(const Options& o) {
       snapshot::Undo(
           device.get(), std::move(undo), o.dry_run,
           ProgressOf(o, std::make_shared<std::unique_ptr<Progress>>()), &id));
-  Report(
-      o,
-      device_path + ": undo of the rollback to snapshot " + std::to_string(id),
-      r);
+  Report(o,
+         device_path + (id == 0 ? std::string(": undo of the install")
+                                : ": undo of the rollback to snapshot " +
+                                      std::to_string(id)),
+         r);
+  return Status::OK();
+}
+
+Status RunInstall(const Options& o) {
+  const std::string& image_path = o.args[0];
+  const std::string& device_path = o.args[1];
+  const std::string& undo_path = o.args[2];
+  qcow2::Qcow2Reader::OpenOptions ro;
+  ro.open_backing = false;  // the replica side has no base: the device is it
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> image_file,
+                       io::OpenFileForRead(image_path));
+  E2Q_ASSIGN_OR_RETURN(bool is_qcow2,
+                       qcow2::Qcow2Reader::IsQcow2(image_file.get()));
+  if (!is_qcow2) {
+    return Status::InvalidArgument(image_path +
+                                   ": install: not a qcow2 image (-I installs "
+                                   "images written by e2qimage -Q)");
+  }
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<qcow2::Qcow2Reader> reader,
+                       qcow2::Qcow2Reader::Open(std::move(image_file), ro));
+  qcow2::Qcow2Reader* r = reader.get();
+  qcow2::Qcow2GuestFile image(std::move(reader));
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> device,
+                       OpenDevice(o, device_path));
+  const std::string what = device_path + ": install of " + image_path;
+  snapshot::InstallRequest req;
+  req.dry_run = o.dry_run;
+  req.undo_exists = Exists(undo_path);
+  if (!req.undo_exists && !o.dry_run) {
+    E2Q_ASSIGN_OR_RETURN(req.created, CreationTime());
+  }
+  req.open_undo = [&] { return OpenUndo(o, undo_path); };
+  req.create_undo = [&] { return UndoOutputFile::Create(undo_path); };
+  req.progress = ProgressOf(o, std::make_shared<std::unique_ptr<Progress>>());
+  E2Q_ASSIGN_OR_RETURN(snapshot::InstallOutcome out,
+                       snapshot::Install(&image, r, device.get(), req));
+  const auto ull = [](uint64_t v) {
+    return static_cast<unsigned long long>(v);
+  };
+  if (out.already_applied) {
+    printf(
+        "%s: already applied: the device holds the image's content (%llu "
+        "blocks of %u bytes checked); nothing written\n",
+        what.c_str(), ull(out.candidates), out.block_size);
+    return Status::OK();
+  }
+  if (out.only_counted) {
+    printf(
+        "%s: %llu of %llu blocks of %u bytes would be written (%llu bytes), "
+        "%llu of them as zeroing; no undo file written\n",
+        what.c_str(), ull(out.to_write), ull(out.candidates), out.block_size,
+        ull(out.to_write * out.block_size), ull(out.to_zero));
+    return Status::OK();
+  }
+  Report(o, what, out.applied);
   return Status::OK();
 }
 

@@ -13,6 +13,8 @@ namespace e2q::cli {
 
 Status RunRollback(const Options& options);
 Status RunUndo(const Options& options);
+// -I IMAGE DEVICE UNDO-FILE: install a full image or an increment.
+Status RunInstall(const Options& options);
 
 }  // namespace e2q::cli
 

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <vector>
 
+#include "lib/base/is_zero.h"
+
 namespace e2q::snapshot {
 
 namespace {
@@ -83,8 +85,11 @@ Result<ApplyResult> ApplyUndo(UndoFile* undo, io::File* device, Direction dir,
         std::to_string(id.device_size) + " bytes, this one has " +
         std::to_string(size));
   }
+  // Where the undo file records the block holding the UUID (an install
+  // that creates or replaces the superblock), the block check below judges
+  // it, as every other recorded block.
   E2Q_ASSIGN_OR_RETURN(auto uuid, ReadFsUuid(device));
-  if (uuid != id.uuid) {
+  if (uuid != id.uuid && !undo->blocks().Contains(kUuidOffset / bs)) {
     return Status::InvalidArgument(dev + ": refusing: " + undo->name() +
                                    " was made for another filesystem (UUID "
                                    "differs)");
@@ -154,13 +159,25 @@ Result<ApplyResult> ApplyUndo(UndoFile* undo, io::File* device, Direction dir,
             ++k;
             continue;
           }
+          // A run of differing blocks in which neither the content there
+          // nor the content wanted changes between zero and not: zeros
+          // become zeroing (a hole in a file, BLKZEROOUT on a device), and
+          // a rollback and its undo cut the same runs.
+          const bool zero = IsZero(&tgt[k * bs], bs);
+          const bool was_zero = IsZero(&cur[k * bs], bs);
           uint64_t m = 1;
           while (k + m < n && m < max_blocks &&
-                 std::memcmp(&cur[(k + m) * bs], &tgt[(k + m) * bs], bs) != 0) {
+                 std::memcmp(&cur[(k + m) * bs], &tgt[(k + m) * bs], bs) != 0 &&
+                 IsZero(&tgt[(k + m) * bs], bs) == zero &&
+                 IsZero(&cur[(k + m) * bs], bs) == was_zero) {
             ++m;
           }
-          E2Q_RETURN_IF_ERROR(
-              device->WriteAt((first + k) * bs, &tgt[k * bs], m * bs));
+          if (zero) {
+            E2Q_RETURN_IF_ERROR(device->ZeroRange((first + k) * bs, m * bs));
+          } else {
+            E2Q_RETURN_IF_ERROR(
+                device->WriteAt((first + k) * bs, &tgt[k * bs], m * bs));
+          }
           ++r.writes;
           k += m;
         }

@@ -33,6 +33,20 @@ struct RunProgress {
   std::function<void()> finish;
 };
 
+// Runs `fn` as one progress phase over `total` blocks, which `fn` goes
+// through `passes` times (counting each pass): the display counts blocks,
+// as the summary printed after the run does.
+template <typename Fn>
+auto Phase(const RunProgress& p, const std::string& what, uint64_t total,
+           uint64_t unit, uint64_t passes, Fn fn) {
+  if (p.begin) p.begin(what, total, unit);
+  auto r = fn([&p, passes](uint64_t done) {
+    if (p.update) p.update(done / passes);
+  });
+  if (r.ok() && p.finish) p.finish();
+  return r;
+}
+
 }  // namespace e2q::snapshot
 
 #endif  // E2Q_SNAPSHOT_RUN_IO_H_

@@ -181,6 +181,7 @@ void ContentSum::Update(const uint8_t* data, size_t len) {
 }
 
 std::string RollbackSnapshotName(uint32_t snapshot_id) {
+  if (snapshot_id == 0) return "install";
   return "rollback-" + std::to_string(snapshot_id);
 }
 

@@ -58,7 +58,8 @@ class ContentSum {
   uint32_t adler_ = 1;
 };
 
-// The snapshot name of the new content: "rollback-ID".
+// The snapshot name of the new content: "rollback-ID", or "install" for
+// ID 0, an install (-I; snapshot/install_run.h).
 std::string RollbackSnapshotName(uint32_t snapshot_id);
 
 // Writes the undo image for `blocks` (sorted, < device_size / block_size)
