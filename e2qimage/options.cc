@@ -87,10 +87,12 @@ const char* UsageText() {
       "       e2qimage -Q [-a] [-z[LEVEL]] [-s] [-p] [--compat=0.10|1.1]\n"
       "                [-x ID1..ID2|ID1..live] --backing=BASE DEVICE "
       "IMAGE-FILE\n"
-      "       e2qimage -L [--offset=BYTES | --partition=N] [--output=human|json]\n"
+      "       e2qimage -L [--offset=BYTES | --partition=N] "
+      "[--output=human|json]\n"
       "                DEVICE\n"
       "       e2qimage -R ID [-n] [-p] DEVICE UNDO-FILE\n"
       "       e2qimage -U [-n] [-p] UNDO-FILE DEVICE\n"
+      "       e2qimage -I [-n] [-p] IMAGE DEVICE UNDO-FILE\n"
       "       e2qimage --info|--verify [--output=human|json] IMAGE-FILE\n"
       "       e2qimage --help | --version\n" +
       OptionHelp() +
@@ -189,7 +191,7 @@ bool Validate(Options* o, std::string* error) {
       o->mode != Mode::kList) {
     *error =
         "--offset and --partition are for the modes that read a "
-        "filesystem (exports and -L); -R, -U, --info and --verify do not "
+        "filesystem (exports and -L); -R, -U, -I, --info and --verify do not "
         "take them";
     return false;
   }

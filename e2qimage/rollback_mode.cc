@@ -107,13 +107,15 @@ snapshot::RunProgress ProgressOf(const Options& o,
   return rp;
 }
 
-void Report(const Options& o, const std::string& what, const ApplyResult& r) {
+// `target` names the new content: "rolled back" or "installed".
+void Report(const Options& o, const std::string& what, const ApplyResult& r,
+            const char* target = "rolled back") {
   printf(
-      "%s: %llu blocks recorded, %llu original, %llu rolled back, %llu "
+      "%s: %llu blocks recorded, %llu original, %llu %s, %llu "
       "partly written; %llu blocks %s",
       what.c_str(), static_cast<unsigned long long>(r.blocks),
       static_cast<unsigned long long>(r.at_original),
-      static_cast<unsigned long long>(r.at_target),
+      static_cast<unsigned long long>(r.at_target), target,
       static_cast<unsigned long long>(r.torn),
       static_cast<unsigned long long>(r.written),
       o.dry_run ? "would be written" : "written");
@@ -175,7 +177,7 @@ Status RunUndo(const Options& o) {
          device_path + (id == 0 ? std::string(": undo of the install")
                                 : ": undo of the rollback to snapshot " +
                                       std::to_string(id)),
-         r);
+         r, id == 0 ? "installed" : "rolled back");
   return Status::OK();
 }
 
@@ -230,7 +232,7 @@ Status RunInstall(const Options& o) {
         ull(out.to_write * out.block_size), ull(out.to_zero));
     return Status::OK();
   }
-  Report(o, what, out.applied);
+  Report(o, what, out.applied, "installed");
   return Status::OK();
 }
 
