@@ -11,6 +11,7 @@
 #include "e2qimage/output_checks.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
+#include "e2qimage/source_device.h"
 #include "lib/image/guest_copy.h"
 #include "lib/image/image_sink.h"
 #include "lib/image/provenance.h"
@@ -113,6 +114,7 @@ Status RunConvert(const Options& o) {
   E2Q_RETURN_IF_ERROR(CheckApplicable(o));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> file,
                        io::OpenFileForRead(src));
+  file = Paced(o, std::move(file));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<qcow2::Qcow2Reader> reader,
                        qcow2::Qcow2Reader::Open(std::move(file)));
   if (!o.snapshot.empty()) {

@@ -42,6 +42,10 @@ const std::vector<OptionSpec>& OptionTable() {
        "read images that another process (qemu) holds open\n"
        "for writing (qemu-img -U); without it they are refused",
        nullptr},
+      {kOptRateLimit, "rate-limit", required_argument, "--rate-limit=RATE",
+       "read and write the device (or qcow2 input) at most\n"
+       "RATE bytes per second (K/M/G suffixes, qemu-img -r)",
+       nullptr},
       {'l', "snapshot", required_argument, "-l, --snapshot=ID|NAME",
        "read internal snapshot of a qcow2 input", nullptr},
       {'o', "offset", required_argument, "-o, --offset=BYTES",

@@ -28,6 +28,7 @@ enum LongOnly {
   kOptForceShare,
   kOptPartition,
   kOptOutput,
+  kOptRateLimit,
 };
 
 struct OptionSpec {

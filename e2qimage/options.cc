@@ -195,6 +195,13 @@ bool Validate(Options* o, std::string* error) {
         "take them";
     return false;
   }
+  if (o->rate_limit != 0 &&
+      (o->mode == Mode::kInfo || o->mode == Mode::kVerify)) {
+    *error =
+        "--rate-limit is for the modes that read or write a device; "
+        "--info and --verify do not take it";
+    return false;
+  }
   if (o->dry_run && o->mode != Mode::kRollback && o->mode != Mode::kUndo &&
       o->mode != Mode::kInstall) {
     *error =
@@ -389,6 +396,17 @@ std::optional<Options> ParseOptions(int argc, char** argv,
       case kOptForceShare:
         o.force_share = true;
         break;
+      case kOptRateLimit: {
+        uint64_t v;
+        if (!ParseSize(optarg, &v) || v == 0) {
+          *error = std::string("invalid --rate-limit '") + optarg +
+                   "' (bytes per second, more than 0, with an optional "
+                   "K/M/G suffix)";
+          return std::nullopt;
+        }
+        o.rate_limit = v;
+        break;
+      }
       case ':':
         *error = std::string("option ") + argv[optind - 1] +
                  " requires an argument";

@@ -58,6 +58,7 @@ struct Options {
   bool export_all_snapshots = false;          // -X
   std::string backing;                        // --backing=FILE
   std::string rollback_id;                    // -R ID
+  uint64_t rate_limit = 0;  // --rate-limit: device bytes per second (0: none)
   unsigned threads = 0;                       // --threads (0 = all cores)
   bool sync = false;                          // --sync (exports only)
   bool no_sync_given = false;                 // --no-sync (refused by -R/-U)

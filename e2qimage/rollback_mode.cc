@@ -13,6 +13,7 @@
 #include "e2qimage/creation_time.h"
 #include "e2qimage/progress.h"
 #include "e2qimage/signals.h"
+#include "e2qimage/source_device.h"
 #include "e2qimage/warning.h"
 #include "lib/ext4/ext2_fs.h"
 #include "lib/io/output_file.h"
@@ -49,10 +50,10 @@ Result<std::unique_ptr<io::File>> OpenDevice(const Options& o,
   if (is_qcow2) {
     return Status::NotSupported(
         path +
-        ": a qcow2 image: -R and -U write the filesystem in place, on a "
+        ": a qcow2 image: -R, -U and -I write the filesystem in place, on a "
         "block device or a raw image file only");
   }
-  return device;
+  return Paced(o, std::move(device));
 }
 
 Result<std::unique_ptr<io::File>> OpenUndo(const Options& o,

@@ -7,6 +7,7 @@
 
 #include "e2qimage/convert_mode.h"
 #include "lib/io/partition_table.h"
+#include "lib/io/rate_limit.h"
 #include "lib/io/window_file.h"
 #include "lib/qcow2/qcow2_guest_file.h"
 #include "lib/qcow2/qcow2_reader.h"
@@ -17,10 +18,19 @@ bool ReadsInsideDisk(const Options& o) {
   return o.offset.has_value() || o.partition != 0;
 }
 
+std::unique_ptr<io::File> Paced(const Options& o,
+                                std::unique_ptr<io::File> file) {
+  if (o.rate_limit == 0) return file;
+  static std::shared_ptr<io::RateLimiter> limiter =
+      std::make_shared<io::RateLimiter>(o.rate_limit);
+  return std::make_unique<io::RateLimitedFile>(std::move(file), limiter);
+}
+
 Result<std::unique_ptr<io::File>> OpenSourceDevice(const Options& o) {
   const std::string& path = o.args[0];
-  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> disk,
+  E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> opened,
                        io::OpenFileForRead(path));
+  std::unique_ptr<io::File> disk = Paced(o, std::move(opened));
   E2Q_ASSIGN_OR_RETURN(bool is_qcow2, qcow2::Qcow2Reader::IsQcow2(disk.get()));
   if (is_qcow2) {
     E2Q_ASSIGN_OR_RETURN(std::unique_ptr<qcow2::Qcow2Reader> reader,

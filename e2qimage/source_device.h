@@ -25,6 +25,11 @@ bool ReadsInsideDisk(const Options& o);
 // image that cannot be read (a missing backing file).
 Result<std::unique_ptr<io::File>> OpenSourceDevice(const Options& o);
 
+// `file` paced by --rate-limit (one limiter for the whole run, shared by
+// every file passed here), or `file` itself without it.
+std::unique_ptr<io::File> Paced(const Options& o,
+                                std::unique_ptr<io::File> file);
+
 }  // namespace e2q::cli
 
 #endif  // E2Q_E2QIMAGE_SOURCE_DEVICE_H_
