@@ -170,6 +170,12 @@ Status CheckBase(const ImageFacts& f, qcow2::Qcow2Reader* reader,
     } else if (now.wtime != g.wtime) {
       why += ": last written " + UtcTime(now.wtime) + ", the base " +
              UtcTime(g.wtime);
+    } else if (now.free_blocks != g.free_blocks ||
+               now.free_inodes != g.free_inodes) {
+      why += ": " + std::to_string(now.free_blocks) + " free blocks and " +
+             std::to_string(now.free_inodes) + " free inodes, the base " +
+             std::to_string(g.free_blocks) + " and " +
+             std::to_string(g.free_inodes);
     }
     return Status::InvalidArgument(
         what + why +

@@ -25,7 +25,8 @@ Digest128 Canonical(XXH128_hash_t h) {
 
 // Layout (big-endian): magic u32, version u16, reserved u16 (0), cluster
 // bits u32, mount count u16, reserved u16 (0), clusters u64, mtime u32,
-// wtime u32, replaced digest [16], superblock digest [16].
+// wtime u32, replaced digest [16], superblock digest [16], free blocks
+// u32, free inodes u32.
 std::vector<uint8_t> BaseGuard::Encode() const {
   std::vector<uint8_t> r(kSize, 0);
   StoreBE32(&r[0], kMagic);
@@ -37,6 +38,8 @@ std::vector<uint8_t> BaseGuard::Encode() const {
   StoreBE32(&r[28], wtime);
   std::memcpy(&r[32], replaced.data(), 16);
   std::memcpy(&r[48], superblock.data(), 16);
+  StoreBE32(&r[64], free_blocks);
+  StoreBE32(&r[68], free_inodes);
   return r;
 }
 
@@ -63,6 +66,8 @@ Result<BaseGuard> BaseGuard::Decode(const std::string& name, const uint8_t* p,
   g.wtime = LoadBE32(p + 28);
   std::memcpy(g.replaced.data(), p + 32, 16);
   std::memcpy(g.superblock.data(), p + 48, 16);
+  g.free_blocks = LoadBE32(p + 64);
+  g.free_inodes = LoadBE32(p + 68);
   return g;
 }
 
@@ -82,6 +87,8 @@ void SetGuardSuperblock(const uint8_t* sb, BaseGuard* g) {
   g->mtime = LoadLE32(sb + 0x2C);
   g->wtime = LoadLE32(sb + 0x30);
   g->mnt_count = LoadLE16(sb + 0x34);
+  g->free_blocks = LoadLE32(sb + 0x0C);
+  g->free_inodes = LoadLE32(sb + 0x10);
 }
 
 struct ReplacedDigest::State {

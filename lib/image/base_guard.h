@@ -7,7 +7,7 @@
 // The record lives in a header extension of e2qimage's own type beside the
 // provenance record.  It holds the base's superblock (a digest of bytes
 // [1024, 2048) of the base's guest content, and its mount count, last
-// mount and last write times for the messages) and the digest of the base
+// mount and last write times and free counts for the messages) and the digest of the base
 // content of every cluster the increment replaces: each cluster it stores
 // as data or as a zero cluster, in increasing index, hashed as
 //     XXH3-128 over  "E2QR" u32be(1) u32be(cluster bits)
@@ -33,7 +33,7 @@ constexpr uint32_t kExtE2qBaseGuard = 0xe2e2a9e2;
 struct BaseGuard {
   static constexpr uint32_t kMagic = 0x45325142;  // "E2QB"
   static constexpr uint16_t kVersion = 1;
-  static constexpr size_t kSize = 64;
+  static constexpr size_t kSize = 72;
 
   uint32_t cluster_bits = 0;
   uint64_t clusters = 0;   // clusters the increment replaces
@@ -41,7 +41,9 @@ struct BaseGuard {
   Digest128 superblock{};  // XXH3-128 of the base's bytes [1024, 2048)
   uint16_t mnt_count = 0;  // the base superblock's s_mnt_count,
   uint32_t mtime = 0;      // s_mtime (last mount)
-  uint32_t wtime = 0;      // and s_wtime (last write)
+  uint32_t wtime = 0;      // s_wtime (last write),
+  uint32_t free_blocks = 0;  // s_free_blocks_count (low 32 bits)
+  uint32_t free_inodes = 0;  // and s_free_inodes_count
 
   std::vector<uint8_t> Encode() const;
   // kCorruption naming `name` for a malformed record, kNotSupported for a

@@ -17,6 +17,8 @@ TEST(BaseGuardTest, RoundTripsAndRejectsMalformedRecords) {
   g.mnt_count = 7;
   g.mtime = 1700000000;
   g.wtime = 1700000100;
+  g.free_blocks = 4000000000u;
+  g.free_inodes = 99;
   std::vector<uint8_t> data = g.Encode();
   ASSERT_EQ(data.size(), BaseGuard::kSize);
   ASSERT_OK_AND_ASSIGN(BaseGuard back,
@@ -28,8 +30,10 @@ TEST(BaseGuardTest, RoundTripsAndRejectsMalformedRecords) {
   EXPECT_EQ(back.mnt_count, 7);
   EXPECT_EQ(back.mtime, g.mtime);
   EXPECT_EQ(back.wtime, g.wtime);
+  EXPECT_EQ(back.free_blocks, g.free_blocks);
+  EXPECT_EQ(back.free_inodes, g.free_inodes);
 
-  EXPECT_EQ(BaseGuard::Decode("x", data.data(), 63).status().code(),
+  EXPECT_EQ(BaseGuard::Decode("x", data.data(), 71).status().code(),
             Code::kCorruption);
   auto bad = data;
   bad[0] ^= 1;

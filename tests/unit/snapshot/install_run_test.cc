@@ -198,7 +198,7 @@ TEST_F(InstallRunTest, RefusesADeviceNotInTheBaseState) {
            Case{"mounted since", 1024 + 0x34,
                 "superblock differs: last mounted"},
            Case{"a block elsewhere (free count)", 1024 + 0x0C,
-                "superblock differs"},
+                "superblock differs: 64 free blocks"},
        }) {
     SCOPED_TRACE(c.what);
     Bytes state = base_;
