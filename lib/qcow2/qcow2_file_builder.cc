@@ -127,6 +127,21 @@ Status Qcow2FileBuilder::Reference(uint64_t start, uint64_t end,
   return Status::OK();
 }
 
+Status Qcow2FileBuilder::Unreference(uint64_t start, uint64_t end) {
+  if (end <= start) return Status::OK();
+  const uint64_t last = (end - 1) >> bits_;
+  for (uint64_t c = start >> bits_; c <= last; ++c) {
+    if (c >= refcounts_.size() || refcounts_[c] == 0) {
+      return Status::InvalidArgument(out_->name() +
+                                     ": qcow2: reference dropped from free "
+                                     "cluster " +
+                                     std::to_string(c));
+    }
+  }
+  for (uint64_t c = start >> bits_; c <= last; ++c) --refcounts_[c];
+  return Status::OK();
+}
+
 uint64_t Qcow2FileBuilder::RefcountAt(uint64_t offset) const {
   uint64_t c = offset >> bits_;
   return c < refcounts_.size() ? refcounts_[c] : 0;
@@ -136,6 +151,12 @@ Status Qcow2FileBuilder::ReadBack(uint64_t offset, void* buf, size_t len) {
   if (offset + len > pos_) {
     return Status::InvalidArgument(out_->name() +
                                    ": qcow2: read back past the end written");
+  }
+  if (offset >= buf_start_ && !buf_.empty()) {
+    // Still in the write buffer: copied from there, so that a cluster
+    // shared right after it was stored does not cut the buffer short.
+    std::memcpy(buf, buf_.data() + (offset - buf_start_), len);
+    return Status::OK();
   }
   E2Q_RETURN_IF_ERROR(Settle(offset, len));
   return out_->ReadAt(offset, buf, len);

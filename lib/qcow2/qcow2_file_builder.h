@@ -71,6 +71,9 @@ class Qcow2FileBuilder {
   // Adds `times` references to every host cluster overlapping
   // [start, end).  kNotSupported when a refcount would pass 65535.
   Status Reference(uint64_t start, uint64_t end, uint32_t times = 1);
+  // Takes one reference from every host cluster overlapping [start, end)
+  // (a reference moved elsewhere); kInvalidArgument at refcount 0.
+  Status Unreference(uint64_t start, uint64_t end);
   // The refcount of the host cluster holding byte `offset`.
   uint64_t RefcountAt(uint64_t offset) const;
 
