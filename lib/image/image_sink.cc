@@ -69,7 +69,7 @@ class Qcow2Sink : public ImageSink {
         cs_(writer->cluster_size()),
         bits_(writer->cluster_bits()),
         cur_(cs_, 0),
-        batching_(compressor_ != nullptr || writer->reuses_clusters()) {
+        batching_(compressor_ != nullptr || writer->wants_batches()) {
     if (batching_) batch_.reserve(kBatchClusters * cs_);
   }
 

@@ -48,6 +48,9 @@ class ClusterTarget {
   // AddReusedCluster() for those.  Plain AddDataClusters() calls reuse by
   // themselves.
   virtual bool reuses_clusters() const { return false; }
+  // Whether uncompressed clusters should also come in batches (a target
+  // that checks a batch at a time), not in runs.
+  virtual bool wants_batches() const { return reuses_clusters(); }
   virtual Status FindReusable(const uint64_t* indexes, const uint8_t* data,
                               size_t n, std::vector<uint8_t>* reusable) {
     reusable->assign(n, 0);
