@@ -136,6 +136,8 @@ Status RunConvert(const Options& o) {
     if (!bits.ok()) return bits.status().WithContext(dst + ": create");
     wo.cluster_bits = bits.value();
     wo.virtual_size = size;
+    wo.share_identical = o.share;
+    wo.snapshot_date_sec = static_cast<uint32_t>(record.created);
   }
 
   if (o.format == OutputFormat::kRaw)

@@ -94,6 +94,7 @@ Status RunExport(const Options& o) {
     }
     wo.all_data = o.all_data;
     wo.scramble = o.scramble;
+    wo.share_identical = o.share;
     wo.backing = o.backing;
     wo.image_path = image_path;
     if (spec && spec->range) wo.base_snapshot_id = spec->id;

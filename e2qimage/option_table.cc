@@ -38,6 +38,11 @@ const std::vector<OptionSpec>& OptionTable() {
        nullptr},
       {kOptNoSync, "no-sync", no_argument, "--no-sync",
        "the default: do not wait for the disk", nullptr},
+      {kOptNoShare, "no-share", no_argument, "--no-share",
+       "store every qcow2 cluster, also one equal to a\n"
+       "cluster or L2 table stored before (by default they\n"
+       "are stored once, with an \"as-written\" snapshot)",
+       nullptr},
       {kOptForceShare, "force-share", no_argument, "--force-share",
        "read images that another process (qemu) holds open\n"
        "for writing (qemu-img -U); without it they are refused",

@@ -29,6 +29,7 @@ enum LongOnly {
   kOptPartition,
   kOptOutput,
   kOptRateLimit,
+  kOptNoShare,
 };
 
 struct OptionSpec {

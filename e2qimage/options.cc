@@ -202,6 +202,18 @@ bool Validate(Options* o, std::string* error) {
         "--info and --verify do not take it";
     return false;
   }
+  if (!o->share && o->mode != Mode::kExport) {
+    *error =
+        "--no-share is for exports and conversions (the files of -R, -U "
+        "and -I are undo files)";
+    return false;
+  }
+  if (!o->share && o->export_all_snapshots) {
+    *error =
+        "--no-share cannot be used with -X (its states share what did not "
+        "change by design)";
+    return false;
+  }
   if (o->dry_run && o->mode != Mode::kRollback && o->mode != Mode::kUndo &&
       o->mode != Mode::kInstall) {
     *error =
@@ -395,6 +407,9 @@ std::optional<Options> ParseOptions(int argc, char** argv,
         break;
       case kOptForceShare:
         o.force_share = true;
+        break;
+      case kOptNoShare:
+        o.share = false;
         break;
       case kOptRateLimit: {
         uint64_t v;

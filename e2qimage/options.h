@@ -63,6 +63,7 @@ struct Options {
   bool sync = false;                          // --sync (exports only)
   bool no_sync_given = false;                 // --no-sync (refused by -R/-U)
   bool force_share = false;                   // --force-share (reads only)
+  bool share = true;                          // not --no-share
   bool json = false;                          // --output=json
   bool output_given = false;                  // --output (--info/--verify/-L)
   std::vector<std::string> args;              // positional arguments

@@ -142,6 +142,8 @@ Result<ExportReport> WriteExport(const ExportPlan& plan,
     wo.version = o.qcow2_version;
     wo.cluster_bits = report.cluster_bits;
     wo.virtual_size = size;
+    wo.share_identical = o.share_identical;
+    wo.snapshot_date_sec = static_cast<uint32_t>(o.created);
     if (!o.backing.empty()) {
       BaseExpectation want;
       want.fs_uuid = fs.uuid();

@@ -102,6 +102,8 @@ struct WriteOptions {
   std::optional<uint32_t> snapshot_id;
   bool all_data = false;  // recorded in the provenance flags
   bool scramble = false;  // idem
+  // Equal clusters and L2 tables stored once (qcow2::WriterOptions).
+  bool share_identical = true;
   // Incremental (--backing): the base as written into the image header,
   // resolved against `image_path`; `base_snapshot_id`, if set, is the
   // state the base must hold (-x ID1..ID2).
