@@ -47,21 +47,49 @@ Status Qcow2L2Stream::Take(uint64_t index, uint64_t n) {
 }
 
 // Shares an equal table the hook knows of, else appends this one; then
-// points L1 at it and starts an empty table.
-Status Qcow2L2Stream::Flush() {
-  if (!dirty_) return Status::OK();
+// points L1 at it.
+Status Qcow2L2Stream::Place(uint64_t l1_index,
+                            const std::vector<uint64_t>& l2) {
   uint64_t entry = 0;
   if (share_) {
-    E2Q_ASSIGN_OR_RETURN(entry, share_(l2_index_, l2_));
+    E2Q_ASSIGN_OR_RETURN(entry, share_(l1_index, l2));
   }
   if (entry == 0) {
-    E2Q_ASSIGN_OR_RETURN(uint64_t host, file_->AppendTable(l2_));
+    E2Q_ASSIGN_OR_RETURN(uint64_t host, file_->AppendTable(l2));
     entry = host | l1_flags_;
   }
-  l1_[l2_index_] = entry;
+  l1_[l1_index] = entry;
+  return Status::OK();
+}
+
+Status Qcow2L2Stream::WritePending() {
+  for (const auto& [index, table] : pending_) {
+    E2Q_RETURN_IF_ERROR(Place(index, table));
+  }
+  pending_.clear();
+  return Status::OK();
+}
+
+// Completes the table being filled (placed now, or kept back) and starts
+// an empty one.
+Status Qcow2L2Stream::Flush() {
+  if (!dirty_) return Status::OK();
+  if (pending_bytes_ == 0) {
+    E2Q_RETURN_IF_ERROR(Place(l2_index_, l2_));
+  } else {
+    pending_.emplace_back(l2_index_, l2_);
+    if ((pending_.size() + 1) * l2_.size() * 8 > pending_bytes_) {
+      E2Q_RETURN_IF_ERROR(WritePending());
+    }
+  }
   std::fill(l2_.begin(), l2_.end(), 0);
   dirty_ = false;
   return Status::OK();
+}
+
+Status Qcow2L2Stream::Close() {
+  E2Q_RETURN_IF_ERROR(Flush());
+  return WritePending();
 }
 
 }  // namespace e2q::qcow2

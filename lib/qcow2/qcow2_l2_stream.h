@@ -40,6 +40,11 @@ class Qcow2L2Stream {
                 uint64_t l1_flags, std::string range);
 
   void set_share_hook(ShareHook hook) { share_ = std::move(hook); }
+  // Keeps up to `bytes` of finished tables in memory and appends them
+  // together (0, the default: each at once).  Every table appended needs a
+  // cluster boundary, so a sparse guest whose tables hold one entry each
+  // would otherwise pad every compressed cluster out to a whole cluster.
+  void set_pending_bytes(uint64_t bytes) { pending_bytes_ = bytes; }
 
   uint64_t l2_entries() const { return l2_entries_; }
   uint64_t guest_clusters() const { return guest_clusters_; }
@@ -61,9 +66,11 @@ class Qcow2L2Stream {
     dirty_ = true;
   }
 
-  // Completes the table being filled, if any entry was set in it.  Call it
-  // before reading l1() for the last time.
+  // Completes the table being filled, if any entry was set in it.
   Status Flush();
+  // Flush(), then appends the tables kept back.  Call it before reading
+  // l1() for the last time.
+  Status Close();
 
   // The L1 table: one entry per slot, 0 where no table was written.
   const std::vector<uint64_t>& l1() const { return l1_; }
@@ -77,6 +84,13 @@ class Qcow2L2Stream {
   const uint64_t l1_flags_;
   const std::string range_;
   ShareHook share_;
+  uint64_t pending_bytes_ = 0;
+  // Finished tables not appended yet: L1 index and entries.
+  std::vector<std::pair<uint64_t, std::vector<uint64_t>>> pending_;
+
+  // Shares or appends `l2` and points L1 slot `l1_index` at it.
+  Status Place(uint64_t l1_index, const std::vector<uint64_t>& l2);
+  Status WritePending();
 
   std::vector<uint64_t> l1_;
   // The table being filled: the entries of L1 slot l2_index_.

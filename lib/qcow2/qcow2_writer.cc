@@ -5,12 +5,12 @@
 //   (clusters < 4 KiB)   holes up to offset 4096, so that the guest's
 //                        superblock never probes at offset 1024
 //   then                 guest data in guest order; compressed clusters
-//                        packed at byte granularity; each L2 table is
-//                        appended as soon as the guest moves past its range
+//                        packed at byte granularity; finished L2 tables
+//                        appended together, 8 MiB of them at a time
 //   then                 the L1 table, with shared clusters the snapshot's
 //                        L1 table and the snapshot table, then the
 //                        refcount table and refcount blocks
-// Only one L2 table is held in memory at a time.  With share_identical,
+// At most 8 MiB of L2 tables are held in memory.  With share_identical,
 // entries are written without COPIED flags; Finish() then either adds the
 // "as-written" snapshot (something was shared) or sets the flags in the
 // tables it reads back (nothing was: the file is then the unshared one).
@@ -31,6 +31,9 @@ uint64_t DivRoundUp(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 // Clusters hashed ahead before a run of new ones is stored.
 constexpr uint64_t kMaxRun = 256;
+// Finished L2 tables kept back and appended together, so that compressed
+// clusters stay packed between them (Qcow2L2Stream::set_pending_bytes).
+constexpr uint64_t kPendingTableBytes = 8 << 20;
 
 }  // namespace
 
@@ -73,6 +76,7 @@ Result<std::unique_ptr<Qcow2Writer>> Qcow2Writer::Create(
   } else {
     w->l2_.emplace(&w->file_, w->guest_clusters_, kOflagCopied, "the disk");
   }
+  w->l2_->set_pending_bytes(kPendingTableBytes);
   // Encode a trial header now so that an oversized backing name fails early.
   Header h;
   std::vector<uint8_t> trial;
@@ -495,7 +499,7 @@ Status Qcow2Writer::Unshare(std::vector<uint64_t>* l1) {
 
 Status Qcow2Writer::Finish() {
   if (finished_) return Status::OK();
-  E2Q_RETURN_IF_ERROR(l2_->Flush());
+  E2Q_RETURN_IF_ERROR(l2_->Close());
   finished_ = true;
   std::vector<uint64_t> l1 = l2_->TakeL1();
   if (shared_ && saved_bytes_ <= SnapshotCost(l1.size())) {

@@ -2,12 +2,14 @@
 //
 // Guest clusters are added in strictly increasing order; their data is
 // appended to the file right after the header cluster as it arrives, in
-// large writes, and each L2 table is appended as soon as the guest moves
-// past its range.  Finish() then appends the L1 table and an exactly sized
-// refcount table and refcount blocks, and writes the header last, so an
-// interrupted run never leaves a file that qemu would take for a complete
-// image.  Memory is one L2 table, the L1 table and 2 bytes per host
-// cluster, not the image size.  The same sequence of calls always yields
+// large writes, and finished L2 tables (those the guest moved past) are
+// appended together, up to 8 MiB of them at a time, so that compressed
+// clusters stay packed between them.  Finish() then appends the L1 table and
+// an exactly sized refcount table and refcount blocks, and writes the
+// header last, so an interrupted run never leaves a file that qemu would
+// take for a complete image.  Memory is 8 MiB of L2 tables, the L1 table,
+// 2 bytes per host cluster and the sharing index (ClusterDedup), not the
+// image size.  The same sequence of calls always yields
 // the same bytes.
 //
 // Every qcow2 file it writes passes `qemu-img check` with no errors and no
