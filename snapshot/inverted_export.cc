@@ -128,18 +128,22 @@ Status ExportAllStates(io::File* device, const std::string& device_path,
   }
   uint64_t max_size = 0;
   uint32_t bs = 0;
+  bool meta_bg = false;
   for (StateSource& s : states) {
     E2Q_ASSIGN_OR_RETURN(
         s.fs, ext4::Filesystem::Open(s.file, ext4::Filesystem::OpenOptions()));
     s.info.virtual_size = s.fs->byte_size();
     max_size = std::max(max_size, s.info.virtual_size);
     bs = s.fs->block_size();
+    meta_bg = meta_bg || s.fs->meta_bg();
   }
 
-  E2Q_ASSIGN_OR_RETURN(uint32_t bits,
-                       image::ClusterBitsFor(
-                           max_size, image::ExportPreferredBits(bs, o.all_data),
-                           o.cluster_size));
+  E2Q_ASSIGN_OR_RETURN(
+      uint32_t bits,
+      image::ClusterBitsFor(
+          max_size,
+          image::ExportPreferredBits(bs, o.all_data, max_size, meta_bg),
+          o.cluster_size));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<DurableOutput> out, o.create_output());
   qcow2::MultiWriterOptions wo;
   wo.version = o.qcow2_version;

@@ -52,6 +52,9 @@ class Filesystem {
   io::File* device() const { return device_; }
   const std::string& name() const { return device_->name(); }
   uint32_t block_size() const { return fs_->blocksize; }
+  // Group descriptors spread over the disk (one block per meta group),
+  // as mke2fs lays out filesystems of more than 2^32 blocks.
+  bool meta_bg() const { return ext2fs_has_feature_meta_bg(fs_->super); }
   uint64_t blocks_count() const { return ext2fs_blocks_count(fs_->super); }
   // Size of the filesystem in bytes (blocks_count * block_size).
   uint64_t byte_size() const { return blocks_count() * block_size(); }

@@ -112,8 +112,15 @@ Result<uint32_t> ClusterBitsFor(uint64_t virtual_size, uint32_t preferred_bits,
   return bits;
 }
 
-uint32_t ExportPreferredBits(uint32_t block_size, bool all_data) {
-  return all_data ? qcow2::kDefaultClusterBits : Log2(block_size);
+uint32_t ExportPreferredBits(uint32_t block_size, bool all_data,
+                             uint64_t virtual_size, bool meta_bg) {
+  if (all_data) return qcow2::kDefaultClusterBits;
+  uint32_t bits = Log2(block_size);
+  while (!meta_bg && bits < qcow2::kDefaultClusterBits &&
+         qcow2::L1Entries(virtual_size, bits) * 8 > kMetadataL1Budget) {
+    ++bits;
+  }
+  return bits;
 }
 
 Result<ExportReport> WriteExport(const ExportPlan& plan,
@@ -135,7 +142,8 @@ Result<ExportReport> WriteExport(const ExportPlan& plan,
   if (o.qcow2) {
     E2Q_ASSIGN_OR_RETURN(
         report.cluster_bits,
-        ClusterBitsFor(size, ExportPreferredBits(bs, o.all_data),
+        ClusterBitsFor(size,
+                       ExportPreferredBits(bs, o.all_data, size, fs.meta_bg()),
                        o.cluster_size));
     Provenance record = ExportRecord(fs, o);
     qcow2::WriterOptions wo;

@@ -87,9 +87,22 @@ Result<std::unique_ptr<qcow2::ClusterCompressor>> NewCompressor(
 Result<uint32_t> ClusterBitsFor(uint64_t virtual_size, uint32_t preferred_bits,
                                 std::optional<uint64_t> requested_bytes);
 
-// What an export prefers: the filesystem block size for metadata images,
-// 64 KiB (qemu-img's default) with -a.
-uint32_t ExportPreferredBits(uint32_t block_size, bool all_data);
+// What an export of a `virtual_size`-byte filesystem prefers: 64 KiB
+// (qemu-img's default) with -a; for metadata images the filesystem block
+// size, doubled (up to 64 KiB) while the L1 table would pass
+// kMetadataL1Budget.  The L1 table is a fixed cost (qemu wants one entry
+// per L2 table's worth of the whole disk), paid twice in a file with shared
+// clusters, and it dominates the metadata image of a large filesystem: on
+// an empty 1 TiB ext4 the -Q file is 13.4 MB with 4 KiB clusters and
+// 6.2 MB with 16 KiB; -Qz 10.5 MB and 1.5 MB (bench/README.md, "Scale").
+// Not with `meta_bg`: its descriptor blocks, each unlike the others, lie
+// every few GiB, so each needs an L2 table of its own whatever the cluster
+// size, and small clusters (small tables) win: on an empty 256 TiB ext4,
+// -Q is 4.3 GB with 32 KiB clusters (the smallest qemu's L1 limit allows)
+// and 8.2 GB with 64 KiB.
+inline constexpr uint64_t kMetadataL1Budget = 256 << 10;
+uint32_t ExportPreferredBits(uint32_t block_size, bool all_data,
+                             uint64_t virtual_size, bool meta_bg);
 
 struct WriteOptions {
   bool qcow2 = true;  // else raw
