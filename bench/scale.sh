@@ -1,6 +1,7 @@
 #!/bin/bash
 # Metadata images of empty huge filesystems (issue 18): time, peak RSS and
-# file size of e2image -Q, e2qimage -Q and e2qimage -Qz side by side, and
+# file size of e2image -Q, e2qimage -Q and e2qimage -Qz side by side (and
+# the two without cluster sharing, --no-share), and
 # xz -6 of the raw metadata image's data extents (its holes left out:
 # xz would turn them into next to nothing, but reading 15 TiB of holes
 # takes hours).
@@ -81,6 +82,15 @@ row() {  # NAME SIZE DIR
   limit=$e2image_limit measure "e2image -Q" e2image -Q "$fs" "$d/e2image.qcow2"
   measure "e2qimage -Q" "$E2Q" -Q "$fs" "$d/q.qcow2"
   measure "e2qimage -Qz" "$E2Q" -Qz "$fs" "$d/qz.qcow2"
+  # Without sharing equal clusters, as before issue 18 (same clusters).
+  local bits
+  bits=$(qemu-img info "$d/q.qcow2" | sed -n 's/^cluster_size: //p')
+  measure "-Q --no-share" "$E2Q" -Q --no-share --cluster-size="$bits" "$fs" "$d/qn.qcow2"
+  measure "-Qz --no-share" "$E2Q" -Qz --no-share --cluster-size="$bits" "$fs" "$d/qzn.qcow2"
+  for f in q qz qn qzn; do
+    qemu-img check "$d/$f.qcow2" >/dev/null 2>&1 || echo "  $f.qcow2: qemu-img check failed"
+  done
+  echo "  (clusters of $bits bytes; shared images hold $(qemu-img snapshot -l "$d/q.qcow2" | grep -c as-written) as-written snapshot)"
   if "$E2Q" -r "$d/q.qcow2" "$d/meta.raw" 2>/dev/null; then
     printf '  %-22s %10s MiB\n' "xz -6 of the raw image" "$(xz_extents "$d/meta.raw")"
   fi
@@ -88,6 +98,7 @@ row() {  # NAME SIZE DIR
 }
 
 e2image_limit=1800
+row "1 TiB" 1T "$dir"
 row "15 TiB" 15T "$dir"
 if [ $huge = 1 ]; then
   mnt=$dir/btrfs
