@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_map>
 
 #include "lib/base/endian.h"
 #include "lib/qcow2/qcow2_l2_stream.h"
@@ -68,7 +69,10 @@ class Qcow2MultiWriter::State : public ClusterTarget {
       const uint64_t host = file.pos();
       E2Q_RETURN_IF_ERROR(file.Append(data, span * cs));
       E2Q_RETURN_IF_ERROR(file.Reference(host, file.pos()));
-      for (uint64_t k = 0; k < span; ++k) l2_.Set(index + k, host + k * cs);
+      for (uint64_t k = 0; k < span; ++k) {
+        l2_.Set(index + k, host + k * cs);
+        Remember(index + k, {host + k * cs, cs});
+      }
       w_->stats_.stored_clusters += span;
       index += span;
       data += span * cs;
@@ -97,6 +101,7 @@ class Qcow2MultiWriter::State : public ClusterTarget {
     const uint64_t entry = layout.Encode(host, len);
     E2Q_RETURN_IF_ERROR(w_->ReferenceEntry(entry));
     l2_.Set(index, entry);
+    Remember(index, {entry, len});
     ++w_->stats_.compressed_clusters;
     return Status::OK();
   }
@@ -112,12 +117,57 @@ class Qcow2MultiWriter::State : public ClusterTarget {
     return Status::OK();
   }
 
-  bool reuses_clusters() const override { return prev_ != nullptr; }
+  bool reuses_clusters() const override {
+    return prev_ != nullptr || w_->dedup_ != nullptr;
+  }
 
   Status FindReusable(const uint64_t* indexes, const uint8_t* data, size_t n,
                       std::vector<uint8_t>* reusable) override {
     reusable->assign(n, 0);
-    if (prev_ == nullptr) return Status::OK();
+    hashes_.clear();
+    if (prev_ != nullptr) {
+      E2Q_RETURN_IF_ERROR(FindInPrevious(indexes, data, n, reusable));
+    }
+    if (!w_->dedup_ || n > ClusterDedup::kMaxBatch) return Status::OK();
+    // The rest against every cluster stored so far; the reuses then go in
+    // guest order.
+    const uint64_t cs = cluster_size();
+    std::vector<Pending> found(pending_.begin(), pending_.end());
+    // Clusters of this batch to be stored, by hash: a later equal one
+    // reuses the entry the earlier gets.
+    std::unordered_map<uint64_t, size_t> in_batch;
+    batch_entries_.clear();
+    for (size_t k = 0; k < n; ++k) {
+      if ((*reusable)[k]) continue;
+      const uint8_t* p = data + k * cs;
+      const uint64_t h = ClusterDedup::Hash(p, cs);
+      E2Q_ASSIGN_OR_RETURN(StoredCluster stored,
+                           w_->dedup_->FindCluster(h, p, n));
+      auto it = in_batch.find(h);
+      if (stored.entry != 0) {
+        found.push_back({indexes[k], stored.entry, 0});
+      } else if (it != in_batch.end() &&
+                 std::memcmp(data + it->second * cs, p, cs) == 0) {
+        found.push_back({indexes[k], 0, indexes[it->second]});
+      } else {
+        in_batch.emplace(h, k);
+        hashes_.emplace_back(indexes[k], h);
+        continue;
+      }
+      (*reusable)[k] = 1;
+      ++w_->stats_.equal_clusters;
+    }
+    std::sort(
+        found.begin(), found.end(),
+        [](const Pending& a, const Pending& b) { return a.index < b.index; });
+    pending_.assign(found.begin(), found.end());
+    return Status::OK();
+  }
+
+  // FindReusable() against the previous state's clusters at the same
+  // guest indexes.
+  Status FindInPrevious(const uint64_t* indexes, const uint8_t* data, size_t n,
+                        std::vector<uint8_t>* reusable) {
     const uint64_t cs = cluster_size();
     CompressedLayout layout(cluster_bits());
     const uint64_t end = w_->file_.pos();
@@ -163,7 +213,7 @@ class Qcow2MultiWriter::State : public ClusterTarget {
         }
         if (std::memcmp(stored, mine, cs) == 0) {
           (*reusable)[c.k] = 1;
-          pending_.emplace_back(indexes[c.k], c.entry);
+          pending_.push_back({indexes[c.k], c.entry, 0});
         }
       }
     }
@@ -171,13 +221,24 @@ class Qcow2MultiWriter::State : public ClusterTarget {
   }
 
   Status AddReusedCluster(uint64_t index) override {
-    if (pending_.empty() || pending_.front().first != index) {
+    if (pending_.empty() || pending_.front().index != index) {
       return Status::InvalidArgument(
           w_->out_->name() + ": qcow2: guest cluster " + std::to_string(index) +
           " was not found reusable");
     }
-    const uint64_t entry = pending_.front().second & ~kOflagCopied;
+    const Pending r = pending_.front();
     pending_.pop_front();
+    uint64_t entry = r.entry & ~kOflagCopied;
+    if (r.entry == 0) {
+      auto it = batch_entries_.find(r.same_as);
+      if (it == batch_entries_.end()) {
+        return Status::InvalidArgument(
+            w_->out_->name() + ": qcow2: guest cluster " +
+            std::to_string(index) + " reuses cluster " +
+            std::to_string(r.same_as) + ", which was not stored");
+      }
+      entry = it->second;
+    }
     E2Q_RETURN_IF_ERROR(Take(index));
     E2Q_RETURN_IF_ERROR(w_->ReferenceEntry(entry));
     l2_.Set(index, entry);
@@ -238,11 +299,38 @@ class Qcow2MultiWriter::State : public ClusterTarget {
   Result<uint64_t> ShareL2(uint64_t l1_index,
                            const std::vector<uint64_t>& l2) {
     E2Q_ASSIGN_OR_RETURN(bool have, LoadPrev(l1_index));
-    if (!have || prev_l2_ != l2) return uint64_t{0};
-    const uint64_t table = prev_->l1[l1_index] & kL1OffsetMask;
-    E2Q_RETURN_IF_ERROR(w_->file_.Reference(table, table + cluster_size()));
-    ++w_->stats_.shared_l2_tables;
+    if (have && prev_l2_ == l2) {
+      const uint64_t table = prev_->l1[l1_index] & kL1OffsetMask;
+      E2Q_RETURN_IF_ERROR(w_->file_.Reference(table, table + cluster_size()));
+      ++w_->stats_.shared_l2_tables;
+      return table;
+    }
+    if (!w_->dedup_) return uint64_t{0};
+    // Else any equal table stored before, or this one, appended here so
+    // that it can be found later.
+    uint64_t hash = 0;
+    E2Q_ASSIGN_OR_RETURN(uint64_t table, w_->dedup_->FindTable(l2, &hash));
+    if (table != 0) {
+      E2Q_RETURN_IF_ERROR(w_->file_.Reference(table, table + cluster_size()));
+      ++w_->stats_.equal_l2_tables;
+      return table;
+    }
+    E2Q_ASSIGN_OR_RETURN(table, w_->file_.AppendTable(l2));
+    w_->dedup_->RememberTable(hash, table);
     return table;
+  }
+
+  // A cluster of the batch FindReusable() looked at is stored: the index
+  // learns it.
+  void Remember(uint64_t index, StoredCluster stored) {
+    if (!pending_.empty()) batch_entries_[index] = stored.entry;
+    while (!hashes_.empty() && hashes_.front().first < index) {
+      hashes_.pop_front();
+    }
+    if (w_->dedup_ && !hashes_.empty() && hashes_.front().first == index) {
+      w_->dedup_->RememberCluster(hashes_.front().second, stored);
+      hashes_.pop_front();
+    }
   }
 
   Qcow2MultiWriter* w_;
@@ -255,8 +343,17 @@ class Qcow2MultiWriter::State : public ClusterTarget {
 
   uint64_t prev_loaded_ = UINT64_MAX;
   std::vector<uint64_t> prev_l2_;
-  // Clusters FindReusable() accepted: guest index and the entry to copy.
-  std::deque<std::pair<uint64_t, uint64_t>> pending_;
+  // Clusters FindReusable() accepted: guest index and the entry to copy,
+  // or entry 0 and the guest index of an equal cluster of the batch that
+  // is stored first.
+  struct Pending {
+    uint64_t index, entry, same_as;
+  };
+  std::deque<Pending> pending_;
+  // Entries the batch's stored clusters got (for `same_as`).
+  std::unordered_map<uint64_t, uint64_t> batch_entries_;
+  // Hashes of the batch's clusters that are to be stored (guest index).
+  std::deque<std::pair<uint64_t, uint64_t>> hashes_;
   std::vector<uint8_t> readback_;
   std::vector<uint8_t> cluster_;
 };
@@ -279,14 +376,19 @@ Result<std::unique_ptr<Qcow2MultiWriter>> Qcow2MultiWriter::Create(
         out->name() +
         ": qcow2: cluster size must be a power of two from 512 B to 2 MiB");
   }
-  return std::unique_ptr<Qcow2MultiWriter>(
+  std::unique_ptr<Qcow2MultiWriter> w(
       new Qcow2MultiWriter(out, std::move(options)));
+  if (w->opts_.share_identical && w->opts_.last_state_is_snapshot) {
+    w->dedup_ = std::make_unique<ClusterDedup>(&w->file_);
+  }
+  return w;
 }
 
 Status Qcow2MultiWriter::SetCompressionType(uint8_t type) {
   E2Q_RETURN_IF_ERROR(
       CheckCompressionType(out_->name(), type, opts_.version, !done_.empty() || state_));
   compression_type_ = type;
+  if (dedup_) dedup_->set_compression_type(type);
   return Status::OK();
 }
 

@@ -10,7 +10,10 @@
 // L2 table equal to the previous state's whole table is itself shared.  The
 // comparison reads the previous state's stored cluster back from the output
 // (decompressing it if needed), so it is exact and needs no memory beyond
-// one L2 table of each of the two states.
+// one L2 table of each of the two states.  With share_identical (and
+// last_state_is_snapshot), a cluster or table equal to any stored before,
+// in any state and at any offset, is also stored once (ClusterDedup,
+// checked after the previous state's same cluster).
 //
 // Refcounts follow qemu (doc/qcow2-format.md, "What qemu checks"): a data
 // cluster counts once for every L1 table through which it is reachable, an L2
@@ -31,6 +34,7 @@
 
 #include "lib/base/status.h"
 #include "lib/io/file.h"
+#include "lib/qcow2/cluster_dedup.h"
 #include "lib/qcow2/qcow2_cluster_target.h"
 #include "lib/qcow2/qcow2_decompress.h"
 #include "lib/qcow2/qcow2_file_builder.h"
@@ -45,6 +49,11 @@ struct MultiWriterOptions {
   // When false, the last state is the active layer only, with no snapshot
   // entry of its own; clusters only it uses then carry COPIED flags.
   bool last_state_is_snapshot = true;
+  // Also store a cluster or L2 table equal to any stored before (not only
+  // to the previous state's at the same place) once (ClusterDedup).  Only
+  // with last_state_is_snapshot: every cluster is then reachable from at
+  // least two L1 tables, so qemu copies before it writes (qcow2_writer.h).
+  bool share_identical = true;
 };
 
 // One guest state: an internal snapshot of the file.
@@ -61,6 +70,8 @@ struct MultiWriterStats {
   uint64_t compressed_clusters = 0;  // compressed clusters written
   uint64_t reused_clusters = 0;      // entries pointing at an older state's
   uint64_t shared_l2_tables = 0;     // L2 tables taken over whole
+  uint64_t equal_clusters = 0;       // entries pointing at an equal cluster
+  uint64_t equal_l2_tables = 0;      // tables pointing at an equal table
 };
 
 class Qcow2MultiWriter {
@@ -116,6 +127,7 @@ class Qcow2MultiWriter {
   uint8_t compression_type_ = kCompressionDeflate;
   Qcow2FileBuilder file_;
   std::unique_ptr<ClusterDecompressor> decompressor_;
+  std::unique_ptr<ClusterDedup> dedup_;  // with share_identical
   std::vector<Done> done_;
   std::unique_ptr<State> state_;     // the state being written
   std::unique_ptr<Done> prev_copy_;  // what state_ compares against

@@ -134,6 +134,33 @@ TEST(Qcow2MultiWriterTest, CompressedStatesShareCompressedClusters) {
   EXPECT_GT(st.compressed_clusters, 300u);
 }
 
+TEST(Qcow2MultiWriterTest, EqualClustersAnywhereStoredOnce) {
+  // State 0 repeats one cluster 50 times (in one batch) and another at the
+  // start of L2 ranges 1-4 (equal tables); state 1 puts a copy of the
+  // first to cluster 300; state 2 adds one new cluster.
+  std::vector<Image> s(3, Image(256 << 10, 0));
+  Fill(&s[0], 0, 512, 1);
+  for (int i = 1; i < 50; ++i) {
+    std::copy(&s[0][0], &s[0][512], &s[0][i * 512]);
+  }
+  Fill(&s[0], 64 * 512, 512, 2);
+  for (int r = 2; r < 5; ++r) {
+    std::copy(&s[0][64 * 512], &s[0][65 * 512], &s[0][r * 64 * 512]);
+  }
+  s[1] = s[0];
+  std::copy(&s[0][0], &s[0][512], &s[1][300 * 512]);
+  s[2] = s[1];
+  Fill(&s[2], 400 * 512, 512, 3);
+  for (bool compress : {false, true}) {
+    MultiWriterStats st;
+    Image file = Write(s, compress, &st);
+    CheckFile(file, s);
+    EXPECT_EQ(st.stored_clusters + st.compressed_clusters, 3u) << compress;
+    EXPECT_EQ(st.equal_l2_tables, 3u) << compress;  // ranges 2-4 of state 0
+    EXPECT_GE(st.equal_clusters, 49u + 3 + 1) << compress;
+  }
+}
+
 TEST(Qcow2MultiWriterTest, Deterministic) {
   auto states = MakeStates();
   EXPECT_EQ(Write(states, false, nullptr), Write(states, false, nullptr));
