@@ -127,6 +127,27 @@ Status Qcow2FileBuilder::Reference(uint64_t start, uint64_t end,
   return Status::OK();
 }
 
+Status Qcow2FileBuilder::ReferenceEntry(uint64_t entry) {
+  if (entry & kOflagCompressed) {
+    CompressedLayout layout(bits_);
+    const uint64_t off = layout.Offset(entry);
+    return Reference(off, off + layout.Length(entry));
+  }
+  const uint64_t host = entry & kL2OffsetMask;
+  if (host == 0) return Status::OK();
+  return Reference(host, host + cluster_size());
+}
+
+Status Qcow2FileBuilder::ReadTable(uint64_t offset,
+                                   std::vector<uint64_t>* entries) {
+  const uint64_t n = L2Entries(bits_);
+  std::vector<uint8_t> raw(cluster_size());
+  E2Q_RETURN_IF_ERROR(ReadBack(offset, raw.data(), raw.size()));
+  entries->resize(n);
+  for (uint64_t i = 0; i < n; ++i) (*entries)[i] = LoadBE64(&raw[i * 8]);
+  return Status::OK();
+}
+
 Status Qcow2FileBuilder::Unreference(uint64_t start, uint64_t end) {
   if (end <= start) return Status::OK();
   const uint64_t last = (end - 1) >> bits_;

@@ -71,6 +71,13 @@ class Qcow2FileBuilder {
   // Adds `times` references to every host cluster overlapping
   // [start, end).  kNotSupported when a refcount would pass 65535.
   Status Reference(uint64_t start, uint64_t end, uint32_t times = 1);
+  // Adds one reference to the host clusters that L2 `entry` points at: the
+  // sectors of compressed data, a normal cluster, nothing for 0 or a zero
+  // entry without an offset.
+  Status ReferenceEntry(uint64_t entry);
+  // Reads the L2 table appended at `offset` (ReadBack) into `entries`.
+  Status ReadTable(uint64_t offset, std::vector<uint64_t>* entries);
+
   // Takes one reference from every host cluster overlapping [start, end)
   // (a reference moved elsewhere); kInvalidArgument at refcount 0.
   Status Unreference(uint64_t start, uint64_t end);

@@ -99,7 +99,7 @@ class Qcow2MultiWriter::State : public ClusterTarget {
     }
     E2Q_RETURN_IF_ERROR(file.Append(data, len));
     const uint64_t entry = layout.Encode(host, len);
-    E2Q_RETURN_IF_ERROR(w_->ReferenceEntry(entry));
+    E2Q_RETURN_IF_ERROR(w_->file_.ReferenceEntry(entry));
     l2_.Set(index, entry);
     Remember(index, {entry, len});
     ++w_->stats_.compressed_clusters;
@@ -240,7 +240,7 @@ class Qcow2MultiWriter::State : public ClusterTarget {
       entry = it->second;
     }
     E2Q_RETURN_IF_ERROR(Take(index));
-    E2Q_RETURN_IF_ERROR(w_->ReferenceEntry(entry));
+    E2Q_RETURN_IF_ERROR(w_->file_.ReferenceEntry(entry));
     l2_.Set(index, entry);
     ++w_->stats_.reused_clusters;
     return Status::OK();
@@ -282,7 +282,7 @@ class Qcow2MultiWriter::State : public ClusterTarget {
     }
     if (prev_loaded_ != l1_index) {
       E2Q_RETURN_IF_ERROR(
-          w_->ReadTable(prev_->l1[l1_index] & kL1OffsetMask, &prev_l2_));
+          w_->file_.ReadTable(prev_->l1[l1_index] & kL1OffsetMask, &prev_l2_));
       prev_loaded_ = l1_index;
     }
     return true;
@@ -424,27 +424,6 @@ Result<ClusterTarget*> Qcow2MultiWriter::BeginState(StateInfo info) {
   return state_.get();
 }
 
-Status Qcow2MultiWriter::ReferenceEntry(uint64_t entry) {
-  if (entry & kOflagCompressed) {
-    CompressedLayout layout(opts_.cluster_bits);
-    const uint64_t off = layout.Offset(entry);
-    return file_.Reference(off, off + layout.Length(entry));
-  }
-  const uint64_t host = entry & kL2OffsetMask;
-  if (host == 0) return Status::OK();
-  return file_.Reference(host, host + cluster_size());
-}
-
-Status Qcow2MultiWriter::ReadTable(uint64_t offset,
-                                   std::vector<uint64_t>* entries) {
-  const uint64_t n = L2Entries(opts_.cluster_bits);
-  std::vector<uint8_t> raw(cluster_size());
-  E2Q_RETURN_IF_ERROR(file_.ReadBack(offset, raw.data(), raw.size()));
-  entries->resize(n);
-  for (uint64_t i = 0; i < n; ++i) (*entries)[i] = LoadBE64(&raw[i * 8]);
-  return Status::OK();
-}
-
 Result<uint64_t> Qcow2MultiWriter::WriteActiveL1() {
   const Done& last = done_.back();
   std::vector<uint64_t> l2;
@@ -455,8 +434,9 @@ Result<uint64_t> Qcow2MultiWriter::WriteActiveL1() {
       if (e == 0) continue;
       const uint64_t table = e & kL1OffsetMask;
       E2Q_RETURN_IF_ERROR(file_.Reference(table, table + cluster_size()));
-      E2Q_RETURN_IF_ERROR(ReadTable(table, &l2));
-      for (uint64_t entry : l2) E2Q_RETURN_IF_ERROR(ReferenceEntry(entry));
+      E2Q_RETURN_IF_ERROR(file_.ReadTable(table, &l2));
+      for (uint64_t entry : l2)
+        E2Q_RETURN_IF_ERROR(file_.ReferenceEntry(entry));
     }
     return file_.AppendTable(last.l1);
   }
@@ -468,7 +448,7 @@ Result<uint64_t> Qcow2MultiWriter::WriteActiveL1() {
     if (e == 0) continue;
     const uint64_t table = e & kL1OffsetMask;
     if (file_.RefcountAt(table) == 1) {
-      E2Q_RETURN_IF_ERROR(ReadTable(table, &l2));
+      E2Q_RETURN_IF_ERROR(file_.ReadTable(table, &l2));
       for (uint64_t& entry : l2) {
         const uint64_t host = entry & kL2OffsetMask;
         if (!(entry & kOflagCompressed) && host != 0 &&

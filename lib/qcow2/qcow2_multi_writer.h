@@ -115,9 +115,6 @@ class Qcow2MultiWriter {
   };
 
   Qcow2MultiWriter(io::File* out, MultiWriterOptions options);
-  // Adds one reference to the host clusters that L2 `entry` points at.
-  Status ReferenceEntry(uint64_t entry);
-  Status ReadTable(uint64_t offset, std::vector<uint64_t>* entries);
   // The active L1 table: a second path to the last state, or its own
   // tables with COPIED flags set where the refcount is 1.
   Result<uint64_t> WriteActiveL1();

@@ -206,7 +206,7 @@ Status Qcow2Writer::StoreRun(uint64_t index, const uint8_t* data, uint64_t n) {
 Status Qcow2Writer::Reuse(uint64_t index, StoredCluster stored) {
   const uint64_t entry = stored.entry;
   E2Q_RETURN_IF_ERROR(Take(index));
-  E2Q_RETURN_IF_ERROR(ReferenceEntry(entry));
+  E2Q_RETURN_IF_ERROR(file_.ReferenceEntry(entry));
   l2_->Set(index, entry);
   shared_ = true;
   ++shared_clusters_;
@@ -221,17 +221,6 @@ Status Qcow2Writer::Reuse(uint64_t index, StoredCluster stored) {
     shared_targets_.clear();
   }
   return Status::OK();
-}
-
-Status Qcow2Writer::ReferenceEntry(uint64_t entry) {
-  if (entry & kOflagCompressed) {
-    CompressedLayout layout(opts_.cluster_bits);
-    const uint64_t off = layout.Offset(entry);
-    return file_.Reference(off, off + layout.Length(entry));
-  }
-  const uint64_t host = entry & kL2OffsetMask;
-  if (host == 0) return Status::OK();
-  return file_.Reference(host, host + cluster_size());
 }
 
 bool Qcow2Writer::PendingHash(uint64_t index, uint64_t* hash) {
@@ -376,15 +365,6 @@ Status Qcow2Writer::BuildHeader(Header* h) const {
   return Status::OK();
 }
 
-Status Qcow2Writer::ReadTable(uint64_t offset, std::vector<uint64_t>* entries) {
-  const uint64_t n = L2Entries(opts_.cluster_bits);
-  std::vector<uint8_t> raw(cluster_size());
-  E2Q_RETURN_IF_ERROR(file_.ReadBack(offset, raw.data(), raw.size()));
-  entries->resize(n);
-  for (uint64_t i = 0; i < n; ++i) (*entries)[i] = LoadBE64(&raw[i * 8]);
-  return Status::OK();
-}
-
 // The snapshot's L1 table is a second path to every table and, through
 // each, to every cluster: qemu counts each once more.
 Status Qcow2Writer::ReferenceSnapshot(const std::vector<uint64_t>& l1) {
@@ -393,8 +373,8 @@ Status Qcow2Writer::ReferenceSnapshot(const std::vector<uint64_t>& l1) {
     if (e == 0) continue;
     const uint64_t table = e & kL1OffsetMask;
     E2Q_RETURN_IF_ERROR(file_.Reference(table, table + cluster_size()));
-    E2Q_RETURN_IF_ERROR(ReadTable(table, &l2));
-    for (uint64_t entry : l2) E2Q_RETURN_IF_ERROR(ReferenceEntry(entry));
+    E2Q_RETURN_IF_ERROR(file_.ReadTable(table, &l2));
+    for (uint64_t entry : l2) E2Q_RETURN_IF_ERROR(file_.ReferenceEntry(entry));
   }
   return Status::OK();
 }
@@ -407,7 +387,7 @@ Status Qcow2Writer::SetCopiedFlags(std::vector<uint64_t>* l1) {
   for (uint64_t& e : *l1) {
     if (e == 0) continue;
     const uint64_t table = e & kL1OffsetMask;
-    E2Q_RETURN_IF_ERROR(ReadTable(table, &l2));
+    E2Q_RETURN_IF_ERROR(file_.ReadTable(table, &l2));
     bool changed = false;
     for (uint64_t& entry : l2) {
       const uint64_t host = entry & kL2OffsetMask;
@@ -440,7 +420,7 @@ Status Qcow2Writer::Unshare(std::vector<uint64_t>* l1) {
   for (uint64_t& e : *l1) {
     if (e == 0) continue;
     const uint64_t table = e & kL1OffsetMask;
-    E2Q_RETURN_IF_ERROR(ReadTable(table, &l2));
+    E2Q_RETURN_IF_ERROR(file_.ReadTable(table, &l2));
     // A table met again is a second set of references to its clusters:
     // each of them gets a copy, as does the table.
     const bool first = tables.insert(table).second;
@@ -476,7 +456,7 @@ Status Qcow2Writer::Unshare(std::vector<uint64_t>* l1) {
       }
       E2Q_RETURN_IF_ERROR(file_.Append(copy.data(), len));
       const uint64_t moved = compressed ? layout.Encode(at, len) : at;
-      E2Q_RETURN_IF_ERROR(ReferenceEntry(moved));
+      E2Q_RETURN_IF_ERROR(file_.ReferenceEntry(moved));
       E2Q_RETURN_IF_ERROR(file_.Unreference(
           off, off + (compressed ? layout.Length(entry) : cs)));
       entry = moved;

@@ -149,8 +149,6 @@ class Qcow2Writer : public ClusterTarget {
   Status StoreRun(uint64_t index, const uint8_t* data, uint64_t n);
   // Points guest cluster `index` at stored L2 entry `entry`.
   Status Reuse(uint64_t index, StoredCluster stored);
-  Status ReferenceEntry(uint64_t entry);
-  Status ReadTable(uint64_t offset, std::vector<uint64_t>* entries);
   // The L2 stream's share hook: an equal table, or this one appended.
   Result<uint64_t> ShareTable(const std::vector<uint64_t>& l2);
   // The hash FindReusable() computed for guest cluster `index`, if any.
