@@ -153,16 +153,19 @@ Status Qcow2Writer::AddDataClusters(uint64_t index, const uint8_t* data,
         StoredCluster found;
         while (k + run_hashes_.size() < span && run_hashes_.size() < kMaxRun) {
           const uint8_t* p = data + (k + run_hashes_.size()) * cs;
+          // A cluster FindReusable() hashed was looked up there already
+          // (and not found, or it would not be stored).
           uint64_t h;
-          if (!PendingHash(index + k + run_hashes_.size(), &h)) {
-            h = ClusterDedup::Hash(p, cs);
-          }
+          const bool checked = PendingHash(index + k + run_hashes_.size(), &h);
+          if (!checked) h = ClusterDedup::Hash(p, cs);
           if (std::find(run_hashes_.begin(), run_hashes_.end(), h) !=
               run_hashes_.end()) {
             break;
           }
-          E2Q_ASSIGN_OR_RETURN(found, dedup_->FindCluster(h, p));
-          if (found.entry != 0) break;
+          if (!checked) {
+            E2Q_ASSIGN_OR_RETURN(found, dedup_->FindCluster(h, p));
+            if (found.entry != 0) break;
+          }
           run_hashes_.push_back(h);
         }
         const uint64_t run = run_hashes_.size();
