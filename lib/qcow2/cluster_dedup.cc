@@ -68,15 +68,26 @@ Result<StoredCluster> ClusterDedup::FindCluster(uint64_t hash,
   return stored;
 }
 
-void ClusterDedup::RememberCluster(uint64_t hash, StoredCluster stored) {
-  auto it = clusters_.find(hash);
-  if (it != clusters_.end()) {
-    // A collision, or a copy stored because the first one was full: the
-    // newer copy is the one with room for references.
-    it->second = stored;
-  } else if (clusters_.size() < kMaxEntries) {
-    clusters_.emplace(hash, stored);
+namespace {
+
+// Records `value` under `hash` in one of the indexes.  A hash already there
+// is a collision, or a copy stored because the first one was full: the
+// newer one, with room for references, replaces it.  A full index takes no
+// new hashes.
+template <typename Map>
+void Remember(Map* index, uint64_t hash, typename Map::mapped_type value) {
+  auto it = index->find(hash);
+  if (it != index->end()) {
+    it->second = value;
+  } else if (index->size() < ClusterDedup::kMaxEntries) {
+    index->emplace(hash, value);
   }
+}
+
+}  // namespace
+
+void ClusterDedup::RememberCluster(uint64_t hash, StoredCluster stored) {
+  Remember(&clusters_, hash, stored);
 }
 
 Result<uint64_t> ClusterDedup::FindTable(const std::vector<uint64_t>& table,
@@ -97,12 +108,7 @@ Result<uint64_t> ClusterDedup::FindTable(const std::vector<uint64_t>& table,
 }
 
 void ClusterDedup::RememberTable(uint64_t hash, uint64_t offset) {
-  auto it = tables_.find(hash);
-  if (it != tables_.end()) {
-    it->second = offset;
-  } else if (tables_.size() < kMaxEntries) {
-    tables_.emplace(hash, offset);
-  }
+  Remember(&tables_, hash, offset);
 }
 
 }  // namespace e2q::qcow2
