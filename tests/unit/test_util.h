@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <random>
+#include <vector>
+
 #include "lib/base/status.h"
 
 #define ASSERT_OK(expr)                                 \
@@ -23,5 +27,17 @@
   ASSERT_TRUE(E2Q_CONCAT_(r_, __LINE__).ok())                              \
       << #expr << ": " << E2Q_CONCAT_(r_, __LINE__).status().ToString();   \
   lhs = std::move(E2Q_CONCAT_(r_, __LINE__)).value()
+
+namespace e2q {
+
+// `n` pseudo-random bytes (incompressible), the same for the same seed.
+inline std::vector<uint8_t> RandomBytes(size_t n, uint32_t seed) {
+  std::vector<uint8_t> v(n);
+  std::mt19937 rng(seed);
+  for (auto& b : v) b = static_cast<uint8_t>(rng());
+  return v;
+}
+
+}  // namespace e2q
 
 #endif  // E2Q_TESTS_UNIT_TEST_UTIL_H_

@@ -18,13 +18,6 @@
 namespace e2q::qcow2 {
 namespace {
 
-std::vector<uint8_t> Pattern(size_t n, uint32_t seed) {
-  std::vector<uint8_t> v(n);
-  std::mt19937 rng(seed);
-  for (auto& b : v) b = static_cast<uint8_t>(rng());
-  return v;
-}
-
 // A guest of `clusters` clusters of `cs` bytes whose cluster i holds
 // pattern content(i) (0: zeros).
 template <typename F>
@@ -33,7 +26,7 @@ std::vector<uint8_t> Guest(uint64_t clusters, size_t cs, F content) {
   for (uint64_t i = 0; i < clusters; ++i) {
     const uint32_t seed = content(i);
     if (seed == 0) continue;
-    auto p = Pattern(cs, seed);
+    auto p = RandomBytes(cs, seed);
     std::copy(p.begin(), p.end(), g.begin() + i * cs);
   }
   return g;
@@ -251,7 +244,7 @@ TEST(Qcow2WriterShareTest, HashCollisionsAreNeverShared) {
   io::MemFile f;
   Qcow2FileBuilder file(&f, 12);
   ClusterDedup dedup(&file);
-  auto a = Pattern(4096, 1), b = Pattern(4096, 2);
+  auto a = RandomBytes(4096, 1), b = RandomBytes(4096, 2);
   ASSERT_OK(file.PadToCluster());
   const uint64_t host = file.pos();
   ASSERT_OK(file.Append(a.data(), a.size()));

@@ -16,15 +16,6 @@
 namespace e2q::qcow2 {
 namespace {
 
-std::vector<uint8_t> Pattern(size_t n, uint32_t seed) {
-  std::vector<uint8_t> v(n);
-  std::mt19937 rng(seed);
-  for (auto& b : v) b = static_cast<uint8_t>(rng());
-  return v;
-}
-
-
-
 // Reads guest cluster `index` by walking L1/L2 (uncompressed only).
 std::vector<uint8_t> ReadCluster(const std::vector<uint8_t>& f,
                                  uint64_t index) {
@@ -83,7 +74,7 @@ TEST(Qcow2WriterTest, CompressionTypeIsCheckedBeforeUse) {
   o.version = 3;
   ASSERT_OK_AND_ASSIGN(auto v3, Qcow2Writer::Create(&g, o));
   EXPECT_OK(v3->SetCompressionType(kCompressionZstd));
-  const std::vector<uint8_t> data = Pattern(v3->cluster_size(), 5);
+  const std::vector<uint8_t> data = RandomBytes(v3->cluster_size(), 5);
   ASSERT_OK(v3->AddDataCluster(0, data.data()));
   s = v3->SetCompressionType(kCompressionDeflate);
   EXPECT_NE(s.message().find("img3: qcow2: compression type set too late"),
@@ -103,12 +94,12 @@ TEST(Qcow2WriterTest, DataRoundTripsAcrossClusterSizes) {
       ASSERT_OK_AND_ASSIGN(auto w, Qcow2Writer::Create(&f, o));
       std::vector<uint64_t> idx = {0, 1, 7, 63, 64, 65, 1000, 4999};
       for (uint64_t i : idx) {
-        auto d = Pattern(cs, static_cast<uint32_t>(i));
+        auto d = RandomBytes(cs, static_cast<uint32_t>(i));
         ASSERT_OK(w->AddDataCluster(i, d.data()));
       }
       ASSERT_OK(w->Finish());
       for (uint64_t i : idx) {
-        EXPECT_EQ(ReadCluster(f.data(), i), Pattern(cs, uint32_t(i)));
+        EXPECT_EQ(ReadCluster(f.data(), i), RandomBytes(cs, uint32_t(i)));
       }
       EXPECT_EQ(ReadCluster(f.data(), 2), std::vector<uint8_t>(cs, 0));
       if (HaveQemuImg()) {
@@ -120,7 +111,7 @@ TEST(Qcow2WriterTest, DataRoundTripsAcrossClusterSizes) {
 
 TEST(Qcow2WriterTest, ClusterRunsCrossL2TablesAndMatchSingleAdds) {
   const uint64_t cs = 4096;  // 512 entries per L2 table
-  auto data = Pattern(cs * 1500, 42);
+  auto data = RandomBytes(cs * 1500, 42);
   io::MemFile runs, singles;
   for (io::MemFile* f : {&runs, &singles}) {
     WriterOptions o;
@@ -196,10 +187,10 @@ TEST(Qcow2WriterTest, CompressedAndZeroClustersPassQemuCheck) {
     if (i % 7 == 3) {
       ASSERT_OK(w->AddZeroCluster(i));
     } else if (i % 5 == 0) {
-      auto d = Pattern(4096, uint32_t(i));
+      auto d = RandomBytes(4096, uint32_t(i));
       ASSERT_OK(w->AddDataCluster(i, d.data()));
     } else {
-      auto d = Pattern(100 + (i * 37) % 3000, uint32_t(i));
+      auto d = RandomBytes(100 + (i * 37) % 3000, uint32_t(i));
       ASSERT_OK(w->AddCompressedCluster(i, d.data(), d.size()));
     }
   }
@@ -238,7 +229,7 @@ TEST(Qcow2WriterTest, SetExtensionReplacesInPlaceBeforeFinish) {
   o.extensions.push_back(HeaderExtension{0xe2e2a9e0, std::vector<uint8_t>(40)});
   o.extensions.push_back(HeaderExtension{0x12345678, {1, 2, 3}});
   ASSERT_OK_AND_ASSIGN(auto w, Qcow2Writer::Create(&f, o));
-  auto d = Pattern(512, 7);
+  auto d = RandomBytes(512, 7);
   ASSERT_OK(w->AddDataCluster(3, d.data()));
   // Replaced in place (order kept), then a new type appended.
   ASSERT_OK(w->SetExtension(0xe2e2a9e0, std::vector<uint8_t>(40, 0xab)));
@@ -281,7 +272,7 @@ TEST(Qcow2WriterTest, SameCallsSameBytes) {
     auto w = Qcow2Writer::Create(f, o);
     ASSERT_TRUE(w.ok());
     for (uint64_t i = 0; i < 16384; i += 3) {
-      auto d = Pattern(1024, uint32_t(i));
+      auto d = RandomBytes(1024, uint32_t(i));
       ASSERT_OK((*w)->AddDataCluster(i, d.data()));
     }
     ASSERT_OK((*w)->Finish());
