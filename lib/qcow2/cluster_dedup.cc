@@ -38,9 +38,9 @@ bool ClusterDedup::BelowCap(uint64_t start, uint64_t end,
 Result<StoredCluster> ClusterDedup::FindCluster(uint64_t hash,
                                                 const uint8_t* data,
                                                 uint64_t slack) {
-  auto it = clusters_.find(hash);
-  if (it == clusters_.end()) return StoredCluster{};
-  const StoredCluster stored = it->second;
+  const StoredCluster* found = clusters_.Find(hash);
+  if (found == nullptr) return StoredCluster{};
+  const StoredCluster stored = *found;
   const uint64_t entry = stored.entry;
   const uint64_t cs = file_->cluster_size();
   if (entry & kOflagCompressed) {
@@ -74,13 +74,11 @@ namespace {
 // is a collision, or a copy stored because the first one was full: the
 // newer one, with room for references, replaces it.  A full index takes no
 // new hashes.
-template <typename Map>
-void Remember(Map* index, uint64_t hash, typename Map::mapped_type value) {
-  auto it = index->find(hash);
-  if (it != index->end()) {
-    it->second = value;
-  } else if (index->size() < ClusterDedup::kMaxEntries) {
-    index->emplace(hash, value);
+template <typename V>
+void Remember(HashIndex<V>* index, uint64_t hash, const V& value) {
+  if (index->size() < ClusterDedup::kMaxEntries ||
+      index->Find(hash) != nullptr) {
+    index->Set(hash, value);
   }
 }
 
@@ -98,9 +96,9 @@ Result<uint64_t> ClusterDedup::FindTable(const std::vector<uint64_t>& table,
     StoreBE64(&encoded_[i * 8], table[i]);
   }
   *hash = Hash(encoded_.data(), bytes);
-  auto it = tables_.find(*hash);
-  if (it == tables_.end()) return uint64_t{0};
-  const uint64_t offset = it->second;
+  const TableOffset* found = tables_.Find(*hash);
+  if (found == nullptr) return uint64_t{0};
+  const uint64_t offset = found->offset;
   if (!BelowCap(offset, offset + bytes)) return uint64_t{0};
   stored_.resize(bytes);
   E2Q_RETURN_IF_ERROR(file_->ReadBack(offset, stored_.data(), bytes));
@@ -108,7 +106,7 @@ Result<uint64_t> ClusterDedup::FindTable(const std::vector<uint64_t>& table,
 }
 
 void ClusterDedup::RememberTable(uint64_t hash, uint64_t offset) {
-  Remember(&tables_, hash, offset);
+  Remember(&tables_, hash, TableOffset{offset});
 }
 
 }  // namespace e2q::qcow2

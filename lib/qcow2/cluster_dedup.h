@@ -17,10 +17,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <unordered_map>
 #include <vector>
 
 #include "lib/base/status.h"
+#include "lib/qcow2/hash_index.h"
 #include "lib/qcow2/qcow2_decompress.h"
 #include "lib/qcow2/qcow2_file_builder.h"
 
@@ -32,6 +32,7 @@ namespace e2q::qcow2 {
 struct StoredCluster {
   uint64_t entry = 0;
   uint64_t bytes = 0;
+  bool empty() const { return entry == 0; }
 };
 
 class ClusterDedup {
@@ -41,8 +42,8 @@ class ClusterDedup {
   // kMaxBatch clusters can add after its check (see FindCluster).
   static constexpr uint64_t kMaxBatch = 1024;
   static constexpr uint64_t kShareCap = 0xffff / 2 - kMaxBatch;
-  // Contents remembered per index (data clusters, tables): about 40 bytes
-  // each, so at most some 50 MiB in all.
+  // Contents remembered per index (data clusters, tables): 24 and 16 bytes
+  // a slot, at most two slots per content, so at most 80 MiB in all.
   static constexpr size_t kMaxEntries = size_t{1} << 20;
 
   // `file` (not owned) must outlive the index.
@@ -78,8 +79,13 @@ class ClusterDedup {
   Qcow2FileBuilder* file_;
   uint8_t compression_type_ = 0;
   std::unique_ptr<ClusterDecompressor> decompressor_;
-  std::unordered_map<uint64_t, StoredCluster> clusters_;
-  std::unordered_map<uint64_t, uint64_t> tables_;
+  // An appended table's file offset (never 0: the header is there).
+  struct TableOffset {
+    uint64_t offset = 0;
+    bool empty() const { return offset == 0; }
+  };
+  HashIndex<StoredCluster> clusters_;
+  HashIndex<TableOffset> tables_;
   std::vector<uint8_t> stored_;
   std::vector<uint8_t> plain_;
   std::vector<uint8_t> encoded_;
