@@ -63,10 +63,10 @@ Status Qcow2L2Stream::Place(uint64_t l1_index,
 }
 
 Status Qcow2L2Stream::WritePending() {
-  for (const auto& [index, table] : pending_) {
-    E2Q_RETURN_IF_ERROR(Place(index, table));
+  for (size_t i = 0; i < pending_count_; ++i) {
+    E2Q_RETURN_IF_ERROR(Place(pending_[i].first, pending_[i].second));
   }
-  pending_.clear();
+  pending_count_ = 0;
   return Status::OK();
 }
 
@@ -77,8 +77,15 @@ Status Qcow2L2Stream::Flush() {
   if (pending_bytes_ == 0) {
     E2Q_RETURN_IF_ERROR(Place(l2_index_, l2_));
   } else {
-    pending_.emplace_back(l2_index_, l2_);
-    if ((pending_.size() + 1) * l2_.size() * 8 > pending_bytes_) {
+    // The table moves into a kept slot, whose old vector becomes the next
+    // table: no allocation per table (fresh pages from malloc for every
+    // batch of tables cost -Q of a /usr copy 5% of its time in page faults).
+    if (pending_count_ == pending_.size()) pending_.emplace_back();
+    auto& slot = pending_[pending_count_++];
+    slot.first = l2_index_;
+    slot.second.swap(l2_);
+    l2_.resize(l2_entries_);
+    if ((pending_count_ + 1) * l2_entries_ * 8 > pending_bytes_) {
       E2Q_RETURN_IF_ERROR(WritePending());
     }
   }

@@ -85,8 +85,10 @@ class Qcow2L2Stream {
   const std::string range_;
   ShareHook share_;
   uint64_t pending_bytes_ = 0;
-  // Finished tables not appended yet: L1 index and entries.
+  // Finished tables not appended yet: L1 index and entries, in the first
+  // pending_count_ slots; the slots after them keep their vectors for reuse.
   std::vector<std::pair<uint64_t, std::vector<uint64_t>>> pending_;
+  size_t pending_count_ = 0;
 
   // Shares or appends `l2` and points L1 slot `l1_index` at it.
   Status Place(uint64_t l1_index, const std::vector<uint64_t>& l2);

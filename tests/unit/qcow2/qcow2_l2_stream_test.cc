@@ -146,6 +146,38 @@ TEST(Qcow2L2StreamTest, TableIsWrittenWhenTheGuestLeavesItsRange) {
   EXPECT_EQ(t.builder.pos(), pos);
 }
 
+TEST(Qcow2L2StreamTest, KeptBackTablesAreAppendedTogetherAndStartEmpty) {
+  Fixture t;
+  // Room for two finished tables: the third completed one writes them all.
+  t.stream.set_pending_bytes(3 * kPer * 8);
+  for (uint64_t k = 0; k < kPer; ++k) t.AddData(k);  // slot 0 full
+  t.AddData(kPer + 1);                               // slot 1: one entry
+  EXPECT_EQ(t.stream.l1()[0], 0u);
+  t.AddData(2 * kPer + 5);  // completes slot 1: two kept back
+  EXPECT_EQ(t.stream.l1()[0], 0u);
+  t.AddData(3 * kPer + 7);  // completes slot 2: written with the others
+  EXPECT_NE(t.stream.l1()[0], 0u);
+  EXPECT_NE(t.stream.l1()[2], 0u);
+  EXPECT_EQ(t.stream.l1()[3], 0u);
+  // Slot 3's and 4's tables reuse the vectors of slots 0 and 1: what those
+  // held must not show through.
+  t.AddData(4 * kPer);
+  ASSERT_OK(t.stream.Close());
+  ASSERT_OK(t.Finish());
+  if (HaveQemuImg()) {
+    EXPECT_EQ(QemuCheck(t.file.data()), 0);
+  }
+  for (uint64_t i = 0; i < kGuest; ++i) {
+    auto it = t.hosts.find(i);
+    const uint64_t want = it == t.hosts.end() ? 0 : it->second | kOflagCopied;
+    if (t.stream.l1()[i / kPer] == 0) {
+      EXPECT_EQ(want, 0u) << i;
+      continue;
+    }
+    EXPECT_EQ(t.StoredEntry(i), want) << "guest cluster " << i;
+  }
+}
+
 TEST(Qcow2L2StreamTest, BackwardsIndexIsRefused) {
   Fixture t;
   t.AddData(10);
