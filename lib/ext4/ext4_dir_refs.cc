@@ -12,7 +12,7 @@ namespace {
 
 constexpr uint64_t kReadChunkBytes = 1 << 20;
 // Directory runs closer than this are read together, gap included.
-constexpr uint64_t kMaxGapBytes = 32 << 10;
+constexpr uint64_t kMaxGapBytes = 16 << 10;
 constexpr uint32_t kDirentHeaderSize = 8;  // inode, rec_len, name_len, type
 constexpr uint32_t kMaxRecLen = 65535;     // "whole 64 KiB block"
 

@@ -17,8 +17,12 @@ namespace e2q::image {
 namespace {
 
 // Selected runs closer than this many bytes are read in one call; the gap
-// is read and dropped.  Cheaper than a second system call for small gaps.
-constexpr uint64_t kMaxGapBytes = 32 << 10;
+// is read and dropped.  Cheaper than a second system call for small gaps;
+// copying a larger gap out of the page cache costs more than the call: with
+// 32 KiB, -Q of a copy of /usr read 343 MiB to copy 124 MiB and took 20%
+// longer than with 16 KiB (8 KiB was as fast there, slower on the synthetic
+// tree; bench/README.md).
+constexpr uint64_t kMaxGapBytes = 16 << 10;
 constexpr size_t kQueueDepth = 4;
 constexpr int kReaders = 2;
 
