@@ -34,6 +34,9 @@ class ForwardingFile : public File {
   Status ZeroRange(uint64_t offset, uint64_t len) override {
     return base_->ZeroRange(offset, len);
   }
+  void Prefetch(uint64_t offset, uint64_t len) override {
+    base_->Prefetch(offset, len);
+  }
 
   // The file calls are forwarded to.
   File* base() const { return base_; }

@@ -51,6 +51,13 @@ bool PosixFile::EnableDirectWrites() {
   return true;
 }
 
+void PosixFile::Prefetch(uint64_t offset, uint64_t len) {
+  if (len == 0) return;
+  // Only a hint: a pipe or a file system without readahead refuses it.
+  (void)::posix_fadvise(fd_, static_cast<off_t>(offset),
+                        static_cast<off_t>(len), POSIX_FADV_WILLNEED);
+}
+
 Result<size_t> PosixFile::ReadSome(uint64_t offset, void* buf, size_t len) {
   for (;;) {
     ssize_t n = ::pread(fd_, buf, len, static_cast<off_t>(offset));

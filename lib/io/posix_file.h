@@ -26,6 +26,7 @@ class PosixFile : public File {
   // sectors as zeros).  Where neither is supported, zeros are written.
   Status ZeroRange(uint64_t offset, uint64_t len) override;
   bool WritesDirect() const override { return direct_fd_ >= 0; }
+  void Prefetch(uint64_t offset, uint64_t len) override;
   int fd() const { return fd_; }
 
   // From now on, writes of at least kDirectWriteMin bytes whose offset,

@@ -74,6 +74,8 @@ class RateLimitedFile : public ForwardingFile {
     limiter_->Acquire(len);
     return ForwardingFile::ZeroRange(offset, len);
   }
+  // Not passed on: reads started in the background would pass the limit.
+  void Prefetch(uint64_t, uint64_t) override {}
 
  private:
   std::unique_ptr<File> owned_;

@@ -5,6 +5,7 @@
 #ifndef E2Q_LIB_IO_WINDOW_FILE_H_
 #define E2Q_LIB_IO_WINDOW_FILE_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -32,6 +33,10 @@ class WindowFile : public ReadOnlyFile {
 
   Result<size_t> ReadSome(uint64_t offset, void* buf, size_t len) override;
   Result<uint64_t> Size() override { return length_; }
+  void Prefetch(uint64_t offset, uint64_t len) override {
+    if (offset >= length_) return;
+    base_->Prefetch(offset_ + offset, std::min(len, length_ - offset));
+  }
 
  private:
   WindowFile(std::unique_ptr<File> base, uint64_t offset, uint64_t length)

@@ -50,6 +50,9 @@ class ScriptedFile : public io::File {
     Log("zero " + std::to_string(offset) + " " + std::to_string(len));
     return fail ? Error("zero") : Status::OK();
   }
+  void Prefetch(uint64_t offset, uint64_t len) override {
+    Log("prefetch " + std::to_string(offset) + " " + std::to_string(len));
+  }
 
   bool fail = false;
   mutable std::vector<std::string> calls;
@@ -82,8 +85,10 @@ TEST(ForwardingFileTest, EveryCallReachesTheInnerFile) {
     EXPECT_OK(f.Truncate(99));
     EXPECT_EQ(f.WritesDirect(), direct);
     EXPECT_OK(f.ZeroRange(4096, 8192));
-    EXPECT_EQ(inner.calls, (Calls{"read 100 8", "write 7 abc", "sync", "size",
-                                  "truncate 99", "direct", "zero 4096 8192"}));
+    f.Prefetch(512, 1024);
+    EXPECT_EQ(inner.calls,
+              (Calls{"read 100 8", "write 7 abc", "sync", "size", "truncate 99",
+                     "direct", "zero 4096 8192", "prefetch 512 1024"}));
   }
 }
 
