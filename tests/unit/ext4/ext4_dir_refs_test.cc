@@ -6,6 +6,8 @@
 #include <map>
 
 #include "lib/base/endian.h"
+#include "lib/io/slow_reads.h"
+#include "tests/unit/hint_log_file.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q::ext4 {
@@ -82,6 +84,47 @@ TEST(DirRefsTest, BlocksPastTheEndAreReported) {
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_NE(warnings[0].find("directory block 10"), std::string::npos)
       << warnings[0];
+}
+
+TEST(DirRefsTest, FastReadsSendNoHints) {
+  const uint32_t bs = 4096;
+  BlockSet dirs;
+  for (uint64_t b = 0; b < 20000; b += 64) dirs.Add(b);
+  HintLogFile dev(Device(20000, bs, dirs));
+  std::vector<std::string> warnings;
+  Walk(&dev, bs, dirs, &warnings);
+  EXPECT_TRUE(dev.hints().empty());
+}
+
+TEST(DirRefsTest, SlowReadsAnnounceTheWindowsAhead) {
+  const uint32_t bs = 4096;
+  BlockSet dirs;
+  // 300 windows, one block each, 256 KiB apart (more than a read's gap).
+  for (uint64_t b = 0; b < 300 * 64; b += 64) dirs.Add(b);
+  HintLogFile dev(Device(300 * 64, bs, dirs), std::chrono::microseconds(300));
+  std::vector<std::string> warnings;
+  auto seen = Walk(&dev, bs, dirs, &warnings);
+  EXPECT_TRUE(warnings.empty());
+  EXPECT_EQ(seen.size(), 300u);  // the same entries as without hints
+  const auto hints = dev.hints();
+  ASSERT_FALSE(hints.empty());
+  // Every directory block after the first few reads is announced exactly
+  // once before it is read, inside one of the hints; the hints go forward.
+  std::map<uint64_t, int> covered;
+  uint64_t last_end = 0;
+  for (const auto& [off, len] : hints) {
+    EXPECT_GE(off, last_end);
+    last_end = off + len;
+    for (uint64_t b = 0; b < 300 * 64; b += 64) {
+      if (b * bs >= off && b * bs + bs <= off + len) ++covered[b];
+    }
+  }
+  for (const auto& [b, n] : covered) EXPECT_EQ(n, 1) << b;
+  const uint64_t first = hints.front().first / bs;
+  EXPECT_LE(first, 64u * (io::SlowReads::kToActivate + 1));
+  for (uint64_t b = first; b < 300 * 64; b += 64) {
+    EXPECT_EQ(covered.count(b), 1u) << "block " << b << " never announced";
+  }
 }
 
 }  // namespace
