@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "lib/io/aligned_buffer.h"
+#include "lib/io/slow_reads.h"
 
 namespace e2q::image {
 
@@ -24,6 +25,7 @@ namespace {
 // tree; bench/README.md).
 constexpr uint64_t kMaxGapBytes = 16 << 10;
 constexpr size_t kQueueDepth = 4;
+constexpr size_t kPrefetchChunks = 8;
 constexpr int kReaders = 2;
 
 // One read: a stretch of the source that holds selected runs, with the
@@ -169,19 +171,21 @@ class ChunkQueue {
 };
 
 Status ReadPiece(io::File* source, const CopyOptions& o, uint8_t* data,
-                 const Piece& p, uint64_t* past_end) {
+                 const Piece& p, uint64_t* past_end, io::SlowReads* slow) {
   const uint64_t bs = o.block_size;
   uint64_t off = p.first * bs;
   uint64_t want = p.nblocks * bs;
   uint64_t have = 0;
   if (off < o.source_size) have = std::min(want, o.source_size - off);
   uint64_t got = 0;
+  const auto start = io::SlowReads::Clock::now();
   while (got < have) {
     E2Q_ASSIGN_OR_RETURN(size_t n,
                          source->ReadSome(off + got, data + got, have - got));
     if (n == 0) break;  // the source ended early
     got += n;
   }
+  slow->Note(got, start);
   if (got < want) {
     std::memset(data + got, 0, want - got);
     uint64_t first_missing = p.first + got / bs;
@@ -195,14 +199,47 @@ Status ReadPiece(io::File* source, const CopyOptions& o, uint8_t* data,
   return Status::OK();
 }
 
-Status ReadChunk(io::File* source, const CopyOptions& o, Chunk* c) {
+Status ReadChunk(io::File* source, const CopyOptions& o, Chunk* c,
+                 io::SlowReads* slow) {
   for (const Piece& p : c->pieces) {
     E2Q_RETURN_IF_ERROR(ReadPiece(source, o,
                                   c->data.get() + p.buf_offset * o.block_size,
-                                  p, &c->past_end));
+                                  p, &c->past_end, slow));
   }
   return Status::OK();
 }
+
+// Once reads wait for the device, the pieces of the kPrefetchChunks chunks
+// after the one a reader claimed are announced to it (File::Prefetch), so
+// that a cold disk works on many scattered reads at a time instead of the
+// two the readers have in flight.
+class Prefetcher {
+ public:
+  Prefetcher(io::File* source, const std::vector<Chunk>& plan, uint32_t bs)
+      : source_(source), plan_(plan), bs_(bs) {}
+
+  void Claimed(size_t index) {
+    if (!slow.active()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    next_ = std::max(next_, index + 1);
+    const size_t end = std::min(plan_.size(), index + 1 + kPrefetchChunks);
+    io::PrefetchHints hints(source_);
+    for (; next_ < end; ++next_) {
+      for (const Piece& p : plan_[next_].pieces) {
+        hints.Add(p.first * bs_, p.nblocks * bs_);
+      }
+    }
+  }
+
+  io::SlowReads slow;
+
+ private:
+  io::File* const source_;
+  const std::vector<Chunk>& plan_;
+  const uint32_t bs_;
+  std::mutex mu_;
+  size_t next_ = 0;  // first chunk not announced
+};
 
 }  // namespace
 
@@ -215,14 +252,16 @@ Result<CopyStats> CopyBlocks(io::File* source, const BlockSet& blocks,
   std::vector<Chunk> plan = PlanChunks(
       blocks.Runs(), options.max_read_bytes / bs, kMaxGapBytes / bs);
   ChunkQueue queue(&plan);
+  Prefetcher prefetch(source, plan, options.block_size);
   const uint64_t max_bytes = options.max_read_bytes / bs * bs;
   // Two readers: copying out of the page cache is what a warm export
   // spends its time on, and it scales with cores.
   auto read_chunks = [&] {
     size_t i;
     while (Chunk* c = queue.Claim(&i)) {
+      prefetch.Claimed(i);
       c->data = queue.TakeBuffer(std::max(c->nblocks * bs, max_bytes));
-      c->status = ReadChunk(source, options, c);
+      c->status = ReadChunk(source, options, c, &prefetch.slow);
       queue.Ready(i);
     }
   };

@@ -2,11 +2,14 @@
 // at their own offsets, unselected ones read as zeros, transforms apply, and
 // a short source is reported, not fatal.
 #include "lib/image/copy_pipeline.h"
-#include "lib/base/is_zero.h"
 
+#include <algorithm>
+#include <chrono>
 #include <random>
 
+#include "lib/base/is_zero.h"
 #include "lib/image/image_sink.h"
+#include "tests/unit/hint_log_file.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q {
@@ -53,6 +56,35 @@ TEST(CopyPipelineTest, CopiesSelectedBlocksOnly) {
     EXPECT_EQ(st.blocks_read, set.size());
     EXPECT_EQ(last, set.size());
     EXPECT_EQ(out.data(), Expected(src, set, bs));
+  }
+}
+
+TEST(CopyPipelineTest, SlowReadsAnnounceChunksAheadAndCopyTheSame) {
+  const uint32_t bs = 4096;
+  auto src = RandomBytes(bs * 4096, 3);
+  BlockSet set;
+  for (uint64_t b = 0; b < 4096; b += 16) set.Add(b, 2);  // scattered
+  for (auto delay :
+       {std::chrono::microseconds(0), std::chrono::microseconds(300)}) {
+    HintLogFile source(src, delay);
+    io::MemFile out("out");
+    auto sink = image::NewRawSink(&out, src.size(), /*sparse=*/true, 4096);
+    image::CopyOptions o;
+    o.block_size = bs;
+    o.max_read_bytes = 64 << 10;  // 8 pieces of 8 KiB per chunk: 32 chunks
+    ASSERT_OK(image::CopyBlocks(&source, set, sink.get(), o).status());
+    EXPECT_EQ(out.data(), Expected(src, set, bs));
+    const auto hints = source.hints();
+    if (delay.count() == 0) {
+      EXPECT_TRUE(hints.empty());
+      continue;
+    }
+    ASSERT_FALSE(hints.empty());
+    // Hints cover selected blocks only within their merged stretches, and
+    // reach the last selected block.
+    uint64_t end = 0;
+    for (const auto& [off, len] : hints) end = std::max(end, off + len);
+    EXPECT_EQ(end, (4096 - 16 + 2) * uint64_t{bs});
   }
 }
 
