@@ -26,13 +26,14 @@
 # table shows the CPU time (user + system) of that median run beside it,
 # which other work on the machine disturbs less, and the load average at
 # the start and the end.  Outputs go to a scratch folder under the cache
-# folder, removed as the run goes.  Exit status 0, or 1 when a command
+# folder, each kept until the same command runs again (see run_all),
+# removed after each filesystem.  Exit status 0, or 1 when a command
 # failed or a tool is missing.
 #
 # As root, the script and every command it times run at nice -20: other
 # work on the machine (builds, tests) then disturbs all of them less.
 #
-# Usage: bench.sh [--quick] [--cold] [--runs N] [--fs LIST] [--build DIR] [--dir DIR] [--keep]
+# Usage: bench.sh [--quick] [--cold] [--runs N] [--fs LIST] [--load N] [--build DIR] [--dir DIR] [--keep]
 #   --quick      small filesystems (1 GiB / 50,000 inodes; 320 MiB data;
 #                /usr/share in 2 GiB)
 #   --cold       cold caches: the page cache is dropped before every command
@@ -41,6 +42,8 @@
 #                e2image -Q
 #   --runs N     timed runs per command, the median counts (default 5)
 #   --fs LIST    filesystems, comma-separated (default meta,data,usr)
+#   --load N     a busy machine: N processes spinning on the CPU, at the
+#                timed commands' priority, for the whole run
 #   --build DIR  a build folder: use DIR/e2qimage/e2qimage
 #   --dir DIR    cache folder for the filesystems (default $E2Q_BENCH_DIR
 #                or /var/tmp/e2q-bench)
@@ -63,6 +66,7 @@ quick=0
 cold=0
 runs=5
 fslist=meta,data,usr
+load=0
 build=
 keep=0
 dir=${E2Q_BENCH_DIR:-/var/tmp/e2q-bench}
@@ -75,6 +79,8 @@ while [ $# -gt 0 ]; do
     --runs=*) runs=${1#--runs=} ;;
     --fs) [ $# -ge 2 ] || usage; fslist=$2; shift ;;
     --fs=*) fslist=${1#--fs=} ;;
+    --load) [ $# -ge 2 ] || usage; load=$2; shift ;;
+    --load=*) load=${1#--load=} ;;
     --build) [ $# -ge 2 ] || usage; build=$2; shift ;;
     --build=*) build=${1#--build=} ;;
     --dir) [ $# -ge 2 ] || usage; dir=$2; shift ;;
@@ -85,6 +91,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 case $runs in ''|*[!0-9]*|0) die "--runs wants a positive number, not '$runs'" ;; esac
+case $load in ''|*[!0-9]*) die "--load wants a number, not '$load'" ;; esac
 IFS=, read -r -a filesystems <<<"$fslist"
 for f in "${filesystems[@]}"; do
   case $f in meta|data|usr) ;; *) die "--fs: unknown filesystem '$f' (meta, data, usr)" ;; esac
@@ -123,7 +130,11 @@ for f in "${filesystems[@]}"; do
 done
 
 out=$(mktemp -d "$dir/run.XXXXXX")
-cleanup() { if [ $keep = 0 ]; then rm -rf "$out"; else echo "bench: outputs kept in $out" >&2; fi; }
+HOGS=()
+cleanup() {
+  if [ ${#HOGS[@]} -gt 0 ]; then kill "${HOGS[@]}" 2>/dev/null || true; fi
+  if [ $keep = 0 ]; then rm -rf "$out"; else echo "bench: outputs kept in $out" >&2; fi
+}
 trap cleanup EXIT
 
 # ---- helpers -------------------------------------------------------------
@@ -245,11 +256,18 @@ run_all() {
           CHECK[$key]=$rc
         fi
       fi
-      # The last run's output stays with --keep; the others go at once to
-      # spare disk space.
-      if [ $keep = 0 ] || [ "$round" -lt "$runs" ]; then rm -f "$output"; fi
+      # Each output stays until just before the same command runs again:
+      # its pages are then freed a moment before the command needs as
+      # many.  On this VM (free page reporting to the host, order 9),
+      # memory freed seconds earlier is handed back to the host, and
+      # writing into it again faults on the host for every page: -Qa of
+      # the usr filesystem took 50 s right after a small command and 12 s
+      # right after another large one, dd of 5 GiB of zeros 16.6 s.
     done
   done
+  if [ $keep = 0 ]; then
+    for key in "${KEYS[@]}"; do rm -f "${OUTPUT[$key]}"; done
+  fi
   for key in "${KEYS[@]}"; do
     [ -n "${RUNS[$key]:-}" ] || continue
     read -r "T[$key]" "CPU[$key]" < <(printf '%s' "${RUNS[$key]}" | sort -n |
@@ -354,6 +372,12 @@ fi
 echo "bench: median of $runs interleaved runs, $([ $cold = 1 ] && echo 'cold cache (dropped before every command)' || echo 'warm cache')$([ $quick = 1 ] && echo ', quick mode')$prio"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench: load average (1/5/15 min) at start: $load_start"
+# Started after the renice, so the hogs share the commands' priority.
+for ((i = 0; i < load; i++)); do
+  bash -c 'while :; do :; done' &
+  HOGS+=($!)
+done
+if [ "$load" -gt 0 ]; then echo "bench: $load busy process(es) spinning during the run"; fi
 
 # describe FS: the filesystem's line above its table.
 describe() {
