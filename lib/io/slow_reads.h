@@ -3,7 +3,8 @@
 // the ranges it announces into few calls.
 //
 // Reads from the page cache take microseconds, and a prefetch hint per
-// read would only add system calls (7% on a warm -Q of a copy of /usr).
+// read would only add a system call to each of them (a warm -Q of a copy
+// of /usr makes about 13,000 reads).
 // A read that takes longer than kFixedNs plus one nanosecond per
 // kBytesPerNs bytes did not come from memory; after kToActivate such reads
 // the reader prefetches for the rest of the run.  Thread-safe.
