@@ -385,14 +385,19 @@ describe() {
   echo "$1: $img: $(human "$(stat -c %s "$img")"), $(fs_used_inodes "$img") inodes in use, $(human "$(fs_used_bytes "$img")") in use"
 }
 
-# queue_fs FS: queues the commands timed on filesystem FS.
+# queue_fs FS: queues the commands timed on filesystem FS (with --cold,
+# -Q, e2image -Q, -Qa and cp --sparse=always).
 queue_fs() {
   local f=$1 img=${IMG[$1]} o=$out/$1
   e2q "$f: e2qimage -Q" "$o.e2q-Q.qcow2" -Q "$img" "$o.e2q-Q.qcow2"
-  e2q "$f: e2qimage -Q --threads=1" "$o.e2q-Q-t1.qcow2" -Q --threads=1 "$img" "$o.e2q-Q-t1.qcow2"
+  if [ $cold = 0 ]; then
+    e2q "$f: e2qimage -Q --threads=1" "$o.e2q-Q-t1.qcow2" -Q --threads=1 "$img" "$o.e2q-Q-t1.qcow2"
+  fi
   add "$f: e2image -Q" "$o.e2i-Q.qcow2" e2image -Q "$img" "$o.e2i-Q.qcow2"
   e2q "$f: e2qimage -Qa" "$o.e2q-Qa.qcow2" -Qa "$img" "$o.e2q-Qa.qcow2"
   add "$f: cp --sparse=always" "$o.cp.img" cp --sparse=always "$img" "$o.cp.img"
+  # With --cold, only these four: the page cache is dropped before each.
+  [ $cold = 0 ] || return 0
   add "$f: cp" "$o.cp-auto.img" cp "$img" "$o.cp-auto.img"
   e2q "$f: e2qimage -Qaz" "$o.e2q-Qaz.qcow2" -Qaz "$img" "$o.e2q-Qaz.qcow2"
   add "$f: qemu-img convert -c -W -O qcow2" "$o.qemu-cW.qcow2" \
@@ -472,12 +477,8 @@ report_fs() {
 if [ $cold = 1 ]; then
   for f in "${filesystems[@]}"; do
     [ "$f" != data ] || continue
-    img=${IMG[$f]} o=$out/$f
     echo "bench: $f: timing with cold caches" >&2
-    e2q "$f: e2qimage -Q" "$o.e2q-Q.qcow2" -Q "$img" "$o.e2q-Q.qcow2"
-    add "$f: e2image -Q" "$o.e2i-Q.qcow2" e2image -Q "$img" "$o.e2i-Q.qcow2"
-    e2q "$f: e2qimage -Qa" "$o.e2q-Qa.qcow2" -Qa "$img" "$o.e2q-Qa.qcow2"
-    add "$f: cp --sparse=always" "$o.cp.img" cp --sparse=always "$img" "$o.cp.img"
+    queue_fs "$f"
     run_all
   done
   echo "bench: load average (1/5/15 min): $load_start at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
