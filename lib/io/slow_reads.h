@@ -22,8 +22,8 @@ namespace e2q::io {
 class SlowReads {
  public:
   static constexpr uint64_t kFixedNs = 50'000;
-  static constexpr uint64_t kBytesPerNs =
-      4;  // 4 GB/s: any memory copies faster
+  // 4 GB/s: any memory copies faster.
+  static constexpr uint64_t kBytesPerNs = 4;
   static constexpr int kToActivate = 4;
 
   using Clock = std::chrono::steady_clock;
