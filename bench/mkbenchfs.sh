@@ -267,10 +267,12 @@ build() {
     # /usr/share alone in quick mode.
     local src=/usr
     if [ $quick = 1 ]; then src=/usr/share; fi
-    local tree
-    tree=$(du -sxb "$src" 2>/dev/null | cut -f1)-$(find "$src" -xdev 2>/dev/null | wc -l)
+    local entries
+    entries=$(find "$src" -xdev 2>/dev/null | wc -l)
     if [ $quick = 1 ]; then size=2G; else size=16G; fi
-    inodes=$(( $(find "$src" -xdev 2>/dev/null | wc -l) * 2 + 65536 ))
+    inodes=$((entries * 2 + 65536))
+    local tree
+    tree=$(du -sxb "$src" 2>/dev/null | cut -f1)-$entries
     params="v$VERSION usr src=$src tree=$tree size=$size inodes=$inodes"
   elif [ "$kind" = meta ]; then
     if [ $quick = 1 ]; then
