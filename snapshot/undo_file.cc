@@ -15,6 +15,7 @@
 #include "lib/image/content_digest.h"
 #include "lib/image/image_sink.h"
 #include "lib/io/forwarding_file.h"
+#include "lib/qcow2/cluster_dedup.h"
 #include "lib/qcow2/qcow2_format.h"
 #include "lib/qcow2/qcow2_multi_writer.h"
 
@@ -109,12 +110,42 @@ class SparseDigest {
   bool have_ = false;
 };
 
+// Adds the non-zero clusters [first, first + n) of `data` (back to back)
+// to `t`, storing only those it cannot reuse (an equal one stored before).
+Status AddClusters(qcow2::ClusterTarget* t, uint64_t first, const uint8_t* data,
+                   uint64_t n, std::vector<uint64_t>* indexes,
+                   std::vector<uint8_t>* reusable) {
+  const uint64_t cs = t->cluster_size();
+  while (n > 0) {
+    const uint64_t m = std::min<uint64_t>(n, qcow2::ClusterDedup::kMaxBatch);
+    indexes->resize(m);
+    for (uint64_t k = 0; k < m; ++k) (*indexes)[k] = first + k;
+    E2Q_RETURN_IF_ERROR(t->FindReusable(indexes->data(), data, m, reusable));
+    for (uint64_t k = 0; k < m;) {
+      if ((*reusable)[k]) {
+        E2Q_RETURN_IF_ERROR(t->AddReusedCluster(first + k));
+        ++k;
+        continue;
+      }
+      uint64_t run = 1;
+      while (k + run < m && !(*reusable)[k + run]) ++run;
+      E2Q_RETURN_IF_ERROR(t->AddDataClusters(first + k, data + k * cs, run));
+      k += run;
+    }
+    first += m;
+    data += m * cs;
+    n -= m;
+  }
+  return Status::OK();
+}
+
 // Adds one layer's blocks of `source`, clusters = blocks, to `target`.
 Status WriteLayer(io::File* source, const BlockSet& blocks, uint32_t bs,
                   qcow2::ClusterTarget* t, ContentSum* sum,
                   const std::function<void(uint64_t)>& progress, uint64_t* done,
                   SparseDigest* digest) {
-  std::vector<uint8_t> buf;
+  std::vector<uint8_t> buf, reusable;
+  std::vector<uint64_t> indexes;
   for (const BlockRun& run : blocks.Runs()) {
     for (uint64_t b = run.start; b < run.start + run.count;) {
       uint64_t n =
@@ -132,7 +163,7 @@ Status WriteLayer(io::File* source, const BlockSet& blocks, uint32_t bs,
         }
         uint64_t m = 1;
         while (k + m < n && !IsZero(&buf[(k + m) * bs], bs)) ++m;
-        E2Q_RETURN_IF_ERROR(t->AddDataClusters(b + k, p, m));
+        E2Q_RETURN_IF_ERROR(AddClusters(t, b + k, p, m, &indexes, &reusable));
         k += m;
       }
       b += n;
@@ -198,7 +229,12 @@ Status WriteUndoFile(io::File* device, io::File* target, const BlockSet& blocks,
   qcow2::MultiWriterOptions o;
   o.version = 3;
   o.cluster_bits = bits;
+  // Equal blocks, in either content and at any offset, are stored once.
+  // The original content becomes a snapshot too ("original", one more L1
+  // table) only when it shares a block within itself, so that qemu still
+  // copies before it writes (lib/qcow2/qcow2_multi_writer.h).
   o.last_state_is_snapshot = false;
+  o.share_identical = true;
   E2Q_ASSIGN_OR_RETURN(auto w, qcow2::Qcow2MultiWriter::Create(out, o));
   qcow2::StateInfo info;
   info.id_str = "1";
@@ -209,8 +245,8 @@ Status WriteUndoFile(io::File* device, io::File* target, const BlockSet& blocks,
   E2Q_ASSIGN_OR_RETURN(qcow2::ClusterTarget * t, w->BeginState(info));
   E2Q_RETURN_IF_ERROR(WriteLayer(target, blocks, id->block_size, t, &target_sum,
                                  progress, &done, nullptr));
-  info.id_str = "original";
-  info.name = "original";
+  info.id_str = "2";
+  info.name = kOriginalSnapshotName;
   E2Q_ASSIGN_OR_RETURN(t, w->BeginState(info));
   const uint64_t guest_size = (id->device_size + 511) & ~uint64_t{511};
   SparseDigest digest(guest_size);

@@ -1,12 +1,15 @@
 // The undo file of an offline rollback (-R, -U; doc/e2qimage.8 OFFLINE
 // ROLLBACK): a qcow2 image the size of the device whose active layer holds the
 // original content of every block the rollback writes, and whose internal
-// snapshot "rollback-ID" holds the new content of the same blocks.  Both
-// layers map exactly those blocks (an all-zero block as a zero cluster), so
-// the set of blocks is the set of mapped clusters; cluster size = block
-// size.  A header extension of e2qimage's own type records the identity of
-// the rollback (filesystem UUID, snapshot ID, device size, block size,
-// number of blocks, checksums of both contents) and an advisory state.
+// snapshot "rollback-ID" holds the new content of the same blocks.  A block
+// equal to another, in either content, is stored once; when two original
+// blocks are alike, a second snapshot, "original", holds the original
+// content again, so that qemu may still write to the file.  Each layer maps
+// exactly those blocks (an all-zero block as a zero cluster), so the set of
+// blocks is the set of mapped clusters; cluster size = block size.  A header
+// extension of e2qimage's own type records the identity of the rollback
+// (filesystem UUID, snapshot ID, device size, block size, number of blocks,
+// checksums of both contents) and an advisory state.
 #ifndef E2Q_SNAPSHOT_UNDO_FILE_H_
 #define E2Q_SNAPSHOT_UNDO_FILE_H_
 
@@ -61,6 +64,10 @@ class ContentSum {
 // The snapshot name of the new content: "rollback-ID", or "install" for
 // ID 0, an install (-I; snapshot/install_run.h).
 std::string RollbackSnapshotName(uint32_t snapshot_id);
+
+// The snapshot name of the original content (the active layer's copy),
+// present when original blocks are shared among themselves.
+inline constexpr char kOriginalSnapshotName[] = "original";
 
 // Writes the undo image for `blocks` (sorted, < device_size / block_size)
 // to `out` (from offset 0): original content read from `device`, new

@@ -44,6 +44,7 @@ class Qcow2MultiWriter::State : public ClusterTarget {
         prev_(prev),
         l2_entries_(L2Entries(w_->cluster_bits())),
         guest_clusters_(DivRoundUp(info_.virtual_size, w_->cluster_size())),
+        begin_(w_->file_.pos()),
         l2_(&w_->file_, guest_clusters_, 0, "state " + info_.id_str) {
     l2_.set_share_hook([this](uint64_t l1_index,
                               const std::vector<uint64_t>& l2) {
@@ -242,6 +243,10 @@ class Qcow2MultiWriter::State : public ClusterTarget {
     E2Q_RETURN_IF_ERROR(Take(index));
     E2Q_RETURN_IF_ERROR(w_->file_.ReferenceEntry(entry));
     l2_.Set(index, entry);
+    const uint64_t host = (entry & kOflagCompressed)
+                              ? CompressedLayout(cluster_bits()).Offset(entry)
+                              : entry & kL2OffsetMask;
+    if (host >= begin_) shares_within_ = true;
     ++w_->stats_.reused_clusters;
     return Status::OK();
   }
@@ -250,7 +255,7 @@ class Qcow2MultiWriter::State : public ClusterTarget {
     if (finished_) return Status::OK();
     E2Q_RETURN_IF_ERROR(l2_.Flush());
     finished_ = true;
-    w_->done_.push_back(Done{std::move(info_), l2_.TakeL1()});
+    w_->done_.push_back(Done{std::move(info_), l2_.TakeL1(), shares_within_});
     return Status::OK();
   }
 
@@ -312,6 +317,7 @@ class Qcow2MultiWriter::State : public ClusterTarget {
     E2Q_ASSIGN_OR_RETURN(uint64_t table, w_->dedup_->FindTable(l2, &hash));
     if (table != 0) {
       E2Q_RETURN_IF_ERROR(w_->file_.Reference(table, table + cluster_size()));
+      if (table >= begin_) shares_within_ = true;
       ++w_->stats_.equal_l2_tables;
       return table;
     }
@@ -338,8 +344,12 @@ class Qcow2MultiWriter::State : public ClusterTarget {
   const Done* prev_;
   const uint64_t l2_entries_;
   const uint64_t guest_clusters_;
+  // Where this state's clusters and tables start in the file: an entry at
+  // or past it that is used twice is shared within the state.
+  const uint64_t begin_;
   Qcow2L2Stream l2_;
   bool finished_ = false;
+  bool shares_within_ = false;
 
   uint64_t prev_loaded_ = UINT64_MAX;
   std::vector<uint64_t> prev_l2_;
@@ -378,7 +388,7 @@ Result<std::unique_ptr<Qcow2MultiWriter>> Qcow2MultiWriter::Create(
   }
   std::unique_ptr<Qcow2MultiWriter> w(
       new Qcow2MultiWriter(out, std::move(options)));
-  if (w->opts_.share_identical && w->opts_.last_state_is_snapshot) {
+  if (w->opts_.share_identical) {
     w->dedup_ = std::make_unique<ClusterDedup>(&w->file_);
   }
   return w;
@@ -424,10 +434,10 @@ Result<ClusterTarget*> Qcow2MultiWriter::BeginState(StateInfo info) {
   return state_.get();
 }
 
-Result<uint64_t> Qcow2MultiWriter::WriteActiveL1() {
+Result<uint64_t> Qcow2MultiWriter::WriteActiveL1(bool last_is_snapshot) {
   const Done& last = done_.back();
   std::vector<uint64_t> l2;
-  if (opts_.last_state_is_snapshot) {
+  if (last_is_snapshot) {
     // A second L1 path to the last state's tables and data: everything
     // reachable from the active layer ends with refcount >= 2.
     for (uint64_t e : last.l1) {
@@ -475,11 +485,13 @@ Status Qcow2MultiWriter::Finish() {
   prev_copy_.reset();
 
   const Done& last = done_.back();
-  E2Q_ASSIGN_OR_RETURN(uint64_t active_l1, WriteActiveL1());
+  const bool last_is_snapshot =
+      opts_.last_state_is_snapshot || last.shares_within;
+  E2Q_ASSIGN_OR_RETURN(uint64_t active_l1, WriteActiveL1(last_is_snapshot));
 
   std::vector<SnapshotEntry> entries;
   auto first = done_.rbegin();
-  if (!opts_.last_state_is_snapshot) ++first;
+  if (!last_is_snapshot) ++first;
   for (auto it = first; it != done_.rend(); ++it) {
     SnapshotEntry s;
     E2Q_ASSIGN_OR_RETURN(s.l1_table_offset, file_.AppendTable(it->l1));

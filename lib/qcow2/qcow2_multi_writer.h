@@ -10,10 +10,10 @@
 // L2 table equal to the previous state's whole table is itself shared.  The
 // comparison reads the previous state's stored cluster back from the output
 // (decompressing it if needed), so it is exact and needs no memory beyond
-// one L2 table of each of the two states.  With share_identical (and
-// last_state_is_snapshot), a cluster or table equal to any stored before,
-// in any state and at any offset, is also stored once (ClusterDedup,
-// checked after the previous state's same cluster).
+// one L2 table of each of the two states.  With share_identical, a cluster
+// or table equal to any stored before, in any state and at any offset, is
+// also stored once (ClusterDedup, checked after the previous state's same
+// cluster).
 //
 // Refcounts follow qemu (doc/qcow2-format.md, "What qemu checks"): a data
 // cluster counts once for every L1 table through which it is reachable, an L2
@@ -47,12 +47,14 @@ struct MultiWriterOptions {
   uint32_t cluster_bits = 16;               // 9..21
   std::vector<HeaderExtension> extensions;  // written after the known ones
   // When false, the last state is the active layer only, with no snapshot
-  // entry of its own; clusters only it uses then carry COPIED flags.
+  // entry of its own, and clusters only it uses carry COPIED flags --
+  // unless it shares a cluster or table within itself (share_identical):
+  // then it is a snapshot too, since a cluster reached twice from the
+  // active L1 alone would, once qemu copied one of the two, be left with
+  // refcount 1 and no COPIED flag (qemu-img check: an error).
   bool last_state_is_snapshot = true;
   // Also store a cluster or L2 table equal to any stored before (not only
-  // to the previous state's at the same place) once (ClusterDedup).  Only
-  // with last_state_is_snapshot: every cluster is then reachable from at
-  // least two L1 tables, so qemu copies before it writes (qcow2_writer.h).
+  // to the previous state's at the same place) once (ClusterDedup).
   bool share_identical = true;
 };
 
@@ -112,12 +114,14 @@ class Qcow2MultiWriter {
   struct Done {
     StateInfo info;
     std::vector<uint64_t> l1;
+    bool shares_within = false;  // a cluster or table it stored used twice
   };
 
   Qcow2MultiWriter(io::File* out, MultiWriterOptions options);
-  // The active L1 table: a second path to the last state, or its own
-  // tables with COPIED flags set where the refcount is 1.
-  Result<uint64_t> WriteActiveL1();
+  // The active L1 table: a second path to the last state (when it is also
+  // a snapshot), or its own tables with COPIED flags set where the
+  // refcount is 1.
+  Result<uint64_t> WriteActiveL1(bool last_is_snapshot);
 
   io::File* out_;
   MultiWriterOptions opts_;

@@ -44,10 +44,11 @@ std::vector<Image> MakeStates() {
 }
 
 Image Write(const std::vector<Image>& states, bool compress,
-            MultiWriterStats* stats) {
+            MultiWriterStats* stats, bool last_state_is_snapshot = true) {
   io::MemFile out("multi.qcow2");
   MultiWriterOptions o;
   o.cluster_bits = 9;
+  o.last_state_is_snapshot = last_state_is_snapshot;
   auto w = Qcow2MultiWriter::Create(&out, o);
   EXPECT_TRUE(w.ok());
   std::unique_ptr<qcow2::ClusterCompressor> comp;
@@ -159,6 +160,51 @@ TEST(Qcow2MultiWriterTest, EqualClustersAnywhereStoredOnce) {
     EXPECT_EQ(st.equal_l2_tables, 3u) << compress;  // ranges 2-4 of state 0
     EXPECT_GE(st.equal_clusters, 49u + 3 + 1) << compress;
   }
+}
+
+// Without last_state_is_snapshot, the last state is the active layer only,
+// unless it shares a cluster or table within itself: then it is a snapshot
+// too, and qemu-img check accepts the file either way.
+TEST(Qcow2MultiWriterTest, LastStateIsASnapshotOnlyWhenItSharesWithinItself) {
+  auto names = [](const Image& file) {
+    auto r = Qcow2Reader::Open(std::make_unique<io::MemFile>("m", file));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    std::vector<std::string> v;
+    if (r.ok()) {
+      for (const auto& snap : (*r)->snapshots()) v.push_back(snap.name);
+    }
+    return v;
+  };
+  using Names = std::vector<std::string>;
+  std::vector<Image> s = MakeStates();
+  // Equal to clusters of earlier states only: no snapshot of its own.
+  std::copy(&s[0][0], &s[0][512], &s[2][300 * 512]);
+  Image file = Write(s, false, nullptr, false);
+  EXPECT_EQ(names(file), (Names{"snap2", "snap1"}));
+  EXPECT_EQ(ReadState(file, ""), s[2]);
+  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(file), 0);
+  // A new cluster twice in the last state.
+  std::vector<Image> t = s;
+  Fill(&t[2], 301 * 512, 512, 9);
+  std::copy(&t[2][301 * 512], &t[2][302 * 512], &t[2][302 * 512]);
+  file = Write(t, false, nullptr, false);
+  EXPECT_EQ(names(file), (Names{"current", "snap2", "snap1"}));
+  EXPECT_EQ(ReadState(file, ""), t[2]);
+  EXPECT_EQ(ReadState(file, "current"), t[2]);
+  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(file), 0);
+  // Two L2 ranges of the last state alike, so their tables are too, though
+  // every cluster in them is an older state's: ranges 6 and 7 both start
+  // with copies of state 0's clusters 0-15.
+  t = s;
+  std::fill(&t[2][384 * 512], &t[2][512 * 512], 0);
+  std::copy(&s[0][0], &s[0][16 * 512], &t[2][384 * 512]);
+  std::copy(&s[0][0], &s[0][16 * 512], &t[2][448 * 512]);
+  MultiWriterStats st;
+  file = Write(t, false, &st, false);
+  EXPECT_EQ(st.equal_l2_tables, 1u);
+  EXPECT_EQ(names(file), (Names{"current", "snap2", "snap1"}));
+  EXPECT_EQ(ReadState(file, ""), t[2]);
+  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(file), 0);
 }
 
 TEST(Qcow2MultiWriterTest, Deterministic) {

@@ -5,11 +5,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <random>
 
 #include "snapshot/undo_file.h"
 #include "tests/doubles/fault_file.h"
+#include "tests/unit/qemu_img.h"
+#include "tests/unit/shell.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q::snapshot {
@@ -278,6 +281,122 @@ TEST(RollbackTest, UndoFilePassesQemuCheck) {
           ("qemu-img snapshot -l " + p + " | grep -q rollback-7").c_str()),
       0);
   unlink(path);
+}
+
+// A rollback of 24 blocks whose blocks may repeat: with `alike_original`,
+// the original content of blocks 20-29 is ten times the same block (and
+// so is their new content); with `moved`, the new content of blocks 71 and
+// 72 is the original content of block 60 (moved there).  Without either,
+// the same blocks change, all unlike.
+Fixture MakeRepeatingFixture(bool alike_original, bool moved) {
+  Fixture f = MakeFixture(9);
+  std::mt19937 rng(99);
+  auto fill = [&](Bytes* d, uint64_t b, bool same, uint32_t seed) {
+    std::mt19937 r(same ? seed : static_cast<uint32_t>(rng()));
+    for (uint64_t i = 0; i < kBs; ++i) (*d)[b * kBs + i] = uint8_t(r());
+  };
+  for (uint64_t b = 20; b < 30; ++b) {
+    fill(&f.original, b, alike_original, 1000);
+    fill(&f.target, b, alike_original, 2000);
+  }
+  for (uint64_t b : {71, 72}) {
+    if (moved) {
+      std::copy_n(&f.original[60 * kBs], kBs, &f.target[b * kBs]);
+    } else {
+      fill(&f.target, b, false, 0);
+    }
+  }
+  return f;
+}
+
+// Writes `data` to a temporary file; returns its name.
+std::string TempFile(const Bytes& data) {
+  char path[] = "/tmp/e2q-undo-test-XXXXXX";
+  const int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(write(fd, data.data(), data.size()), ssize_t(data.size()));
+  close(fd);
+  return path;
+}
+
+// Block `b` of the raw file `raw` equals block `b` of `want`.
+bool SameBlock(const Bytes& raw, const Bytes& want, uint64_t b) {
+  return raw.size() >= (b + 1) * kBs &&
+         std::equal(&raw[b * kBs], &raw[(b + 1) * kBs], &want[b * kBs]);
+}
+
+// Rolls `f.original` back and forth with `undo`; then, with qemu, writes
+// into the undo file's active layer at `writes` (the shared blocks) and
+// checks that qemu-img check stays at 0 and that the snapshots still hold
+// what was written.
+void CheckSharedUndo(const Fixture& f, const Bytes& undo,
+                     const std::vector<uint64_t>& writes,
+                     bool has_original_snapshot) {
+  io::MemFile dev("dev", f.original);
+  auto r = Apply(undo, &dev, Direction::kRollback);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(dev.data(), f.target);
+  r = Apply(undo, &dev, Direction::kUndo);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(dev.data(), f.original);
+
+  if (!HaveQemuImg() || Sh("qemu-io --version >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "qemu-img or qemu-io missing";
+  }
+  EXPECT_EQ(QemuCheck(undo), 0);
+  const std::string p = TempFile(undo);
+  const std::string q = TempFile(Bytes(f.original.size()));
+  EXPECT_EQ(Sh("qemu-img snapshot -l " + p + " | grep -q ' original '"),
+            has_original_snapshot ? 0 : 1);
+  for (uint64_t b : writes) {
+    EXPECT_EQ(Sh("qemu-io -f qcow2 -c 'write -P 7 " + std::to_string(b * kBs) +
+                 " 4096' " + p + " >/dev/null"),
+              0);
+    EXPECT_EQ(Sh("qemu-img check -q " + p), 0) << "after writing block " << b;
+  }
+  EXPECT_EQ(Sh("qemu-img convert -O raw -l rollback-7 " + p + " " + q), 0);
+  Bytes got = ReadAll(q);
+  for (uint64_t b = 0; b < kBlocks; ++b) {  // the blocks it holds
+    if (SameBlock(f.original, f.target, b)) continue;
+    EXPECT_TRUE(SameBlock(got, f.target, b)) << "rollback-7, block " << b;
+  }
+  if (has_original_snapshot) {
+    EXPECT_EQ(Sh("qemu-img snapshot -a original " + p), 0);
+    EXPECT_EQ(Sh("qemu-img check -q " + p), 0);
+    EXPECT_EQ(Sh("qemu-img convert -O raw " + p + " " + q), 0);
+    got = ReadAll(q);
+    for (uint64_t b : writes) {
+      EXPECT_TRUE(SameBlock(got, f.original, b)) << "original, block " << b;
+    }
+  }
+  unlink(p.c_str());
+  unlink(q.c_str());
+}
+
+TEST(RollbackTest, EqualBlocksAreStoredOnceAndQemuMayWriteTheUndoFile) {
+  const Fixture shared = MakeRepeatingFixture(true, true);
+  uint64_t n_shared = 0, n_plain = 0;
+  const Bytes undo = MakeUndo(shared, &n_shared);
+  const Bytes plain = MakeUndo(MakeRepeatingFixture(false, false), &n_plain);
+  ASSERT_EQ(n_shared, n_plain);
+  ASSERT_EQ(n_shared, 12u + 10u + 2u);
+  // Nine target and nine original blocks of 20-29 equal an earlier one,
+  // target 72 equals target 71, original 60 equals target 71; the
+  // "original" snapshot costs one cluster (its L1 table).
+  EXPECT_LE(undo.size() + 19 * kBs, plain.size());
+  // qemu writes into all but one of the alike original blocks (the last
+  // one left would have refcount 1 and no COPIED flag without the
+  // "original" snapshot), and the moved one's source.
+  CheckSharedUndo(shared, undo, {20, 21, 22, 23, 24, 25, 26, 27, 28, 60}, true);
+}
+
+TEST(RollbackTest, BlocksSharedOnlyAcrossContentsNeedNoSecondSnapshot) {
+  const Fixture moved = MakeRepeatingFixture(false, true);
+  const Bytes undo = MakeUndo(moved);
+  const Bytes plain = MakeUndo(MakeRepeatingFixture(false, false));
+  // Target 72 equals target 71, original 60 equals target 71.
+  EXPECT_EQ(undo.size() + 2 * kBs, plain.size());
+  CheckSharedUndo(moved, undo, {60}, false);
 }
 
 }  // namespace
