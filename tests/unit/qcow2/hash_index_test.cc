@@ -67,7 +67,9 @@ TEST(HashIndexTest, AgreesWithStdMapThroughGrowth) {
   }
   for (int i = 0; i < 1000; ++i) {
     const uint64_t key = rng();
-    if (model.count(key) == 0) EXPECT_EQ(index.Find(key), nullptr);
+    if (model.count(key) == 0) {
+      EXPECT_EQ(index.Find(key), nullptr);
+    }
   }
 }
 
