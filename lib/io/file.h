@@ -51,9 +51,9 @@ class File {
   // a block device) override it; this one writes zeros through WriteAt.
   virtual Status ZeroRange(uint64_t offset, uint64_t len);
   // A hint that bytes [offset, offset + len) will be read soon.  A POSIX
-  // file starts reading them in the background (posix_fadvise WILLNEED),
-  // so that scattered reads reach a cold disk many at a time instead of
-  // one after the other; the default does nothing.  Never fails.
+  // file starts reading them in the background on a pool of threads
+  // (ReadAhead), so that scattered reads reach a cold disk many at a time
+  // instead of one after the other; the default does nothing.  Never fails.
   virtual void Prefetch(uint64_t offset, uint64_t len) {}
   // A new virtual here must also be forwarded by ForwardingFile
   // (lib/io/forwarding_file.h) and checked in its test.

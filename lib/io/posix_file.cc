@@ -36,6 +36,7 @@ bool Aligned(uint64_t v) { return v % kDirectIoAlignment == 0; }
 }  // namespace
 
 PosixFile::~PosixFile() {
+  read_ahead_.reset();  // its threads read fd_
   if (direct_fd_ >= 0) ::close(direct_fd_);
   if (fd_ >= 0 && owns_fd_) ::close(fd_);
 }
@@ -53,9 +54,9 @@ bool PosixFile::EnableDirectWrites() {
 
 void PosixFile::Prefetch(uint64_t offset, uint64_t len) {
   if (len == 0) return;
-  // Only a hint: a pipe or a file system without readahead refuses it.
-  (void)::posix_fadvise(fd_, static_cast<off_t>(offset),
-                        static_cast<off_t>(len), POSIX_FADV_WILLNEED);
+  std::call_once(read_ahead_once_,
+                 [this] { read_ahead_ = std::make_unique<ReadAhead>(this); });
+  read_ahead_->Announce(offset, len);
 }
 
 Result<size_t> PosixFile::ReadSome(uint64_t offset, void* buf, size_t len) {

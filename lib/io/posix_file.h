@@ -6,8 +6,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 
 #include "lib/io/file.h"
+#include "lib/io/read_ahead.h"
 
 namespace e2q::io {
 
@@ -26,6 +29,7 @@ class PosixFile : public File {
   // sectors as zeros).  Where neither is supported, zeros are written.
   Status ZeroRange(uint64_t offset, uint64_t len) override;
   bool WritesDirect() const override { return direct_fd_ >= 0; }
+  // Read on a pool of threads started at the first call (ReadAhead).
   void Prefetch(uint64_t offset, uint64_t len) override;
   int fd() const { return fd_; }
 
@@ -57,6 +61,8 @@ class PosixFile : public File {
   bool owns_fd_;
   int direct_fd_ = -1;
   bool early_writeback_ = false;
+  std::once_flag read_ahead_once_;
+  std::unique_ptr<ReadAhead> read_ahead_;  // reads this file
 };
 
 class StreamFile : public File {
