@@ -182,7 +182,9 @@ TEST(Qcow2MultiWriterTest, LastStateIsASnapshotOnlyWhenItSharesWithinItself) {
   Image file = Write(s, false, nullptr, false);
   EXPECT_EQ(names(file), (Names{"snap2", "snap1"}));
   EXPECT_EQ(ReadState(file, ""), s[2]);
-  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(file), 0);
+  if (HaveQemuImg()) {
+    EXPECT_EQ(QemuCheck(file), 0);
+  }
   // A new cluster twice in the last state.
   std::vector<Image> t = s;
   Fill(&t[2], 301 * 512, 512, 9);
@@ -191,7 +193,9 @@ TEST(Qcow2MultiWriterTest, LastStateIsASnapshotOnlyWhenItSharesWithinItself) {
   EXPECT_EQ(names(file), (Names{"current", "snap2", "snap1"}));
   EXPECT_EQ(ReadState(file, ""), t[2]);
   EXPECT_EQ(ReadState(file, "current"), t[2]);
-  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(file), 0);
+  if (HaveQemuImg()) {
+    EXPECT_EQ(QemuCheck(file), 0);
+  }
   // Two L2 ranges of the last state alike, so their tables are too, though
   // every cluster in them is an older state's: ranges 6 and 7 both start
   // with copies of state 0's clusters 0-15.
@@ -204,7 +208,9 @@ TEST(Qcow2MultiWriterTest, LastStateIsASnapshotOnlyWhenItSharesWithinItself) {
   EXPECT_EQ(st.equal_l2_tables, 1u);
   EXPECT_EQ(names(file), (Names{"current", "snap2", "snap1"}));
   EXPECT_EQ(ReadState(file, ""), t[2]);
-  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(file), 0);
+  if (HaveQemuImg()) {
+    EXPECT_EQ(QemuCheck(file), 0);
+  }
 }
 
 TEST(Qcow2MultiWriterTest, Deterministic) {
