@@ -9,6 +9,7 @@
 #include "lib/ext4/ext4_dir_refs.h"
 #include "lib/ext4/ext4_inode_walk.h"
 #include "lib/io/aligned_buffer.h"
+#include "lib/io/slow_reads.h"
 
 namespace e2q::ext4 {
 
@@ -16,6 +17,9 @@ namespace {
 
 // Inode tables are read in runs of this many bytes.
 constexpr uint64_t kScanChunkBytes = 4 << 20;
+// Once reads wait for the device, the table bytes up to this far ahead of
+// a scanning thread's reads are announced to it.
+constexpr uint64_t kScanAheadBytes = 16 << 20;
 // Below this many inodes a second thread costs more than it saves.
 constexpr uint64_t kMinInodesPerThread = 1 << 16;
 // More warnings than this are summarised in one line.
@@ -215,6 +219,48 @@ struct ScanResult {
   std::vector<std::string> warnings;
 };
 
+// The inode table bytes a scan reads, in order, for announcing them ahead
+// of its reads.
+class TableAhead {
+ public:
+  TableAhead(io::File* device, uint64_t bs, uint64_t isz,
+             const ScanRange* begin, const ScanRange* end)
+      : hints_(device), bs_(bs), isz_(isz), next_(begin), end_(end) {}
+
+  // The scan is about to read `want` bytes (and has read `read` before):
+  // announces what follows them, up to kScanAheadBytes.
+  void Before(uint64_t read, uint64_t want) {
+    const uint64_t until = read + want + kScanAheadBytes;
+    while (passed_ < until && next_ != end_) {
+      const uint64_t table_bytes = (next_->inodes * isz_ + bs_ - 1) / bs_ * bs_;
+      const uint64_t len = std::min(table_bytes - in_range_, until - passed_);
+      const uint64_t from = next_->table * bs_ + in_range_;
+      // Only what lies past the read about to be made (announcing may
+      // start late, when reads turn out slow).
+      if (passed_ + len > read + want) {
+        const uint64_t skip =
+            passed_ >= read + want ? 0 : read + want - passed_;
+        hints_.Add(from + skip, len - skip);
+      }
+      passed_ += len;
+      in_range_ += len;
+      if (in_range_ == table_bytes) {
+        ++next_;
+        in_range_ = 0;
+      }
+    }
+    hints_.Flush();
+  }
+
+ private:
+  io::PrefetchHints hints_;
+  const uint64_t bs_, isz_;
+  const ScanRange* next_;
+  const ScanRange* const end_;
+  uint64_t in_range_ = 0;  // bytes of *next_ passed
+  uint64_t passed_ = 0;    // bytes of all ranges passed
+};
+
 void ScanRanges(io::File* device, const WalkGeometry& geo, uint64_t ipg,
                 const ScanRange* begin, const ScanRange* end,
                 ScanResult* result) {
@@ -226,6 +272,9 @@ void ScanRanges(io::File* device, const WalkGeometry& geo, uint64_t ipg,
   // One buffer for the whole scan (a buffer grown per read costs a fresh
   // mapping and its page faults every time).
   const io::AlignedBytes buf = io::AllocateAligned(chunk_blocks * bs);
+  io::SlowReads slow;
+  TableAhead ahead(device, bs, isz, begin, end);
+  uint64_t read_bytes = 0;
   for (const ScanRange* r = begin; r != end; ++r) {
     const uint64_t need_blocks = (r->inodes * isz + bs - 1) / bs;
     uint64_t index = 0;  // inode index within the group
@@ -234,7 +283,10 @@ void ScanRanges(io::File* device, const WalkGeometry& geo, uint64_t ipg,
       const uint64_t n = std::min(chunk_blocks, need_blocks - b);
       const uint64_t want = n * bs;
       const uint64_t offset = (r->table + b) * bs;
+      if (slow.active()) ahead.Before(read_bytes, want);
+      read_bytes += want;
       uint64_t got = 0;
+      const auto start = io::SlowReads::Clock::now();
       while (got < want) {
         Result<size_t> rd =
             device->ReadSome(offset + got, buf.get() + got, want - got);
@@ -248,6 +300,7 @@ void ScanRanges(io::File* device, const WalkGeometry& geo, uint64_t ipg,
         }
         got += *rd;
       }
+      slow.Note(got, start);
       // Unreadable inodes are skipped, like e2fsck's bad inode table
       // blocks; the readable ones before them are still walked.
       const uint64_t readable = got / isz;

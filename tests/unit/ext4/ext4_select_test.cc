@@ -19,6 +19,8 @@
 #include "lib/ext4/ext2_file_io.h"
 #include "lib/ext4/ext2_fs.h"
 #include "lib/ext4/ext4_dir_refs.h"
+#include "lib/io/slow_reads.h"
+#include "tests/unit/hint_log_file.h"
 #include "tests/unit/shell.h"
 #include "tests/unit/test_util.h"
 
@@ -315,6 +317,47 @@ TEST_F(Ext4Select, ReadsThroughTheFileLayer) {
   ASSERT_OK_AND_ASSIGN(Selection from_mem, SelectBlocks(*fs, {}));
   ASSERT_OK_AND_ASSIGN(Selection from_disk, Select(ext4_, false));
   EXPECT_EQ(from_mem.blocks.Runs(), from_disk.blocks.Runs());
+}
+
+TEST_F(Ext4Select, SlowReadsAnnounceTheInodeTablesAhead) {
+  // 16 groups without checksums: every group's whole table is scanned, one
+  // read each.  After the first kToActivate slow reads, each read announces
+  // the tables that follow it, so the hints are exactly the tables of the
+  // groups after the one read when the scan turned slow, each byte once.
+  const std::string path = dir_ + "/groups.img";
+  ASSERT_EQ(Sh("truncate -s 16M " + path +
+               " && mke2fs -q -F -b 1024 -g 1024 "
+               "-N 4096 -O ^resize_inode " +
+               path + " >/dev/null 2>&1"),
+            0);
+  const std::vector<uint8_t> data = ReadAll(path);
+  io::MemFile fast("fast.img", data);
+  HintLogFile slow(data, std::chrono::milliseconds(2));
+  SelectOptions o;
+  o.threads = 1;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Filesystem> fs_fast,
+                       Filesystem::Open(&fast, {}));
+  ASSERT_OK_AND_ASSIGN(Selection from_fast, SelectBlocks(*fs_fast, o));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Filesystem> fs_slow,
+                       Filesystem::Open(&slow, {}));
+  ASSERT_EQ(fs_slow->raw()->group_desc_count, 16u);
+  ASSERT_OK_AND_ASSIGN(Selection from_slow, SelectBlocks(*fs_slow, o));
+  EXPECT_EQ(from_slow.blocks.Runs(), from_fast.blocks.Runs());
+
+  ext2_filsys f = fs_slow->raw();
+  const uint64_t table_bytes = uint64_t{f->inode_blocks_per_group} * 1024;
+  BlockSet want;  // in bytes
+  for (dgrp_t g = io::SlowReads::kToActivate + 1; g < 16; ++g) {
+    want.Add(ext2fs_inode_table_loc(f, g) * 1024, table_bytes);
+  }
+  BlockSet hinted;
+  uint64_t hinted_bytes = 0;
+  for (const auto& [off, len] : slow.hints()) {
+    hinted.Add(off, len);
+    hinted_bytes += len;
+  }
+  EXPECT_EQ(hinted.Runs(), want.Runs());
+  EXPECT_EQ(hinted_bytes, (16 - io::SlowReads::kToActivate - 1) * table_bytes);
 }
 
 TEST_F(Ext4Select, TruncatedDeviceGivesWarnings) {
