@@ -59,7 +59,7 @@ class ReadAhead {
   File* const file_;
   std::mutex mu_;
   std::condition_variable work_;  // a piece queued, or stopping
-  std::condition_variable idle_;  // a piece finished
+  std::condition_variable idle_;  // nothing queued or being read
   std::deque<Piece> queue_;
   uint64_t queued_bytes_ = 0;
   int busy_ = 0;
