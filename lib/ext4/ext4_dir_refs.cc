@@ -107,7 +107,7 @@ void ForEachDirEntryInode(io::File* device, uint32_t block_size,
   const std::vector<BlockRun> runs = dir_blocks.Runs();
   // One buffer for the whole walk: a buffer grown per read costs a fresh
   // mapping and its page faults every time.
-  io::AlignedBytes buf = io::AllocateAligned(chunk * block_size);
+  io::AlignedBytes buf = io::AllocateTouched(chunk * block_size);
   Windows reads(runs, chunk, max_gap);
   // Once reads wait for the device, the windows up to kPrefetchBytes ahead
   // are announced to it, so that a cold disk works on many at a time.

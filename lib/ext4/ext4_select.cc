@@ -271,7 +271,7 @@ void ScanRanges(io::File* device, const WalkGeometry& geo, uint64_t ipg,
   const uint64_t chunk_blocks = std::max<uint64_t>(1, kScanChunkBytes / bs);
   // One buffer for the whole scan (a buffer grown per read costs a fresh
   // mapping and its page faults every time).
-  const io::AlignedBytes buf = io::AllocateAligned(chunk_blocks * bs);
+  const io::AlignedBytes buf = io::AllocateTouched(chunk_blocks * bs);
   io::SlowReads slow;
   TableAhead ahead(device, bs, isz, begin, end);
   uint64_t read_bytes = 0;

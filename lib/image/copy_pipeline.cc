@@ -146,7 +146,8 @@ class ChunkQueue {
   }
 
   // Buffers of consumed chunks are reused: a fresh buffer per chunk cost
-  // page faults per read.
+  // page faults per read.  New ones are touched (AllocateTouched), as
+  // reads into them are timed.
   io::AlignedBytes TakeBuffer(size_t size) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -156,7 +157,7 @@ class ChunkQueue {
         return buf;
       }
     }
-    return io::AllocateAligned(size);
+    return io::AllocateTouched(size);
   }
 
  private:

@@ -34,6 +34,16 @@ inline AlignedBytes AllocateAligned(size_t size) {
   return AlignedBytes(static_cast<uint8_t*>(p));
 }
 
+// The same, zero-filled, so that its pages are in place: a read into it
+// then takes only the read's time, which io::SlowReads judges (a read into
+// fresh pages waits for their faults, and every warm -Q took that for a
+// slow device).
+inline AlignedBytes AllocateTouched(size_t size) {
+  AlignedBytes p = AllocateAligned(size);
+  std::memset(p.get(), 0, size);
+  return p;
+}
+
 class AlignedBuffer {
  public:
   explicit AlignedBuffer(size_t capacity)
