@@ -2,6 +2,7 @@
 #include "lib/io/read_ahead.h"
 
 #include <algorithm>
+#include <system_error>
 
 #include "lib/io/aligned_buffer.h"
 
@@ -25,8 +26,14 @@ void ReadAhead::Announce(uint64_t offset, uint64_t len) {
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_) return;
     if (threads_.empty()) {
-      for (int i = 0; i < kThreads; ++i) {
-        threads_.emplace_back([this] { Work(); });
+      // A hint never fails: without threads (a process at its limit) it
+      // is dropped, with fewer the pool works with those.
+      try {
+        for (int i = 0; i < kThreads; ++i) {
+          threads_.emplace_back([this] { Work(); });
+        }
+      } catch (const std::system_error&) {
+        if (threads_.empty()) return;
       }
     }
     while (len != 0 && queued_bytes_ < kMaxQueuedBytes) {
