@@ -141,22 +141,10 @@ trap cleanup EXIT
 
 declare -A T CPU SIZE ALLOC CHECK ERR RUNS
 
-# now_us: wall clock in microseconds.
-now_us() { local t=$EPOCHREALTIME; echo $((10#${t/./})); }
-
-# child_cpu_us VAR: sets VAR to the user + system CPU time of all finished
-# children, in microseconds.  Bash's `times` must run in this shell, not in
-# a $(...) subshell, which would count only its own children.
-child_cpu_us() {
-  times > "$out/times"
-  printf -v "$1" '%s' "$(awk 'NR == 2 {
-    t = 0
-    for (i = 1; i <= 2; i++) { split($i, p, "m"); t += p[1] * 60 + p[2] }
-    printf "%.0f", t * 1e6 }' "$out/times")"
-}
-
-# secs US: microseconds as seconds with three decimals.
-secs() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1e6 }'; }
+# now_us, child_cpu_us, secs
+timing_dir=$out
+# shellcheck source=bench/timing.sh
+. "$here/timing.sh"
 
 # human BYTES
 human() {

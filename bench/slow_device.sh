@@ -73,16 +73,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now_us() { local t=$EPOCHREALTIME; echo $((10#${t/./})); }
-secs() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1e6 }'; }
-# child_cpu_us VAR: user + system time of the finished children (see bench.sh).
-child_cpu_us() {
-  times > "$work/times"
-  printf -v "$1" '%s' "$(awk 'NR == 2 {
-    t = 0
-    for (i = 1; i <= 2; i++) { split($i, p, "m"); t += p[1] * 60 + p[2] }
-    printf "%.0f", t * 1e6 }' "$work/times")"
-}
+# now_us, child_cpu_us, secs
+timing_dir=$work
+# shellcheck source=bench/timing.sh
+. "$here/timing.sh"
 # drop FILE: drops FILE's pages from the page cache.
 drop() {
   python3 -c 'import os, sys
