@@ -15,7 +15,9 @@
 #   e2qimage -Qaz vs qemu-img convert -c -W -O qcow2
 #                                          target: >= 3.5x faster, file
 #                                          <= 0.94x of qemu's
-# and on meta only: -Q --sync vs e2image -Q + sync FILE, -r vs e2image -r,
+# and on every one the metadata image sizes side by side: e2image -Q,
+# e2qimage -Q, e2qimage -Qz and xz -6 of the raw metadata image.
+# And on meta only: -Q --sync vs e2image -Q + sync FILE, -r vs e2image -r,
 # -Qa vs e2image -Qa, -Qa --sync vs cp + sync FILE, -Qaz --threads=1 and
 # qemu-img convert -c without -W.
 #
@@ -41,7 +43,11 @@
 #                usr filesystems; target: cold -Q >= 3x faster than cold
 #                e2image -Q
 #   --runs N     timed runs per command, the median counts (default 5)
-#   --fs LIST    filesystems, comma-separated (default meta,data,usr)
+#   --fs LIST    filesystems, comma-separated (default meta,data,usr,scale);
+#                scale: empty 1 TiB and 15 TiB ext4 (bench/scale.sh: time,
+#                peak RSS and size of e2image -Q, -Q and -Qz, one run each);
+#                huge: scale plus an empty 256 TiB ext4 on a btrfs loop
+#                mount (root, btrfs-progs; e2image takes minutes and 9 GiB)
 #   --load N     a busy machine: N processes spinning on the CPU, at the
 #                timed commands' priority, for the whole run
 #   --build DIR  a build folder: use DIR/e2qimage/e2qimage
@@ -65,7 +71,7 @@ usage() {  # usage [STATUS]: prints the usage; exits STATUS (default 2)
 quick=0
 cold=0
 runs=5
-fslist=meta,data,usr
+fslist=meta,data,usr,scale
 load=0
 build=
 keep=0
@@ -92,15 +98,22 @@ while [ $# -gt 0 ]; do
 done
 case $runs in ''|*[!0-9]*|0) die "--runs wants a positive number, not '$runs'" ;; esac
 case $load in ''|*[!0-9]*) die "--load wants a number, not '$load'" ;; esac
-IFS=, read -r -a filesystems <<<"$fslist"
-for f in "${filesystems[@]}"; do
-  case $f in meta|data|usr) ;; *) die "--fs: unknown filesystem '$f' (meta, data, usr)" ;; esac
+IFS=, read -r -a listed <<<"$fslist"
+filesystems=()
+scale=
+for f in "${listed[@]}"; do
+  case $f in
+    meta|data|usr) filesystems+=("$f") ;;
+    scale) scale=${scale:-scale} ;;
+    huge) scale=huge ;;
+    *) die "--fs: unknown filesystem '$f' (meta, data, usr, scale, huge)" ;;
+  esac
 done
 if [ $cold = 1 ] && ! { [ "$(id -u)" = 0 ] && [ -w /proc/sys/vm/drop_caches ]; }; then
   die "--cold needs root and a writable /proc/sys/vm/drop_caches"
 fi
 
-for tool in e2image qemu-img cp dumpe2fs python3 awk; do
+for tool in e2image qemu-img cp dumpe2fs python3 awk xz; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
 done
 
@@ -122,8 +135,11 @@ fi
 
 mkfs_args=(--dir "$dir")
 [ $quick = 1 ] && mkfs_args+=(--quick)
-images=$(bash "$here/mkbenchfs.sh" "${mkfs_args[@]}" "${filesystems[@]}") ||
-  die "could not build the benchmark filesystems"
+images=
+if [ ${#filesystems[@]} -gt 0 ]; then
+  images=$(bash "$here/mkbenchfs.sh" "${mkfs_args[@]}" "${filesystems[@]}") ||
+    die "could not build the benchmark filesystems"
+fi
 declare -A IMG
 for f in "${filesystems[@]}"; do
   IMG[$f]=$(awk -v k="$f" '$1 == k { print $2 }' <<<"$images")
@@ -139,12 +155,15 @@ trap cleanup EXIT
 
 # ---- helpers -------------------------------------------------------------
 
-declare -A T CPU SIZE ALLOC CHECK ERR RUNS
+declare -A T CPU SIZE ALLOC CHECK ERR RUNS XZ
 
 # now_us, child_cpu_us, secs
 timing_dir=$out
 # shellcheck source=bench/timing.sh
 . "$here/timing.sh"
+# xz_extents RAW
+# shellcheck source=bench/xz_extents.sh
+. "$here/xz_extents.sh"
 
 # human BYTES
 human() {
@@ -380,6 +399,7 @@ queue_fs() {
   e2q "$f: e2qimage -Q" "$o.e2q-Q.qcow2" -Q "$img" "$o.e2q-Q.qcow2"
   if [ $cold = 0 ]; then
     e2q "$f: e2qimage -Q --threads=1" "$o.e2q-Q-t1.qcow2" -Q --threads=1 "$img" "$o.e2q-Q-t1.qcow2"
+    e2q "$f: e2qimage -Qz" "$o.e2q-Qz.qcow2" -Qz "$img" "$o.e2q-Qz.qcow2"
   fi
   add "$f: e2image -Q" "$o.e2i-Q.qcow2" e2image -Q "$img" "$o.e2i-Q.qcow2"
   e2q "$f: e2qimage -Qa" "$o.e2q-Qa.qcow2" -Qa "$img" "$o.e2q-Qa.qcow2"
@@ -416,13 +436,16 @@ report_fs() {
   echo
   describe "$f"
   header
-  for k in "e2qimage -Q" "e2qimage -Q --threads=1" "e2image -Q" "e2qimage -Q --sync" \
+  for k in "e2qimage -Q" "e2qimage -Q --threads=1" "e2qimage -Qz" "e2image -Q" "e2qimage -Q --sync" \
            "e2image -Q + sync FILE" "e2qimage -r" "e2image -r" "e2qimage -Qa" \
            "e2image -Qa" "cp --sparse=always" "cp" "e2qimage -Qa --sync" \
            "cp --sparse=always + sync FILE" "e2qimage -Qaz" "e2qimage -Qaz --threads=1" \
            "qemu-img convert -c -W -O qcow2" "qemu-img convert -c -O qcow2"; do
     if [ -n "${T[$f: $k]:-}" ] || [ -n "${ERR[$f: $k]:-}" ]; then row "$f: $k"; fi
   done
+  echo "metadata image sizes: e2image -Q $(human "${SIZE[$f: e2image -Q]:-0}")," \
+    "e2qimage -Q $(human "${SIZE[$f: e2qimage -Q]:-0}"), e2qimage -Qz $(human "${SIZE[$f: e2qimage -Qz]:-0}")," \
+    "xz -6 of the raw metadata image $([ -n "${XZ[$f]:-}" ] && human "${XZ[$f]}" || echo n/a)"
   echo "compression (file size / bytes in use):"
   for k in "e2qimage -Qaz" "qemu-img convert -c -W -O qcow2" "qemu-img convert -c -O qcow2"; do
     if [ -n "${SIZE[$f: $k]:-}" ]; then
@@ -461,6 +484,16 @@ report_fs() {
   target "$ok" "$f: e2qimage -Qaz at least 3.5x faster than qemu-img convert -c -W, file <= 0.94x ($(times_or_na "$r"); $sizes)"
 }
 
+# raw_metadata_xz FS: XZ[FS], the MiB of xz -6 over the raw metadata image
+# (e2image -r), which no qemu tool opens: the smallest form a metadata
+# image can be mailed in, for comparison.  Not timed.
+raw_metadata_xz() {
+  local raw=$out/$1.meta.raw
+  rm -f "$raw"
+  if e2image -r "${IMG[$1]}" "$raw" 2>/dev/null; then XZ[$1]=$(xz_extents "$raw"); fi
+  rm -f "$raw"
+}
+
 # cold: reading the device from the disk, as on a first run.
 if [ $cold = 1 ]; then
   for f in "${filesystems[@]}"; do
@@ -489,12 +522,26 @@ else
     echo "bench: $f: timing" >&2
     queue_fs "$f"
     run_all
+    raw_metadata_xz "$f"
   done
   load_end=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "bench: load average (1/5/15 min): $load_start at start, $load_end at end$(
     awk -v a="${load_start%% *}" -v b="${load_end%% *}" \
       'BEGIN { if (a > 1 || b > 1) printf " (other work running: timings are noisy)" }')"
   for f in "${filesystems[@]}"; do report_fs "$f"; done
+fi
+
+# scale: empty huge filesystems, one run of each command (bench/scale.sh).
+if [ -n "$scale" ] && [ $cold = 0 ]; then
+  echo
+  echo "scale: metadata images of empty huge filesystems (bench/scale.sh$([ "$scale" = huge ] && echo ' --huge'))"
+  scale_args=(--dir "$dir/scale")
+  [ "$scale" = huge ] && scale_args+=(--huge)
+  if [ $have_e2q = 1 ]; then
+    E2QIMAGE=$E2QIMAGE bash "$here/scale.sh" "${scale_args[@]}" || ERR[scale]="FAILED: bench/scale.sh"
+  else
+    echo "  skipped: e2qimage not available"
+  fi
 fi
 
 echo

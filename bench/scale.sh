@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-E2Q=$build/e2qimage/e2qimage
+E2Q=${E2QIMAGE:-$build/e2qimage/e2qimage}
 [ -x "$E2Q" ] || { echo "bench: $E2Q not built" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench: GNU time (/usr/bin/time) needed" >&2; exit 1; }
 mkdir -p "$dir"
@@ -50,26 +50,9 @@ measure() {  # LABEL CMD...: prints "LABEL  secs  peak-MiB  file-MiB"
   fi
 }
 
-xz_extents() {  # RAW: MiB of xz -6 over RAW's data extents
-  python3 - "$1" <<'PY' | xz -6 -T1 | wc -c | awk '{ printf "%.1f", $1 / 1048576 }'
-import os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY)
-end = os.fstat(fd).st_size
-off = 0
-out = sys.stdout.buffer
-while off < end:
-    try:
-        data = os.lseek(fd, off, os.SEEK_DATA)
-    except OSError:
-        break
-    hole = os.lseek(fd, data, os.SEEK_HOLE)
-    while data < hole:
-        n = min(hole - data, 1 << 20)
-        out.write(os.pread(fd, n, data))
-        data += n
-    off = hole
-PY
-}
+# xz_extents RAW
+# shellcheck source=bench/xz_extents.sh
+. "$top/bench/xz_extents.sh"
 
 row() {  # NAME SIZE DIR
   local name=$1 size=$2 d=$3 fs=$3/fs.img
@@ -92,7 +75,7 @@ row() {  # NAME SIZE DIR
   done
   echo "  (clusters of $bits bytes; shared images hold $(qemu-img snapshot -l "$d/q.qcow2" | grep -c as-written) as-written snapshot)"
   if "$E2Q" -r "$d/q.qcow2" "$d/meta.raw" 2>/dev/null; then
-    printf '  %-22s %10s MiB\n' "xz -6 of the raw image" "$(xz_extents "$d/meta.raw")"
+    printf '  %-22s %10s MiB\n' "xz -6 of the raw image" "$(xz_extents "$d/meta.raw" | awk '{ printf "%.1f", $1 / 1048576 }')"
   fi
   rm -f "$fs" "$d"/*.qcow2 "$d/meta.raw"
 }
