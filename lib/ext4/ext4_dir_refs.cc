@@ -112,7 +112,7 @@ void ForEachDirEntryInode(io::File* device, uint32_t block_size,
   // Once reads wait for the device, the windows up to kPrefetchBytes ahead
   // are announced to it, so that a cold disk works on many at a time.
   Windows ahead(runs, chunk, max_gap);
-  io::SlowReads slow;
+  io::SlowReads slow(device);
   io::PrefetchHints hints(device);
   uint64_t read_bytes = 0;
   uint64_t ahead_bytes = 0;

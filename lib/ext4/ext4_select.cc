@@ -272,7 +272,7 @@ void ScanRanges(io::File* device, const WalkGeometry& geo, uint64_t ipg,
   // One buffer for the whole scan (a buffer grown per read costs a fresh
   // mapping and its page faults every time).
   const io::AlignedBytes buf = io::AllocateTouched(chunk_blocks * bs);
-  io::SlowReads slow;
+  io::SlowReads slow(device);
   TableAhead ahead(device, bs, isz, begin, end);
   uint64_t read_bytes = 0;
   for (const ScanRange* r = begin; r != end; ++r) {

@@ -217,7 +217,7 @@ Status ReadChunk(io::File* source, const CopyOptions& o, Chunk* c,
 class Prefetcher {
  public:
   Prefetcher(io::File* source, const std::vector<Chunk>& plan, uint32_t bs)
-      : source_(source), plan_(plan), bs_(bs) {}
+      : slow(source), source_(source), plan_(plan), bs_(bs) {}
 
   void Claimed(size_t index) {
     if (!slow.active()) return;

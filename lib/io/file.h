@@ -55,6 +55,11 @@ class File {
   // (ReadAhead), so that scattered reads reach a cold disk many at a time
   // instead of one after the other; the default does nothing.  Never fails.
   virtual void Prefetch(uint64_t offset, uint64_t len) {}
+  // How many reads so far found their data outside the page cache and
+  // waited for the device, or -1 where the file cannot tell (then readers
+  // judge by how long reads take: io::SlowReads).  A POSIX file asks the
+  // kernel (RWF_NOWAIT); the default cannot tell.  Thread-safe.
+  virtual int64_t ReadWaits() const { return -1; }
   // A new virtual here must also be forwarded by ForwardingFile
   // (lib/io/forwarding_file.h) and checked in its test.
 

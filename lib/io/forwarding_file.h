@@ -37,6 +37,7 @@ class ForwardingFile : public File {
   void Prefetch(uint64_t offset, uint64_t len) override {
     base_->Prefetch(offset, len);
   }
+  int64_t ReadWaits() const override { return base_->ReadWaits(); }
 
   // The file calls are forwarded to.
   File* base() const { return base_; }

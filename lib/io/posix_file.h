@@ -4,6 +4,7 @@
 #ifndef E2Q_LIB_IO_POSIX_FILE_H_
 #define E2Q_LIB_IO_POSIX_FILE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -31,6 +32,11 @@ class PosixFile : public File {
   bool WritesDirect() const override { return direct_fd_ >= 0; }
   // Read on a pool of threads started at the first call (ReadAhead).
   void Prefetch(uint64_t offset, uint64_t len) override;
+  // Each read first asks for what the page cache holds (preadv2 with
+  // RWF_NOWAIT), then reads the rest, which waits for the device: such a
+  // read is counted.  -1 once the kernel refuses RWF_NOWAIT for this file
+  // (FUSE, pipes, kernels before 4.14); reads are then plain preads.
+  int64_t ReadWaits() const override;
   int fd() const { return fd_; }
 
   // From now on, writes of at least kDirectWriteMin bytes whose offset,
@@ -61,6 +67,8 @@ class PosixFile : public File {
   bool owns_fd_;
   int direct_fd_ = -1;
   bool early_writeback_ = false;
+  std::atomic<bool> nowait_{true};  // RWF_NOWAIT not refused yet
+  std::atomic<int64_t> read_waits_{0};
   std::once_flag read_ahead_once_;
   std::unique_ptr<ReadAhead> read_ahead_;  // reads this file
 };

@@ -37,6 +37,7 @@ class WindowFile : public ReadOnlyFile {
     if (offset >= length_) return;
     base_->Prefetch(offset_ + offset, std::min(len, length_ - offset));
   }
+  int64_t ReadWaits() const override { return base_->ReadWaits(); }
 
  private:
   WindowFile(std::unique_ptr<File> base, uint64_t offset, uint64_t length)

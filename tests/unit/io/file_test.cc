@@ -2,9 +2,12 @@
 #include "lib/io/file.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "lib/io/aligned_buffer.h"
 #include "lib/io/posix_file.h"
@@ -107,6 +110,66 @@ TEST(PosixFileTest, EarlyWritebackKeepsContent) {
   ASSERT_OK(f.ReadAt(0, back.data(), back.size()));
   EXPECT_TRUE(back == want);
   unlink(path);
+}
+
+// Pages of `fd`'s first `len` bytes in the page cache.
+size_t ResidentPages(int fd, size_t len) {
+  void* map = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) return 0;
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> vec((len + page - 1) / page);
+  size_t n = 0;
+  if (::mincore(map, len, vec.data()) == 0) {
+    for (unsigned char v : vec) n += v & 1;
+  }
+  ::munmap(map, len);
+  return n;
+}
+
+TEST(PosixFileTest, CountsTheReadsThatWaitForTheDevice) {
+  char path[] = "/var/tmp/e2q-read-waits-test-XXXXXX";
+  int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::unlink(path);
+  constexpr size_t kLen = 1 << 20;
+  std::vector<uint8_t> data(kLen);
+  for (size_t i = 0; i < kLen; ++i) data[i] = static_cast<uint8_t>(i * 7 + 3);
+  ASSERT_EQ(::pwrite(fd, data.data(), kLen, 0), static_cast<ssize_t>(kLen));
+  ASSERT_EQ(::fsync(fd), 0);
+  ASSERT_EQ(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+  if (ResidentPages(fd, kLen) != 0) {
+    ::close(fd);
+    GTEST_SKIP() << "this file system keeps the pages cached (tmpfs?)";
+  }
+  // No readahead: each read below brings in only what it asks for.
+  ASSERT_EQ(::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM), 0);
+  io::PosixFile f(path, fd, /*owns_fd=*/true);
+  ASSERT_EQ(f.ReadWaits(), 0);
+  std::vector<uint8_t> buf(kLen);
+  auto read = [&](uint64_t off, size_t len) {
+    std::fill(buf.begin(), buf.end(), 0);
+    ASSERT_OK_AND_ASSIGN(size_t n, f.ReadSome(off, buf.data(), len));
+    ASSERT_EQ(n, len);
+    EXPECT_EQ(std::memcmp(buf.data(), data.data() + off, len), 0) << off;
+  };
+  read(0, 64 << 10);  // from the disk
+  if (f.ReadWaits() < 0) GTEST_SKIP() << "the kernel refuses RWF_NOWAIT here";
+  EXPECT_EQ(f.ReadWaits(), 1);
+  read(0, 64 << 10);  // from the page cache
+  EXPECT_EQ(f.ReadWaits(), 1);
+  // Half cached, half not: the cached half first, then the rest; one wait.
+  read(32 << 10, 64 << 10);
+  EXPECT_EQ(f.ReadWaits(), 2);
+  read(0, 96 << 10);
+  EXPECT_EQ(f.ReadWaits(), 2);
+  // At the end of the file: what there is, and no wait for the rest.
+  read(kLen - 4096, 4096);
+  EXPECT_EQ(f.ReadWaits(), 3);
+  ASSERT_OK_AND_ASSIGN(size_t n, f.ReadSome(kLen - 4096, buf.data(), 8192));
+  EXPECT_EQ(n, 4096u);
+  ASSERT_OK_AND_ASSIGN(n, f.ReadSome(kLen, buf.data(), 8192));
+  EXPECT_EQ(n, 0u);
+  EXPECT_EQ(f.ReadWaits(), 3);
 }
 
 TEST(StreamFileTest, FillsGapsAndRefusesBackwardWrites) {

@@ -53,6 +53,10 @@ class ScriptedFile : public io::File {
   void Prefetch(uint64_t offset, uint64_t len) override {
     Log("prefetch " + std::to_string(offset) + " " + std::to_string(len));
   }
+  int64_t ReadWaits() const override {
+    calls.push_back("waits");
+    return 17;
+  }
 
   bool fail = false;
   mutable std::vector<std::string> calls;
@@ -86,9 +90,10 @@ TEST(ForwardingFileTest, EveryCallReachesTheInnerFile) {
     EXPECT_EQ(f.WritesDirect(), direct);
     EXPECT_OK(f.ZeroRange(4096, 8192));
     f.Prefetch(512, 1024);
-    EXPECT_EQ(inner.calls,
-              (Calls{"read 100 8", "write 7 abc", "sync", "size", "truncate 99",
-                     "direct", "zero 4096 8192", "prefetch 512 1024"}));
+    EXPECT_EQ(f.ReadWaits(), 17);
+    EXPECT_EQ(inner.calls, (Calls{"read 100 8", "write 7 abc", "sync", "size",
+                                  "truncate 99", "direct", "zero 4096 8192",
+                                  "prefetch 512 1024", "waits"}));
   }
 }
 

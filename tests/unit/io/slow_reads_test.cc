@@ -46,6 +46,50 @@ TEST(SlowReadsTest, LargeReadsGetTimeForTheirCopy) {
   EXPECT_FALSE(slow.active());
 }
 
+// A file that says how many of its reads waited (File::ReadWaits).
+class WaitCountingFile : public MemFile {
+ public:
+  int64_t ReadWaits() const override { return waits; }
+  int64_t waits = 0;
+};
+
+TEST(SlowReadsTest, AFileThatCountsWaitsDecidesNotTheClock) {
+  WaitCountingFile f;
+  f.waits = 10;  // before this reader: not its own
+  SlowReads slow(&f);
+  const auto long_ago = SlowReads::Clock::now() - microseconds(500);
+  // Reads that took long but did not wait (a reader that lost its core):
+  // no prefetching.
+  for (int i = 0; i < 100; ++i) slow.Note(4096, long_ago);
+  EXPECT_FALSE(slow.active());
+  for (int i = 1; i < SlowReads::kToActivate; ++i) {
+    ++f.waits;
+    slow.Note(4096, SlowReads::Clock::now());
+    EXPECT_FALSE(slow.active()) << i;
+  }
+  ++f.waits;
+  EXPECT_TRUE(slow.active());
+}
+
+TEST(SlowReadsTest, AFileThatCannotTellIsJudgedByTime) {
+  WaitCountingFile f;
+  f.waits = -1;
+  SlowReads slow(&f);
+  const auto long_ago = SlowReads::Clock::now() - microseconds(500);
+  for (int i = 0; i < SlowReads::kToActivate; ++i) {
+    EXPECT_FALSE(slow.active()) << i;
+    slow.Note(4096, long_ago);
+  }
+  EXPECT_TRUE(slow.active());
+  // A file that stops telling (the kernel refused RWF_NOWAIT after the
+  // reader started) falls back to the clock too.
+  WaitCountingFile g;
+  SlowReads later(&g);
+  g.waits = -1;
+  for (int i = 0; i < SlowReads::kToActivate; ++i) later.Note(4096, long_ago);
+  EXPECT_TRUE(later.active());
+}
+
 using Hints = std::vector<std::pair<uint64_t, uint64_t>>;
 
 TEST(PrefetchHintsTest, NearbyRangesMergeDistantOnesDoNot) {
