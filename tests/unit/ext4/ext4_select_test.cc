@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -247,6 +248,96 @@ TEST_F(Ext4Select, ThreadsDoNotChangeTheResult) {
   ASSERT_OK_AND_ASSIGN(Selection one, Select(ext4_, false, 1));
   ASSERT_OK_AND_ASSIGN(Selection two, Select(ext4_, false, 2));
   EXPECT_EQ(one.blocks.Runs(), two.blocks.Runs());
+}
+
+// Directory entries that name inodes the scan skips (past a group's
+// itable_unused) select those inodes' table blocks, however many threads
+// share the directory pass.
+TEST_F(Ext4Select, ReferencedSkippedInodesWhateverTheThreads) {
+  // 40 directories of 20 files; mke2fs -d numbers the inodes depth first,
+  // so d0 is inode 12, its files 13-32, d1 33, ...
+  const std::string tree = dir_ + "/many-dirs";
+  for (int d = 0; d < 40; ++d) {
+    const std::string sub = tree + "/d" + std::to_string(d);
+    stdfs::create_directories(sub);
+    for (int f = 0; f < 20; ++f) {
+      std::ofstream(sub + "/f" + std::to_string(f)) << d << f;
+    }
+  }
+  const std::string img = dir_ + "/many-dirs.img";
+  // One group (4 KiB blocks, 16 inodes of 256 bytes a block).
+  ASSERT_EQ(
+      Sh("truncate -s 16M " + img + " && mke2fs -q -F -b 4096 -N 2048 " +
+         std::string(kExt4) + " -d " + tree + " " + img + " >/dev/null 2>&1"),
+      0);
+  // The group will claim that only its first 400 inodes are in use, so
+  // the scan reads about half of the directories and skips the other half
+  // and its files.  The skipped files, in inode order, get links from the
+  // scanned directories, also in inode order (so in block order): every
+  // directory block names skipped inodes, and different blocks name
+  // different inode table blocks.
+  std::vector<std::pair<ext2_ino_t, std::string>> scanned_dirs, skipped_files;
+  {
+    Oracle o(img);
+    for (int d = 0; d < 40; ++d) {
+      const std::string dir = "/d" + std::to_string(d);
+      const ext2_ino_t dino = o.Lookup(dir);
+      ASSERT_NE(dino, 0u);
+      for (int f = 0; f < 20; ++f) {
+        const std::string path = dir + "/f" + std::to_string(f);
+        const ext2_ino_t ino = o.Lookup(path);
+        ASSERT_NE(ino, 0u);
+        if (dino > 400 && ino > 400) skipped_files.emplace_back(ino, path);
+      }
+      if (dino <= 400) scanned_dirs.emplace_back(dino, dir);
+    }
+  }
+  std::sort(scanned_dirs.begin(), scanned_dirs.end());
+  std::sort(skipped_files.begin(), skipped_files.end());
+  ASSERT_GE(scanned_dirs.size(), 10u);
+  ASSERT_GE(skipped_files.size(), 200u);
+  const uint64_t table = [&] {
+    Oracle o(img);
+    return ext2fs_inode_table_loc(o.fs(), 0);
+  }();
+  BlockSet named;
+  {
+    std::ofstream cmds(dir_ + "/many-dirs.cmds");
+    cmds << "set_bg 0 itable_unused " << 2048 - 400 << "\n"
+         << "set_bg 0 checksum calc\n";
+    const size_t per =
+        (skipped_files.size() + scanned_dirs.size() - 1) / scanned_dirs.size();
+    for (size_t i = 0; i < skipped_files.size(); ++i) {
+      cmds << "ln " << skipped_files[i].second << " "
+           << scanned_dirs[i / per].second << "/l" << i << "\n";
+      named.Add(table + (skipped_files[i].first - 1) / 16);
+    }
+  }
+  ASSERT_EQ(Sh("debugfs -w -f " + dir_ + "/many-dirs.cmds " + img +
+               " >/dev/null 2>&1"),
+            0);
+  {
+    Oracle o(img);
+    ASSERT_EQ(o.fs()->group_desc_count, 1u);
+    ASSERT_EQ(EXT2_INODES_PER_GROUP(o.fs()->super), 2048u);
+    ASSERT_EQ(ext2fs_bg_itable_unused(o.fs(), 0), 2048u - 400);
+    ASSERT_NE(o.Lookup(scanned_dirs[0].second + "/l0"), 0u);
+  }
+  ASSERT_GE(named.size(), 20u);
+  std::vector<BlockRun> runs;
+  for (unsigned threads : {1u, 2u, 3u}) {
+    ASSERT_OK_AND_ASSIGN(Selection sel, Select(img, false, threads));
+    for (const BlockRun& r : named.Runs()) {
+      for (uint64_t b = r.start; b < r.start + r.count; ++b) {
+        EXPECT_TRUE(sel.blocks.Contains(b)) << threads << " threads, " << b;
+      }
+    }
+    if (threads == 1) {
+      runs = sel.blocks.Runs();
+    } else {
+      EXPECT_EQ(sel.blocks.Runs(), runs) << threads;
+    }
+  }
 }
 
 TEST_F(Ext4Select, ZeroLinkDirectoryStillSelected) {
