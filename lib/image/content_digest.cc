@@ -43,6 +43,11 @@ Digest128 HashNonZeroChunk(const uint8_t* chunk) {
   return Canonical(XXH3_128bits(chunk, kDigestChunkSize));
 }
 
+uint64_t DedupHashOf(const Digest128& h) {
+  // Canonical form: the high half, then the low half, both big-endian.
+  return LoadBE64(h.data() + 8);
+}
+
 std::string DigestHex(const Digest128& d) {
   static const char kHex[] = "0123456789abcdef";
   std::string s;

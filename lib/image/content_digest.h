@@ -65,6 +65,11 @@ class ContentDigest {
   std::unique_ptr<State> state_;
 };
 
+// The part of chunk hash `h` that equals qcow2::ClusterDedup::Hash of the
+// same 64 KiB (the low half of XXH3-128), so that a qcow2 writer sharing
+// 64 KiB clusters need not hash them again.
+uint64_t DedupHashOf(const Digest128& h);
+
 // Hashes batches of chunks on `threads` helper threads plus the thread that
 // calls Wait().  Results land in per-chunk slots, so they do not depend on
 // the number of threads.

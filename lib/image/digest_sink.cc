@@ -1,6 +1,7 @@
 // DigestSink: partial chunks are assembled in a buffer (zeros where nothing
 // was written); runs of whole chunks are hashed straight from the caller's
-// buffer, on the hasher's threads, while the inner sink writes them.
+// buffer, on the hasher's threads, before the inner sink writes them, which
+// is told what the hashing found (ImageSink::KnowChunks).
 //
 // Metadata exports write many lone blocks, each in a chunk of its own: the
 // buffer is therefore cleared by zeroing only what was written into it, and
@@ -43,23 +44,28 @@ class DigestSink : public ImageSink {
     const uint8_t* whole_data = data + head;
     if (whole > 0) FlushCur();
     Status s;
-    if (whole >= kMinParallelChunks) {
-      hasher_->Start(whole_data, whole);
-      s = inner_->Write(offset, data, len);
-      const auto& slots = hasher_->Wait();  // before `data` may go away
-      const uint64_t first = whole_at >> kDigestChunkBits;
-      for (size_t k = 0; k < whole; ++k) {
-        if (slots[k].nonzero) digest_.Add(first + k, slots[k].hash);
-      }
-    } else {
-      s = inner_->Write(offset, data, len);
-      for (size_t k = 0; k < whole; ++k) {
-        Digest128 h;
-        if (HashChunk(whole_data + k * kDigestChunkSize, &h)) {
-          digest_.Add((whole_at >> kDigestChunkBits) + k, h);
+    if (whole > 0) {
+      // Hashed first, so that the inner sink learns which chunks are zero
+      // and (a qcow2 writer sharing 64 KiB clusters) their hashes, instead
+      // of scanning and hashing the same bytes again.
+      const std::vector<ChunkHasher::Slot>* slots = &small_;
+      if (whole >= kMinParallelChunks) {
+        hasher_->Start(whole_data, whole);
+        slots = &hasher_->Wait();
+      } else {
+        small_.resize(whole);
+        for (size_t k = 0; k < whole; ++k) {
+          small_[k].nonzero =
+              HashChunk(whole_data + k * kDigestChunkSize, &small_[k].hash);
         }
       }
+      const uint64_t first = whole_at >> kDigestChunkBits;
+      for (size_t k = 0; k < whole; ++k) {
+        if ((*slots)[k].nonzero) digest_.Add(first + k, (*slots)[k].hash);
+      }
+      inner_->KnowChunks(whole_at, slots->data(), whole);
     }
+    s = inner_->Write(offset, data, len);
     const size_t tail = len - head - whole * kDigestChunkSize;
     if (tail > 0) {
       Accumulate(whole_at + whole * kDigestChunkSize,
@@ -119,6 +125,7 @@ class DigestSink : public ImageSink {
   std::unique_ptr<ChunkHasher> hasher_;
   DigestReady on_digest_;
   std::vector<uint8_t> cur_;
+  std::vector<ChunkHasher::Slot> small_;  // slots of short runs
   uint64_t cur_index_ = 0;
   bool have_cur_ = false;
   bool cur_nonzero_ = false;  // a non-zero byte was copied into cur_

@@ -73,6 +73,23 @@ class Qcow2Sink : public ImageSink {
     if (batching_) batch_.reserve(kBatchClusters * cs_);
   }
 
+  void KnowChunks(uint64_t offset, const ChunkHasher::Slot* slots,
+                  size_t n) override {
+    // Only where clusters go straight to the writer in runs, and are no
+    // larger than the digest's chunks (a zero chunk is zero clusters).
+    if (cs_ > kDigestChunkSize || batching_ || base_) return;
+    known_first_ = offset >> kDigestChunkBits;
+    known_nonzero_.resize(n);
+    for (size_t k = 0; k < n; ++k) known_nonzero_[k] = slots[k].nonzero;
+    if (cs_ != kDigestChunkSize) return;
+    // The clusters are the chunks: their hashes too.
+    known_hashes_.resize(n);
+    for (size_t k = 0; k < n; ++k) {
+      known_hashes_[k] = slots[k].nonzero ? DedupHashOf(slots[k].hash) : 0;
+    }
+    writer_->KnowHashes(offset >> bits_, known_hashes_.data(), n);
+  }
+
   Status Write(uint64_t offset, const uint8_t* data, size_t len) override {
     while (len > 0) {
       uint64_t index = offset >> bits_;
@@ -83,16 +100,27 @@ class Qcow2Sink : public ImageSink {
         // non-zero clusters go to the writer in one call when uncompressed.
         size_t n = len / cs_;
         for (size_t k = 0; k < n;) {
-          if (batching_ || base_ || IsZero(data + k * cs_, cs_)) {
+          if (batching_ || base_) {
             E2Q_RETURN_IF_ERROR(Emit(index + k, data + k * cs_));
             ++k;
             continue;
           }
+          // Each cluster is looked at once (metadata images are full of
+          // zero clusters, and a zero one is scanned to its end): a zero
+          // cluster is left out, a run of non-zero ones goes in one call,
+          // and the zero cluster that ended the run is passed over.
+          if (Zero(index + k, data + k * cs_)) {
+            ++k;
+            continue;
+          }
           size_t run = 1;
-          while (k + run < n && !IsZero(data + (k + run) * cs_, cs_)) ++run;
+          while (k + run < n &&
+                 !Zero(index + k + run, data + (k + run) * cs_)) {
+            ++run;
+          }
           E2Q_RETURN_IF_ERROR(
               writer_->AddDataClusters(index + k, data + k * cs_, run));
-          k += run;
+          k += run + 1;  // past the zero cluster, or past the end
         }
         offset += n * cs_;
         data += n * cs_;
@@ -127,6 +155,17 @@ class Qcow2Sink : public ImageSink {
   Status FlushCur() {
     have_cur_ = false;
     return Emit(cur_index_, cur_.data());
+  }
+
+  // Whether guest cluster `index`, whose bytes are at `data`, is all zeros:
+  // as KnowChunks() said, or by looking.
+  bool Zero(uint64_t index, const uint8_t* data) const {
+    const uint64_t k = ((index << bits_) >> kDigestChunkBits) - known_first_;
+    if (k < known_nonzero_.size()) {
+      if (!known_nonzero_[k]) return true;
+      if (cs_ == kDigestChunkSize) return false;
+    }
+    return IsZero(data, cs_);
   }
 
   Status Emit(uint64_t index, const uint8_t* data) {
@@ -249,6 +288,10 @@ class Qcow2Sink : public ImageSink {
   const bool batching_;
   std::vector<uint8_t> reusable_;
   std::vector<uint8_t> packed_;
+  // From KnowChunks(): digest chunks [known_first_, + size()).
+  uint64_t known_first_ = 0;
+  std::vector<uint8_t> known_nonzero_;
+  std::vector<uint64_t> known_hashes_;
 };
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "lib/base/status.h"
+#include "lib/image/content_digest.h"
 #include "lib/io/file.h"
 #include "lib/qcow2/cluster_compressor.h"
 #include "lib/qcow2/qcow2_cluster_target.h"
@@ -30,6 +31,13 @@ class ImageSink {
   virtual ~ImageSink() = default;
   // `offset` must be at or past the end of the previous Write.
   virtual Status Write(uint64_t offset, const uint8_t* data, size_t len) = 0;
+  // What is known of the `n` whole chunks (kDigestChunkSize bytes each)
+  // from guest `offset` (a multiple of kDigestChunkSize), which the next
+  // Write covers: whether each is non-zero, and its hash (the digesting
+  // sink computes both).  A sink may use them instead of looking at those
+  // bytes again; `slots` is not kept.  The default ignores them.
+  virtual void KnowChunks(uint64_t offset, const ChunkHasher::Slot* slots,
+                          size_t n) {}
   // Completes the image (size, tables).  No Write may follow.
   virtual Status Finish() = 0;
 };

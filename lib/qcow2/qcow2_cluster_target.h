@@ -32,6 +32,12 @@ class ClusterTarget {
   Status AddDataCluster(uint64_t index, const uint8_t* data) {
     return AddDataClusters(index, data, 1);
   }
+  // ClusterDedup::Hash of the `n` clusters from guest cluster `index`,
+  // computed elsewhere (the content digest hashes the same bytes); the next
+  // AddDataClusters() calls over them use these instead of hashing again.
+  // 0: not known.  `hashes` is copied.  A target that does not share
+  // clusters ignores them.
+  virtual void KnowHashes(uint64_t index, const uint64_t* hashes, size_t n) {}
   // Stores `len` bytes (0 < len < cluster_size()) of compressed data as a
   // compressed cluster.
   virtual Status AddCompressedCluster(uint64_t index, const uint8_t* data,

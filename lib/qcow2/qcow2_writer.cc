@@ -157,7 +157,11 @@ Status Qcow2Writer::AddDataClusters(uint64_t index, const uint8_t* data,
           // (and not found, or it would not be stored).
           uint64_t h;
           const bool checked = PendingHash(index + k + run_hashes_.size(), &h);
-          if (!checked) h = ClusterDedup::Hash(p, cs);
+          if (!checked) {
+            const uint64_t i = index + k + run_hashes_.size();
+            h = i - known_first_ < known_.size() ? known_[i - known_first_] : 0;
+            if (h == 0) h = ClusterDedup::Hash(p, cs);
+          }
           if (std::find(run_hashes_.begin(), run_hashes_.end(), h) !=
               run_hashes_.end()) {
             break;
@@ -224,6 +228,12 @@ Status Qcow2Writer::Reuse(uint64_t index, StoredCluster stored) {
     shared_targets_.clear();
   }
   return Status::OK();
+}
+
+void Qcow2Writer::KnowHashes(uint64_t index, const uint64_t* hashes, size_t n) {
+  if (!dedup_) return;
+  known_first_ = index;
+  known_.assign(hashes, hashes + n);
 }
 
 bool Qcow2Writer::PendingHash(uint64_t index, uint64_t* hash) {

@@ -111,6 +111,7 @@ class Qcow2Writer : public ClusterTarget {
   Status FindReusable(const uint64_t* indexes, const uint8_t* data, size_t n,
                       std::vector<uint8_t>* reusable) override;
   Status AddReusedCluster(uint64_t index) override;
+  void KnowHashes(uint64_t index, const uint64_t* hashes, size_t n) override;
 
   // Compressed clusters use zstd (header compression_type 1, incompatible
   // bit 3, v3 only).  Call before the first Add*.
@@ -202,6 +203,9 @@ class Qcow2Writer : public ClusterTarget {
   };
   std::deque<Reusable> reusable_;
   std::deque<std::pair<uint64_t, uint64_t>> batch_hashes_;
+  // From KnowHashes(): hashes of clusters [known_first_, + size()).
+  uint64_t known_first_ = 0;
+  std::vector<uint64_t> known_;
   std::unordered_map<uint64_t, StoredCluster> batch_entries_;
 };
 

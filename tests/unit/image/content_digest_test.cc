@@ -4,19 +4,21 @@
 // the cluster size, on compression or on the number of threads, and
 // changes with any byte.
 #include "lib/image/content_digest.h"
-#include "lib/base/is_zero.h"
 
 #include <xxhash.h>
 
 #include <random>
 
 #include "lib/base/endian.h"
+#include "lib/base/is_zero.h"
 #include "lib/image/digest_sink.h"
 #include "lib/image/image_digest.h"
 #include "lib/image/image_sink.h"
 #include "lib/qcow2/cluster_compressor.h"
+#include "lib/qcow2/cluster_dedup.h"
 #include "lib/qcow2/qcow2_reader.h"
 #include "lib/qcow2/qcow2_writer.h"
+#include "tests/unit/qemu_img.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q {
@@ -209,6 +211,125 @@ TEST(ContentDigestTest, ZerosAndSizeCount) {
   }
   EXPECT_EQ(image::DigestHex(image::Digest128{0x01, 0xab}),
             "01ab0000000000000000000000000000");
+}
+
+// The digest's chunk hash carries the hash a writer sharing 64 KiB
+// clusters looks equal clusters up by (ImageSink::KnowChunks).
+TEST(ContentDigestTest, ChunkHashCarriesTheClusterDedupHash) {
+  for (uint32_t seed = 1; seed <= 20; ++seed) {
+    const auto chunk = RandomBytes(image::kDigestChunkSize, seed);
+    EXPECT_EQ(image::DedupHashOf(image::HashNonZeroChunk(chunk.data())),
+              qcow2::ClusterDedup::Hash(chunk.data(), chunk.size()))
+        << seed;
+  }
+}
+
+// A guest of `clusters` 64 KiB clusters: zeros, three contents repeated,
+// and unique ones, some with a zero 4 KiB block.
+std::vector<uint8_t> RepeatingDisk(uint64_t clusters) {
+  std::vector<uint8_t> disk(clusters * image::kDigestChunkSize, 0);
+  for (uint64_t i = 0; i < clusters; ++i) {
+    if (i % 5 == 0) continue;
+    const uint32_t seed =
+        i % 3 == 0 ? 7 + static_cast<uint32_t>(i % 4) : 100 + i;
+    const auto c = RandomBytes(image::kDigestChunkSize, seed);
+    std::copy(c.begin(), c.end(), disk.begin() + i * image::kDigestChunkSize);
+    // A zero 4 KiB cluster in a non-zero chunk, now and then.
+    if (i % 7 == 3) {
+      std::fill_n(disk.begin() + i * image::kDigestChunkSize + 4096, 4096, 0);
+    }
+  }
+  return disk;
+}
+
+// A sharing qcow2 file of `disk` with `bits` clusters, written through a
+// DigestSink (which tells the qcow2 sink which chunks are zero and their
+// hashes) or straight into the qcow2 sink (which looks at the bytes).
+std::vector<uint8_t> SharedQcow2(const std::vector<uint8_t>& disk,
+                                 uint32_t bits, bool digest, size_t piece) {
+  io::MemFile f("img");
+  qcow2::WriterOptions o;
+  o.cluster_bits = bits;
+  o.virtual_size = disk.size();
+  o.share_identical = true;
+  o.snapshot_date_sec = 1700000000;
+  auto w = qcow2::Qcow2Writer::Create(&f, o);
+  EXPECT_TRUE(w.ok());
+  if (!w.ok()) return {};
+  auto q = image::NewQcow2Sink(w->get(), nullptr);
+  image::ImageSink* sink = q.get();
+  std::unique_ptr<image::ImageSink> d;
+  if (digest) {
+    auto r = image::NewDigestSink(
+        q.get(), disk.size(), 2,
+        [](const image::Digest128&) { return Status::OK(); });
+    EXPECT_TRUE(r.ok());
+    d = std::move(r).value();
+    sink = d.get();
+  }
+  for (size_t pos = 0; pos < disk.size(); pos += piece) {
+    EXPECT_OK(sink->Write(pos, &disk[pos], std::min(piece, disk.size() - pos)));
+  }
+  EXPECT_OK(sink->Finish());
+  return f.data();
+}
+
+TEST(ContentDigestTest, WhatTheDigestTellsTheQcow2SinkChangesNoByte) {
+  const auto disk = RepeatingDisk(64);
+  for (uint32_t bits : {12u, 16u}) {
+    // Pieces of 1, 3 and 9 chunks: hashed on the calling thread, and on
+    // the helpers.
+    for (size_t chunks : {1u, 3u, 9u}) {
+      const size_t piece = chunks * image::kDigestChunkSize;
+      const auto told = SharedQcow2(disk, bits, true, piece);
+      const auto looked = SharedQcow2(disk, bits, false, piece);
+      EXPECT_EQ(told, looked) << "bits " << bits << " chunks " << chunks;
+      auto r =
+          qcow2::Qcow2Reader::Open(std::make_unique<io::MemFile>("t", told));
+      ASSERT_OK(r.status());
+      std::vector<uint8_t> back(disk.size());
+      ASSERT_OK((*r)->Read(0, back.data(), back.size()));
+      EXPECT_EQ(back, disk) << "bits " << bits << " chunks " << chunks;
+    }
+  }
+  if (HaveQemuImg()) {
+    EXPECT_EQ(QemuCheck(SharedQcow2(disk, 16, true, 9 << 16)), 0);
+  }
+}
+
+// The qcow2 sink trusts what it is told of zeros, but the writer never
+// shares on a hash alone: a wrong hash costs sharing, not content.
+TEST(ContentDigestTest, WrongHashesAreNeverShared) {
+  const auto disk = RepeatingDisk(16);
+  io::MemFile f("img");
+  qcow2::WriterOptions o;
+  o.cluster_bits = 16;
+  o.virtual_size = disk.size();
+  o.share_identical = true;
+  o.snapshot_date_sec = 1700000000;
+  auto w = qcow2::Qcow2Writer::Create(&f, o);
+  ASSERT_OK(w.status());
+  auto q = image::NewQcow2Sink(w->get(), nullptr);
+  // Every non-zero chunk gets the same hash, and chunk 1 is said to be
+  // zero.
+  std::vector<image::ChunkHasher::Slot> slots(16);
+  for (size_t k = 0; k < 16; ++k) {
+    slots[k].nonzero = k % 5 != 0 && k != 1;
+    slots[k].hash = image::HashNonZeroChunk(&disk[2 * image::kDigestChunkSize]);
+  }
+  q->KnowChunks(0, slots.data(), slots.size());
+  ASSERT_OK(q->Write(0, disk.data(), disk.size()));
+  ASSERT_OK(q->Finish());
+  auto r =
+      qcow2::Qcow2Reader::Open(std::make_unique<io::MemFile>("t", f.data()));
+  ASSERT_OK(r.status());
+  std::vector<uint8_t> back(disk.size());
+  ASSERT_OK((*r)->Read(0, back.data(), back.size()));
+  auto expected = disk;
+  std::fill(expected.begin() + image::kDigestChunkSize,
+            expected.begin() + 2 * image::kDigestChunkSize, 0);
+  EXPECT_EQ(back, expected);
+  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(f.data()), 0);
 }
 
 }  // namespace
