@@ -106,8 +106,12 @@ void ForEachDirEntryInode(io::File* device, uint32_t block_size,
   const uint64_t max_gap = kMaxGapBytes / block_size;
   const std::vector<BlockRun> runs = dir_blocks.Runs();
   // One buffer for the whole walk: a buffer grown per read costs a fresh
-  // mapping and its page faults every time.
-  io::AlignedBytes buf = io::AllocateTouched(chunk * block_size);
+  // mapping and its page faults every time.  No read is longer than the
+  // span of the directory blocks.
+  const uint64_t span =
+      runs.empty() ? 1 : runs.back().start + runs.back().count - runs[0].start;
+  io::AlignedBytes buf =
+      io::AllocateTouched(std::min(chunk, span) * block_size);
   Windows reads(runs, chunk, max_gap);
   // Once reads wait for the device, the windows up to kPrefetchBytes ahead
   // are announced to it, so that a cold disk works on many at a time.

@@ -268,7 +268,15 @@ void ScanRanges(io::File* device, const WalkGeometry& geo, uint64_t ipg,
   walker.set_dir_blocks(&result->dirs);
   const uint64_t bs = geo.block_size;
   const uint64_t isz = geo.inode_size;
-  const uint64_t chunk_blocks = std::max<uint64_t>(1, kScanChunkBytes / bs);
+  // Reads of up to kScanChunkBytes, but no larger than the largest table
+  // to read: the buffer is touched when allocated, and 4 MiB of page
+  // faults were half the time of a -Q of a filesystem of few inodes.
+  uint64_t largest = 1;
+  for (const ScanRange* r = begin; r != end; ++r) {
+    largest = std::max(largest, (r->inodes * isz + bs - 1) / bs);
+  }
+  const uint64_t chunk_blocks =
+      std::max<uint64_t>(1, std::min(kScanChunkBytes / bs, largest));
   // One buffer for the whole scan (a buffer grown per read costs a fresh
   // mapping and its page faults every time).
   const io::AlignedBytes buf = io::AllocateTouched(chunk_blocks * bs);

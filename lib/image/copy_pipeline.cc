@@ -254,14 +254,18 @@ Result<CopyStats> CopyBlocks(io::File* source, const BlockSet& blocks,
       blocks.Runs(), options.max_read_bytes / bs, kMaxGapBytes / bs);
   ChunkQueue queue(&plan);
   Prefetcher prefetch(source, plan, options.block_size);
-  const uint64_t max_bytes = options.max_read_bytes / bs * bs;
+  // Buffers as large as the largest chunk, not max_read_bytes: they are
+  // touched when allocated, and a small metadata image paid for the page
+  // faults of four 2 MiB buffers.
+  uint64_t buf_bytes = bs;
+  for (const Chunk& c : plan) buf_bytes = std::max(buf_bytes, c.nblocks * bs);
   // Two readers: copying out of the page cache is what a warm export
   // spends its time on, and it scales with cores.
   auto read_chunks = [&] {
     size_t i;
     while (Chunk* c = queue.Claim(&i)) {
       prefetch.Claimed(i);
-      c->data = queue.TakeBuffer(std::max(c->nblocks * bs, max_bytes));
+      c->data = queue.TakeBuffer(buf_bytes);
       c->status = ReadChunk(source, options, c, &prefetch.slow);
       queue.Ready(i);
     }
