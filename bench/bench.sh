@@ -177,28 +177,7 @@ human() {
 # the first timed command does not pay for a cold cache.  Holes are skipped:
 # no tool reads them (they are unused blocks) and reading them would fill
 # the cache with zero pages.
-warm() {
-  python3 - "$1" <<'PY'
-import os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY)
-end = os.fstat(fd).st_size
-off = 0
-while off < end:
-    try:
-        data = os.lseek(fd, off, os.SEEK_DATA)
-    except OSError:
-        break
-    hole = os.lseek(fd, data, os.SEEK_HOLE)
-    pos = data
-    while pos < hole:
-        n = len(os.pread(fd, min(8 << 20, hole - pos), pos))
-        if n == 0:
-            break
-        pos += n
-    off = hole
-os.close(fd)
-PY
-}
+warm() { python3 "$here/extents.py" warm "$1"; }
 
 # add KEY OUTPUT CMD...: queues CMD, which must write OUTPUT, for run_all.
 KEYS=()

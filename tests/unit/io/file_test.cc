@@ -2,7 +2,6 @@
 #include "lib/io/file.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 
 #include "lib/io/aligned_buffer.h"
 #include "lib/io/posix_file.h"
+#include "tests/unit/page_cache.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q {
@@ -112,38 +112,17 @@ TEST(PosixFileTest, EarlyWritebackKeepsContent) {
   unlink(path);
 }
 
-// Pages of `fd`'s first `len` bytes in the page cache.
-size_t ResidentPages(int fd, size_t len) {
-  void* map = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, 0);
-  if (map == MAP_FAILED) return 0;
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> vec((len + page - 1) / page);
-  size_t n = 0;
-  if (::mincore(map, len, vec.data()) == 0) {
-    for (unsigned char v : vec) n += v & 1;
-  }
-  ::munmap(map, len);
-  return n;
-}
-
 TEST(PosixFileTest, CountsTheReadsThatWaitForTheDevice) {
-  char path[] = "/var/tmp/e2q-read-waits-test-XXXXXX";
-  int fd = ::mkstemp(path);
-  ASSERT_GE(fd, 0);
-  ::unlink(path);
   constexpr size_t kLen = 1 << 20;
   std::vector<uint8_t> data(kLen);
   for (size_t i = 0; i < kLen; ++i) data[i] = static_cast<uint8_t>(i * 7 + 3);
-  ASSERT_EQ(::pwrite(fd, data.data(), kLen, 0), static_cast<ssize_t>(kLen));
-  ASSERT_EQ(::fsync(fd), 0);
-  ASSERT_EQ(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
-  if (ResidentPages(fd, kLen) != 0) {
-    ::close(fd);
+  const int fd = UncachedTempFile(data);
+  ASSERT_NE(fd, -1);
+  if (fd == -2)
     GTEST_SKIP() << "this file system keeps the pages cached (tmpfs?)";
-  }
   // No readahead: each read below brings in only what it asks for.
   ASSERT_EQ(::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM), 0);
-  io::PosixFile f(path, fd, /*owns_fd=*/true);
+  io::PosixFile f("uncached", fd, /*owns_fd=*/true);
   ASSERT_EQ(f.ReadWaits(), 0);
   std::vector<uint8_t> buf(kLen);
   auto read = [&](uint64_t off, size_t len) {

@@ -1,8 +1,6 @@
 #include "lib/io/read_ahead.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "lib/io/posix_file.h"
+#include "tests/unit/page_cache.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q::io {
@@ -122,35 +121,13 @@ TEST(ReadAheadTest, AtMostTheQueueBoundWaits) {
   EXPECT_EQ(f.reads().size(), static_cast<size_t>(ReadAhead::kThreads));
 }
 
-// Pages of `fd`'s first `len` bytes that are in the page cache.
-size_t ResidentPages(int fd, size_t len) {
-  void* map = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, 0);
-  if (map == MAP_FAILED) return 0;
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> vec((len + page - 1) / page);
-  size_t n = 0;
-  if (::mincore(map, len, vec.data()) == 0) {
-    for (unsigned char v : vec) n += v & 1;
-  }
-  ::munmap(map, len);
-  return n;
-}
-
 TEST(ReadAheadTest, PosixFilePrefetchFillsThePageCache) {
-  char path[] = "/var/tmp/e2q-read-ahead-test-XXXXXX";
-  int fd = ::mkstemp(path);
-  ASSERT_GE(fd, 0);
-  ::unlink(path);
   const size_t len = 8 * kPiece;
-  const std::vector<uint8_t> data(len, 7);
-  ASSERT_EQ(::pwrite(fd, data.data(), len, 0), static_cast<ssize_t>(len));
-  ASSERT_EQ(::fsync(fd), 0);
-  ASSERT_EQ(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
-  if (ResidentPages(fd, len) != 0) {
-    ::close(fd);
+  const int fd = UncachedTempFile(std::vector<uint8_t>(len, 7));
+  ASSERT_NE(fd, -1);
+  if (fd == -2)
     GTEST_SKIP() << "this file system keeps the pages cached (tmpfs?)";
-  }
-  PosixFile f(path, fd, /*owns_fd=*/true);
+  PosixFile f("uncached", fd, /*owns_fd=*/true);
   f.Prefetch(kPiece, 4 * kPiece);
   const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   const auto deadline =
