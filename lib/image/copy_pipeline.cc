@@ -35,6 +35,10 @@ struct Piece {
   uint64_t nblocks = 0;
   uint64_t buf_offset = 0;          // where in the chunk's buffer
   std::vector<BlockRun> selected;   // runs inside [first, first + nblocks)
+  // Set by the reader: runs of blocks inside holes of the source, not read
+  // (their bytes in the buffer are undefined) and not written to the sink,
+  // where bytes never written read as zeros; in increasing order.
+  std::vector<BlockRun> holes;
 };
 
 // What the reader hands over at once: up to max_read_bytes of pieces in one
@@ -171,26 +175,104 @@ class ChunkQueue {
   bool stop_ = false;
 };
 
+// The holes of the source as one reader meets them, going forward: the
+// stretch last learnt is kept, so that the kernel is asked again only where
+// a stretch ends (an image file's data and holes are long).
+class HoleFinder {
+ public:
+  HoleFinder(io::File* source, uint64_t block_size)
+      : source_(source), bs_(block_size) {}
+
+  // From block-aligned byte `off`, of the next `len` bytes: how many are
+  // whole blocks inside a hole (returns them, *hole true), or else how
+  // many to read before the next whole block of a hole (*hole false).
+  // Never 0 for a non-zero len.
+  uint64_t Next(uint64_t off, uint64_t len, bool* hole) {
+    const uint64_t end = off + len;
+    const io::File::Stretch& s = At(off);
+    *hole = false;
+    if (s.hole) {
+      const uint64_t n = (std::min(s.end, end) - off) / bs_ * bs_;
+      if (n > 0) {
+        *hole = true;
+        return n;
+      }
+    }
+    // Data (or a hole shorter than a block, read as data) up to the first
+    // block a hole covers whole.
+    uint64_t at = off;
+    while (at < end) {
+      const io::File::Stretch& t = At(at);
+      if (t.hole) {
+        const uint64_t block = (at + bs_ - 1) / bs_ * bs_;
+        if (block > off && block + bs_ <= std::min(t.end, end)) {
+          return block - off;
+        }
+      }
+      at = t.end;
+    }
+    return len;
+  }
+
+ private:
+  const io::File::Stretch& At(uint64_t off) {
+    if (off < from_ || off >= last_.end) {
+      last_ = source_->StretchAt(off);
+      // A file that ends its answer where it started is read as data.
+      if (last_.end <= off) last_ = {false, off + bs_};
+      from_ = off;
+    }
+    return last_;
+  }
+
+  io::File* const source_;
+  const uint64_t bs_;
+  uint64_t from_ = UINT64_MAX;  // last_ holds [from_, last_.end)
+  io::File::Stretch last_;
+};
+
 Status ReadPiece(io::File* source, const CopyOptions& o, uint8_t* data,
-                 const Piece& p, uint64_t* past_end, io::SlowReads* slow) {
+                 Piece* p, uint64_t* past_end, io::SlowReads* slow,
+                 HoleFinder* holes) {
   const uint64_t bs = o.block_size;
-  uint64_t off = p.first * bs;
-  uint64_t want = p.nblocks * bs;
+  uint64_t off = p->first * bs;
+  uint64_t want = p->nblocks * bs;
   uint64_t have = 0;
   if (off < o.source_size) have = std::min(want, o.source_size - off);
   uint64_t got = 0;
+  uint64_t read = 0;
+  p->holes.clear();
   const auto start = io::SlowReads::Clock::now();
-  while (got < have) {
-    E2Q_ASSIGN_OR_RETURN(size_t n,
-                         source->ReadSome(off + got, data + got, have - got));
-    if (n == 0) break;  // the source ended early
-    got += n;
+  bool ended = false;
+  while (got < have && !ended) {
+    bool hole;
+    uint64_t n = holes->Next(off + got, have - got, &hole);
+    if (hole) {
+      if (o.transform) {
+        // A transform sees every block it would have seen.
+        std::memset(data + got, 0, n);
+      } else {
+        p->holes.push_back({p->first + got / bs, n / bs});
+      }
+      got += n;
+      continue;
+    }
+    for (const uint64_t stop = got + n; got < stop;) {
+      E2Q_ASSIGN_OR_RETURN(size_t r,
+                           source->ReadSome(off + got, data + got, stop - got));
+      if (r == 0) {  // the source ended early
+        ended = true;
+        break;
+      }
+      got += r;
+      read += r;
+    }
   }
-  slow->Note(got, start);
+  slow->Note(read, start);
   if (got < want) {
     std::memset(data + got, 0, want - got);
-    uint64_t first_missing = p.first + got / bs;
-    for (const auto& r : p.selected) {
+    uint64_t first_missing = p->first + got / bs;
+    for (const auto& r : p->selected) {
       uint64_t end = r.start + r.count;
       if (end > first_missing) {
         *past_end += end - std::max(r.start, first_missing);
@@ -201,11 +283,39 @@ Status ReadPiece(io::File* source, const CopyOptions& o, uint8_t* data,
 }
 
 Status ReadChunk(io::File* source, const CopyOptions& o, Chunk* c,
-                 io::SlowReads* slow) {
-  for (const Piece& p : c->pieces) {
+                 io::SlowReads* slow, HoleFinder* holes) {
+  for (Piece& p : c->pieces) {
     E2Q_RETURN_IF_ERROR(ReadPiece(source, o,
                                   c->data.get() + p.buf_offset * o.block_size,
-                                  p, &c->past_end, slow));
+                                  &p, &c->past_end, slow, holes));
+  }
+  return Status::OK();
+}
+
+// Calls `write(first, count)` for the parts of run `r` outside `holes`
+// (sorted; *next is the first that may still matter, advanced as runs go
+// forward).
+template <typename Write>
+Status ForEachOutsideHoles(BlockRun r, const std::vector<BlockRun>& holes,
+                           size_t* next, Write write) {
+  size_t& h = *next;
+  while (r.count > 0) {
+    while (h < holes.size() && holes[h].start + holes[h].count <= r.start) {
+      ++h;
+    }
+    if (h == holes.size() || holes[h].start >= r.start + r.count) {
+      return write(r.start, r.count);
+    }
+    if (holes[h].start > r.start) {
+      const uint64_t n = holes[h].start - r.start;
+      E2Q_RETURN_IF_ERROR(write(r.start, n));
+      r.start += n;
+      r.count -= n;
+    }
+    const uint64_t skip =
+        std::min(r.count, holes[h].start + holes[h].count - r.start);
+    r.start += skip;
+    r.count -= skip;
   }
   return Status::OK();
 }
@@ -262,11 +372,12 @@ Result<CopyStats> CopyBlocks(io::File* source, const BlockSet& blocks,
   // Two readers: copying out of the page cache is what a warm export
   // spends its time on, and it scales with cores.
   auto read_chunks = [&] {
+    HoleFinder holes(source, bs);
     size_t i;
     while (Chunk* c = queue.Claim(&i)) {
       prefetch.Claimed(i);
       c->data = queue.TakeBuffer(buf_bytes);
-      c->status = ReadChunk(source, options, c, &prefetch.slow);
+      c->status = ReadChunk(source, options, c, &prefetch.slow, &holes);
       queue.Ready(i);
     }
   };
@@ -284,13 +395,16 @@ Result<CopyStats> CopyBlocks(io::File* source, const BlockSet& blocks,
     stats.blocks_past_source_end += c->past_end;
     for (const Piece& piece : c->pieces) {
       uint8_t* base = c->data.get() + piece.buf_offset * bs;
+      size_t next_hole = 0;
       for (const auto& r : piece.selected) {
-        uint8_t* p = base + (r.start - piece.first) * bs;
-        if (options.transform) {
-          status = options.transform(r.start, r.count, p);
-          if (!status.ok()) break;
-        }
-        status = sink->Write(r.start * bs, p, r.count * bs);
+        status = ForEachOutsideHoles(
+            r, piece.holes, &next_hole, [&](uint64_t first, uint64_t count) {
+              uint8_t* p = base + (first - piece.first) * bs;
+              if (options.transform) {
+                E2Q_RETURN_IF_ERROR(options.transform(first, count, p));
+              }
+              return sink->Write(first * bs, p, count * bs);
+            });
         if (!status.ok()) break;
         done += r.count;
       }

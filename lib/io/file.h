@@ -60,6 +60,19 @@ class File {
   // judge by how long reads take: io::SlowReads).  A POSIX file asks the
   // kernel (RWF_NOWAIT); the default cannot tell.  Thread-safe.
   virtual int64_t ReadWaits() const { return -1; }
+  // A stretch of the file: a hole (bytes that read as zeros and hold
+  // nothing) or bytes that may hold data, ending before `end`.
+  struct Stretch {
+    bool hole = false;
+    uint64_t end = UINT64_MAX;
+  };
+  // The stretch that holds byte `offset`.  A sparse regular file asks the
+  // kernel (lseek SEEK_HOLE and SEEK_DATA), so that a reader can leave out
+  // what it would only copy out of the page cache as zeros (the never
+  // written journal and inode tables of a filesystem in an image file);
+  // the default knows of no hole: all data.  Never fails (where the kernel
+  // cannot tell, all data); thread-safe.
+  virtual Stretch StretchAt(uint64_t offset) { return {}; }
   // A new virtual here must also be forwarded by ForwardingFile
   // (lib/io/forwarding_file.h) and checked in its test.
 

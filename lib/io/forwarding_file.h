@@ -38,6 +38,9 @@ class ForwardingFile : public File {
     base_->Prefetch(offset, len);
   }
   int64_t ReadWaits() const override { return base_->ReadWaits(); }
+  Stretch StretchAt(uint64_t offset) override {
+    return base_->StretchAt(offset);
+  }
 
   // The file calls are forwarded to.
   File* base() const { return base_; }

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -99,6 +100,90 @@ Result<size_t> PosixFile::ReadSome(uint64_t offset, void* buf, size_t len) {
                                errno);
     }
   }
+}
+
+namespace {
+
+// Stretches from FS_IOC_FIEMAP: at most this many extents per call,
+// consecutive ones of one kind merged.
+constexpr uint32_t kFiemapExtents = 32;
+
+// The stretch at `at` from the file's extent map, or false where the file
+// system has none (ENOTTY, EOPNOTSUPP: tmpfs, FUSE, NFS) or the call fails.
+// Holes are the gaps between extents and unwritten (preallocated) extents.
+// FIEMAP_FLAG_SYNC writes dirty pages back first, so that data still in
+// the page cache has become written extents (an unwritten extent with
+// dirty pages holds data, and a delayed allocation has no extent yet).
+bool FiemapStretch(int fd, uint64_t at, uint64_t size, File::Stretch* out) {
+  alignas(struct fiemap)
+      uint8_t buf[sizeof(struct fiemap) +
+                  kFiemapExtents * sizeof(struct fiemap_extent)] = {};
+  auto* map = reinterpret_cast<struct fiemap*>(buf);
+  map->fm_start = at;
+  map->fm_length = FIEMAP_MAX_OFFSET - at;
+  map->fm_flags = FIEMAP_FLAG_SYNC;
+  map->fm_extent_count = kFiemapExtents;
+  if (::ioctl(fd, FS_IOC_FIEMAP, map) != 0) return false;
+  const struct fiemap_extent* extents = map->fm_extents;
+  const uint32_t n = std::min(map->fm_mapped_extents, kFiemapExtents);
+  if (n == 0 || extents[0].fe_logical > at) {
+    // A gap: a hole up to the next extent, or to the end of the file.
+    const uint64_t end = n == 0 ? size : extents[0].fe_logical;
+    *out = end > at ? File::Stretch{true, end} : File::Stretch{};
+    return true;
+  }
+  auto hole = [](const struct fiemap_extent& e) {
+    return (e.fe_flags & FIEMAP_EXTENT_UNWRITTEN) != 0;
+  };
+  const bool kind = hole(extents[0]);
+  uint64_t end = extents[0].fe_logical + extents[0].fe_length;
+  for (uint32_t i = 1;
+       i < n && extents[i].fe_logical == end && hole(extents[i]) == kind; ++i) {
+    end += extents[i].fe_length;
+  }
+  if (end <= at) return false;  // an answer that does not hold `at`
+  *out = File::Stretch{kind, end};
+  return true;
+}
+
+}  // namespace
+
+File::Stretch PosixFile::StretchAt(uint64_t offset) {
+  int state = holes_.load(std::memory_order_relaxed);
+  struct stat st;
+  if (state == kHolesUnknown) {
+    state = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) ? kHolesFiemap
+                                                          : kHolesNone;
+    holes_.store(state, std::memory_order_relaxed);
+  }
+  if (state == kHolesNone || offset > static_cast<uint64_t>(INT64_MAX)) {
+    return {};
+  }
+  if (::fstat(fd_, &st) != 0 || offset >= static_cast<uint64_t>(st.st_size)) {
+    return {};  // past the end: left to the reads
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (state == kHolesFiemap) {
+    Stretch s;
+    if (FiemapStretch(fd_, offset, size, &s)) return s;
+    state = kHolesSeek;
+    holes_.store(state, std::memory_order_relaxed);
+  }
+  // SEEK_HOLE counts pages in the page cache as data, also zeros read from
+  // an unwritten extent; so it finds fewer holes, never a wrong one.  lseek
+  // moves the descriptor's position, which nothing here uses: every read
+  // and write is positioned.
+  const off_t at = static_cast<off_t>(offset);
+  const off_t hole = ::lseek(fd_, at, SEEK_HOLE);
+  if (hole < 0) {
+    if (errno != ENXIO) holes_.store(kHolesNone, std::memory_order_relaxed);
+    return {};
+  }
+  if (hole > at) return {false, static_cast<uint64_t>(hole)};
+  const off_t data = ::lseek(fd_, at, SEEK_DATA);
+  if (data > at) return {true, static_cast<uint64_t>(data)};
+  if (data < 0 && errno == ENXIO) return {true, size};  // a hole to the end
+  return {};  // the file changed under us: data, read it
 }
 
 Status PosixFile::WriteAt(uint64_t offset, const void* buf, size_t len) {

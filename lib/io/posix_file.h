@@ -37,6 +37,10 @@ class PosixFile : public File {
   // read is counted.  -1 once the kernel refuses RWF_NOWAIT for this file
   // (FUSE, pipes, kernels before 4.14); reads are then plain preads.
   int64_t ReadWaits() const override;
+  // A regular file's holes and data: its extent map (FS_IOC_FIEMAP, after
+  // writing its dirty pages back), else lseek SEEK_HOLE and SEEK_DATA; a
+  // device, or a file system that can tell neither way, is all data.
+  Stretch StretchAt(uint64_t offset) override;
   int fd() const { return fd_; }
 
   // From now on, writes of at least kDirectWriteMin bytes whose offset,
@@ -69,6 +73,10 @@ class PosixFile : public File {
   bool early_writeback_ = false;
   std::atomic<bool> nowait_{true};  // RWF_NOWAIT not refused yet
   std::atomic<int64_t> read_waits_{0};
+  // How StretchAt asks: not known yet, FIEMAP, lseek, or not at all (not
+  // a regular file, or a file system that can tell neither way).
+  enum { kHolesUnknown, kHolesFiemap, kHolesSeek, kHolesNone };
+  std::atomic<int> holes_{kHolesUnknown};
   std::once_flag read_ahead_once_;
   std::unique_ptr<ReadAhead> read_ahead_;  // reads this file
 };

@@ -40,4 +40,12 @@ Result<size_t> WindowFile::ReadSome(uint64_t offset, void* buf, size_t len) {
   return len;
 }
 
+File::Stretch WindowFile::StretchAt(uint64_t offset) {
+  if (offset >= length_) return {};
+  Stretch s = base_->StretchAt(offset_ + offset);
+  // offset_ + offset < offset_ + length_: no overflow, and s.end is past it.
+  s.end = std::min(s.end - offset_, length_);
+  return s;
+}
+
 }  // namespace e2q::io

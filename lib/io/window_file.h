@@ -38,6 +38,8 @@ class WindowFile : public ReadOnlyFile {
     base_->Prefetch(offset_ + offset, std::min(len, length_ - offset));
   }
   int64_t ReadWaits() const override { return base_->ReadWaits(); }
+  // Base's stretch, cut at the window's end.
+  Stretch StretchAt(uint64_t offset) override;
 
  private:
   WindowFile(std::unique_ptr<File> base, uint64_t offset, uint64_t length)

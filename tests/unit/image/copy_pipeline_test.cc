@@ -1,6 +1,7 @@
 // Tests for lib/copy_pipeline and lib/image_sink (raw): selected blocks land
-// at their own offsets, unselected ones read as zeros, transforms apply, and
-// a short source is reported, not fatal.
+// at their own offsets, unselected ones read as zeros, transforms apply, a
+// short source is reported, not fatal, and holes of the source are neither
+// read nor written.
 #include "lib/image/copy_pipeline.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include "lib/base/is_zero.h"
 #include "lib/image/image_sink.h"
 #include "tests/unit/hint_log_file.h"
+#include "tests/unit/holey_file.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q {
@@ -109,6 +111,104 @@ TEST(CopyPipelineTest, AppliesTransformToSelectedRuns) {
   for (uint64_t i = 4 * bs; i < 12 * bs; ++i) {
     ASSERT_EQ(out.data()[i], uint8_t(src[i] ^ 0xff));
   }
+}
+
+// Records what reaches it, as [offset, end) ranges, and passes it on.
+class RecordingSink : public image::ImageSink {
+ public:
+  explicit RecordingSink(image::ImageSink* inner) : inner_(inner) {}
+  Status Write(uint64_t offset, const uint8_t* data, size_t len) override {
+    writes.emplace_back(offset, offset + len);
+    return inner_->Write(offset, data, len);
+  }
+  Status Finish() override { return inner_->Finish(); }
+  std::vector<std::pair<uint64_t, uint64_t>> writes;
+
+ private:
+  image::ImageSink* inner_;
+};
+
+TEST(CopyPipelineTest, HolesOfTheSourceAreNeitherReadNorWritten) {
+  const uint32_t bs = 4096;
+  // Holes: one inside a run, one across two runs and the gap between them,
+  // one that starts and ends inside blocks (only its whole blocks count),
+  // and one to the end of the source.
+  const std::vector<std::pair<uint64_t, uint64_t>> holes = {
+      {8 * bs, 20 * bs},
+      {100 * bs, 150 * bs},
+      {300 * bs + 1000, 303 * bs + 10},
+      {1000 * bs, 1024 * bs}};
+  HoleyFile source(RandomBytes(bs * 1024, 5), holes);
+  const std::vector<uint8_t> src = source.data();
+  BlockSet set;
+  set.Add(0, 64);
+  set.Add(90, 30);
+  set.Add(125, 40);  // a gap of 5 blocks from the previous run
+  set.Add(299, 8);
+  set.Add(990, 34);
+  for (uint64_t max_read : {uint64_t{16} * bs, uint64_t{2} << 20}) {
+    const uint64_t hole_bytes_before = source.hole_bytes_read();
+    io::MemFile out("out");
+    auto raw = image::NewRawSink(&out, src.size(), /*sparse=*/true, 4096);
+    RecordingSink sink(raw.get());
+    image::CopyOptions o;
+    o.block_size = bs;
+    o.max_read_bytes = max_read;
+    uint64_t last = 0;
+    o.progress = [&](uint64_t done) { last = done; };
+    ASSERT_OK_AND_ASSIGN(image::CopyStats st,
+                         image::CopyBlocks(&source, set, &sink, o));
+    EXPECT_EQ(st.blocks_read, set.size());
+    EXPECT_EQ(last, set.size());
+    EXPECT_EQ(out.data(), Expected(src, set, bs));
+    // Nothing of a hole's whole blocks was written; the partial blocks
+    // around the third hole (blocks 300 and 303) were read and written.
+    for (const auto& [a, b] : sink.writes) {
+      for (const auto& [ha, hb] : holes) {
+        const uint64_t whole_from = (ha + bs - 1) / bs * bs;
+        const uint64_t whole_to = hb / bs * bs;
+        EXPECT_FALSE(a < whole_to && whole_from < b)
+            << "write [" << a << ", " << b << ") in hole [" << ha << ", " << hb
+            << ")";
+      }
+    }
+    auto written = [&](uint64_t block) {
+      for (const auto& [a, b] : sink.writes) {
+        if (a <= block * bs && block * bs < b) return true;
+      }
+      return false;
+    };
+    EXPECT_TRUE(written(300));
+    EXPECT_TRUE(written(303));
+    EXPECT_TRUE(written(20));
+    EXPECT_FALSE(written(301));
+    // Reads touched holes only in their partial blocks, 300 and 303.
+    EXPECT_EQ(source.hole_bytes_read() - hole_bytes_before, (bs - 1000) + 10u);
+  }
+}
+
+TEST(CopyPipelineTest, ATransformSeesZerosForHoles) {
+  const uint32_t bs = 1024;
+  HoleyFile source(RandomBytes(bs * 64, 6), {{8 * bs, 24 * bs}});
+  BlockSet set;
+  set.Add(4, 40);
+  io::MemFile out("out");
+  auto sink = image::NewRawSink(&out, source.data().size(), true);
+  image::CopyOptions o;
+  o.block_size = bs;
+  uint64_t seen = 0;
+  o.transform = [&](uint64_t first, uint64_t count, uint8_t* data) {
+    for (uint64_t b = first; b < first + count; ++b, data += bs) {
+      const bool zero = IsZero(data, bs);
+      EXPECT_EQ(zero, b >= 8 && b < 24) << b;
+      ++seen;
+    }
+    return Status::OK();
+  };
+  ASSERT_OK(image::CopyBlocks(&source, set, sink.get(), o).status());
+  EXPECT_EQ(seen, 40u);
+  EXPECT_EQ(source.hole_bytes_read(), 0u);
+  EXPECT_EQ(out.data(), Expected(source.data(), set, bs));
 }
 
 TEST(CopyPipelineTest, ShortSourceReadsZerosAndIsCounted) {

@@ -2,12 +2,16 @@
 #include "lib/io/file.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "lib/base/is_zero.h"
 #include "lib/io/aligned_buffer.h"
 #include "lib/io/posix_file.h"
 #include "tests/unit/page_cache.h"
@@ -15,6 +19,10 @@
 
 namespace e2q {
 namespace {
+
+bool IsZeroBytes(const std::vector<uint8_t>& v) {
+  return IsZero(v.data(), v.size());
+}
 
 TEST(MemFileTest, ReadAtPastEndIsCorruptionNamingTheFile) {
   io::MemFile f("disk.img", std::vector<uint8_t>(100, 1));
@@ -149,6 +157,87 @@ TEST(PosixFileTest, CountsTheReadsThatWaitForTheDevice) {
   ASSERT_OK_AND_ASSIGN(n, f.ReadSome(kLen, buf.data(), 8192));
   EXPECT_EQ(n, 0u);
   EXPECT_EQ(f.ReadWaits(), 3);
+}
+
+// A sparse file under /var/tmp: written data, a hole, preallocated
+// (unwritten) space read once, so that its zeros sit in the page cache,
+// preallocated space partly written and not yet synced, and a hole to the
+// end.  Walking its stretches: every hole reads as zeros, every written
+// byte lies in data, and the plain hole is found; where the extent map
+// answers (ext4, XFS, btrfs), the cached preallocated space is a hole too.
+TEST(PosixFileTest, StretchesAreTheHolesAndDataOfASparseFile) {
+  constexpr uint64_t kK = 1024;
+  char path[] = "/var/tmp/e2q-stretch-test-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::unlink(path);
+  io::PosixFile f(path, fd, /*owns_fd=*/true);
+  const std::vector<uint8_t> a(64 * kK, 0xa5), b(4 * kK, 0x5a);
+  ASSERT_OK(f.WriteAt(0, a.data(), a.size()));
+  ASSERT_OK(f.Truncate(1024 * kK));
+  const bool prealloc =
+      ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 256 * kK, 192 * kK) == 0;
+  std::vector<uint8_t> buf(128 * kK, 1);
+  ASSERT_OK(f.ReadAt(256 * kK, buf.data(), buf.size()));  // zeros, cached
+  ASSERT_TRUE(IsZeroBytes(buf));
+  ASSERT_OK(f.WriteAt(400 * kK, b.data(), b.size()));  // dirty, not synced
+  ASSERT_OK(f.Sync());
+  ASSERT_OK(f.WriteAt(420 * kK, b.data(), b.size()));  // dirty again
+
+  std::vector<std::pair<uint64_t, uint64_t>> hole_ranges;
+  for (uint64_t at = 0; at < 1024 * kK;) {
+    const io::File::Stretch s = f.StretchAt(at);
+    ASSERT_GT(s.end, at);
+    const uint64_t end = std::min<uint64_t>(s.end, 1024 * kK);
+    if (s.hole) {
+      std::vector<uint8_t> h(end - at, 1);
+      ASSERT_OK(f.ReadAt(at, h.data(), h.size()));
+      EXPECT_TRUE(IsZeroBytes(h)) << "hole [" << at << ", " << end << ")";
+      hole_ranges.emplace_back(at, end);
+    }
+    at = end;
+  }
+  auto in_hole = [&](uint64_t from, uint64_t to) {
+    for (const auto& [x, y] : hole_ranges) {
+      if (x < to && from < y) return true;
+    }
+    return false;
+  };
+  auto covered = [&](uint64_t from, uint64_t to) {
+    for (const auto& [x, y] : hole_ranges) {
+      if (x <= from && to <= y) return true;
+    }
+    return false;
+  };
+  if (hole_ranges.empty()) {
+    GTEST_SKIP() << "this file system tells no holes";
+  }
+  EXPECT_FALSE(in_hole(0, 64 * kK));
+  EXPECT_FALSE(in_hole(400 * kK, 404 * kK));
+  EXPECT_FALSE(in_hole(420 * kK, 424 * kK));
+  EXPECT_TRUE(covered(64 * kK, 256 * kK));
+  EXPECT_TRUE(covered(448 * kK, 1024 * kK));
+  struct stat st;
+  ASSERT_EQ(::fstat(fd, &st), 0);
+  struct statfs sfs;
+  ASSERT_EQ(::fstatfs(fd, &sfs), 0);
+  if (prealloc && sfs.f_type == EXT4_SUPER_MAGIC) {
+    EXPECT_TRUE(covered(256 * kK, 400 * kK));
+    EXPECT_TRUE(covered(404 * kK, 420 * kK));
+    EXPECT_TRUE(covered(424 * kK, 448 * kK));
+  }
+  // Past the end: data, left to the reads.
+  EXPECT_FALSE(f.StretchAt(1024 * kK).hole);
+  EXPECT_FALSE(f.StretchAt(uint64_t{1} << 62).hole);
+}
+
+TEST(PosixFileTest, ADeviceOrPipeHasNoHoles) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  io::PosixFile f("pipe", fds[0], /*owns_fd=*/true);
+  EXPECT_FALSE(f.StretchAt(0).hole);
+  EXPECT_EQ(f.StretchAt(0).end, UINT64_MAX);
+  ::close(fds[1]);
 }
 
 TEST(StreamFileTest, FillsGapsAndRefusesBackwardWrites) {

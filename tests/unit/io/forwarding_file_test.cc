@@ -57,6 +57,10 @@ class ScriptedFile : public io::File {
     calls.push_back("waits");
     return 17;
   }
+  Stretch StretchAt(uint64_t offset) override {
+    Log("stretch " + std::to_string(offset));
+    return {true, offset + 4096};
+  }
 
   bool fail = false;
   mutable std::vector<std::string> calls;
@@ -91,9 +95,13 @@ TEST(ForwardingFileTest, EveryCallReachesTheInnerFile) {
     EXPECT_OK(f.ZeroRange(4096, 8192));
     f.Prefetch(512, 1024);
     EXPECT_EQ(f.ReadWaits(), 17);
-    EXPECT_EQ(inner.calls, (Calls{"read 100 8", "write 7 abc", "sync", "size",
-                                  "truncate 99", "direct", "zero 4096 8192",
-                                  "prefetch 512 1024", "waits"}));
+    const io::File::Stretch st = f.StretchAt(8192);
+    EXPECT_TRUE(st.hole);
+    EXPECT_EQ(st.end, 12288u);
+    EXPECT_EQ(inner.calls,
+              (Calls{"read 100 8", "write 7 abc", "sync", "size", "truncate 99",
+                     "direct", "zero 4096 8192", "prefetch 512 1024", "waits",
+                     "stretch 8192"}));
   }
 }
 

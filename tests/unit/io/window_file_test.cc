@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "tests/unit/holey_file.h"
 #include "tests/unit/test_util.h"
 
 namespace e2q {
@@ -28,6 +29,26 @@ TEST(WindowFileTest, ShowsTheWindowFromItsStart) {
   for (size_t i = 0; i < buf.size(); ++i) {
     ASSERT_EQ(buf[i], static_cast<uint8_t>((i + 100) * 7)) << i;
   }
+}
+
+TEST(WindowFileTest, StretchesAreTheBasesSeenThroughTheWindow) {
+  std::vector<uint8_t> data(10000, 5);
+  auto base = std::make_unique<HoleyFile>(
+      data,
+      std::vector<std::pair<uint64_t, uint64_t>>{{1000, 3000}, {6000, 9000}});
+  ASSERT_OK_AND_ASSIGN(auto w,
+                       io::WindowFile::Create(std::move(base), 2000, 5000));
+  io::File::Stretch s = w->StretchAt(0);  // base 2000: in the first hole
+  EXPECT_TRUE(s.hole);
+  EXPECT_EQ(s.end, 1000u);
+  s = w->StretchAt(1000);  // base 3000: data up to the second hole
+  EXPECT_FALSE(s.hole);
+  EXPECT_EQ(s.end, 4000u);
+  s = w->StretchAt(4500);  // base 6500: the hole, cut at the window's end
+  EXPECT_TRUE(s.hole);
+  EXPECT_EQ(s.end, 5000u);
+  s = w->StretchAt(5000);  // past the window: data, left to the reads
+  EXPECT_FALSE(s.hole);
 }
 
 TEST(WindowFileTest, ReadsStopAtTheWindowsEnd) {
