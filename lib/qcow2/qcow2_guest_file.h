@@ -28,6 +28,10 @@ class Qcow2GuestFile : public io::ReadOnlyFile {
 
   Result<size_t> ReadSome(uint64_t offset, void* buf, size_t len) override;
   Result<uint64_t> Size() override { return reader_->virtual_size(); }
+  // Zero and unallocated clusters (through the backing chain) are holes,
+  // stored ones data (Qcow2Reader::Map); where the tables cannot be read,
+  // data, so that the read reports the error.
+  Stretch StretchAt(uint64_t offset) override;
 
  private:
   std::unique_ptr<Qcow2Reader> reader_;

@@ -58,6 +58,28 @@ TEST(Qcow2GuestFileTest, ReadsTheGuestContent) {
   EXPECT_EQ(n, 0u);
 }
 
+TEST(Qcow2GuestFileTest, ZeroAndUnallocatedClustersAreHoles) {
+  std::vector<uint8_t> want;
+  auto f = Make(&want);
+  // Data 0-1, zero 2, unallocated 3-4, compressed 5, unallocated 6-14,
+  // data 15.
+  const std::vector<std::pair<bool, uint64_t>> expect = {
+      {false, 2}, {true, 5}, {false, 6}, {true, 15}, {false, 16}};
+  uint64_t at = 0;
+  for (const auto& [hole, end] : expect) {
+    const io::File::Stretch s = f->StretchAt(at);
+    EXPECT_EQ(s.hole, hole) << at;
+    EXPECT_EQ(s.end, end * kCs) << at;
+    // From inside the stretch: the same end.
+    EXPECT_EQ(f->StretchAt(at + 100).end, end * kCs) << at;
+    at = end * kCs;
+  }
+  EXPECT_FALSE(f->StretchAt(16 * kCs).hole);  // past the end: data
+  // Every hole reads as zeros.
+  EXPECT_TRUE(std::all_of(want.begin() + 2 * kCs, want.begin() + 5 * kCs,
+                          [](uint8_t b) { return b == 0; }));
+}
+
 TEST(Qcow2GuestFileTest, AWindowOverItReadsThePartition) {
   std::vector<uint8_t> want;
   auto w = io::WindowFile::Create(Make(&want), 4 * kCs + 7, 3 * kCs);
