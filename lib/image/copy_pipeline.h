@@ -1,7 +1,10 @@
 // CopyPipeline: copies selected block runs from a source File to an
-// ImageSink in large sequential reads, on two reader threads, so that reading
-// the device and writing the image overlap.  Runs are coalesced into reads
-// of up to `max_read_bytes`; no call is made per block.
+// ImageSink in large sequential reads on a reader thread (a second one once
+// reads wait for the device), so that reading the device and writing the
+// image overlap.  Runs are coalesced into reads of up to `max_read_bytes`;
+// no call is made per block.  Blocks in holes of the source
+// (File::StretchAt) are neither read nor written: a sink's unwritten bytes
+// read as zeros.
 #ifndef E2Q_LIB_IMAGE_COPY_PIPELINE_H_
 #define E2Q_LIB_IMAGE_COPY_PIPELINE_H_
 

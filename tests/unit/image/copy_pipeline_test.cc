@@ -78,9 +78,13 @@ TEST(CopyPipelineTest, SlowReadsAnnounceChunksAheadAndCopyTheSame) {
     EXPECT_EQ(out.data(), Expected(src, set, bs));
     const auto hints = source.hints();
     if (delay.count() == 0) {
+      // Reads that do not wait: one reader thread.
       EXPECT_TRUE(hints.empty());
+      EXPECT_EQ(source.reader_threads(), 1u);
       continue;
     }
+    // Reads that wait: a second reader joins.
+    EXPECT_EQ(source.reader_threads(), 2u);
     ASSERT_FALSE(hints.empty());
     // Hints cover selected blocks only within their merged stretches, and
     // reach the last selected block.
