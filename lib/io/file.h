@@ -67,11 +67,11 @@ class File {
     uint64_t end = UINT64_MAX;
   };
   // The stretch that holds byte `offset`.  A sparse regular file asks the
-  // kernel (lseek SEEK_HOLE and SEEK_DATA), so that a reader can leave out
-  // what it would only copy out of the page cache as zeros (the never
-  // written journal and inode tables of a filesystem in an image file);
-  // the default knows of no hole: all data.  Never fails (where the kernel
-  // cannot tell, all data); thread-safe.
+  // kernel (its extent map, else lseek SEEK_HOLE), a qcow2 disk its tables,
+  // so that a reader can leave out what it would only copy out of the page
+  // cache as zeros (the preallocated journal and inode tables of a
+  // filesystem in an image file); the default knows of no hole: all data.
+  // Never fails (where the kernel cannot tell, all data); thread-safe.
   virtual Stretch StretchAt(uint64_t offset) { return {}; }
   // A new virtual here must also be forwarded by ForwardingFile
   // (lib/io/forwarding_file.h) and checked in its test.

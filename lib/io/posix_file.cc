@@ -132,8 +132,12 @@ bool FiemapStretch(int fd, uint64_t at, uint64_t size, File::Stretch* out) {
     *out = end > at ? File::Stretch{true, end} : File::Stretch{};
     return true;
   }
+  // Preallocated space reads as zeros; an extent whose state is not
+  // known yet (delayed allocation, which the writeback should have ended)
+  // is data.
   auto hole = [](const struct fiemap_extent& e) {
-    return (e.fe_flags & FIEMAP_EXTENT_UNWRITTEN) != 0;
+    return (e.fe_flags & FIEMAP_EXTENT_UNWRITTEN) != 0 &&
+           (e.fe_flags & (FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC)) == 0;
   };
   const bool kind = hole(extents[0]);
   uint64_t end = extents[0].fe_logical + extents[0].fe_length;
