@@ -116,24 +116,26 @@ class ChunkQueue {
   // left or the consumer stopped.  Blocks while the read-ahead is full.
   Chunk* Claim(size_t* index) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] {
+    space_cv_.wait(lock, [&] {
       return stop_ || claimed_ >= plan_->size() ||
              claimed_ < consumed_ + kQueueDepth;
     });
     if (stop_ || claimed_ >= plan_->size()) return nullptr;
     *index = claimed_++;
+    // The last chunk is taken: a second reader still waiting is not needed.
+    if (claimed_ == plan_->size()) help_cv_.notify_all();
     return &(*plan_)[*index];
   }
   void Ready(size_t index) {
     std::lock_guard<std::mutex> lock(mu_);
     ready_[index] = true;
-    cv_.notify_all();
+    ready_cv_.notify_one();  // only the consumer waits for chunks
   }
 
   // Consumer side: waits until chunk `index` has been read.
   Chunk* Wait(size_t index) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return static_cast<bool>(ready_[index]); });
+    ready_cv_.wait(lock, [&] { return static_cast<bool>(ready_[index]); });
     return &(*plan_)[index];
   }
   // Chunk `index` is done with; its buffer goes back to the readers.
@@ -141,13 +143,15 @@ class ChunkQueue {
     std::lock_guard<std::mutex> lock(mu_);
     free_.push_back(std::move(c->data));
     ++consumed_;
-    cv_.notify_all();
+    space_cv_.notify_all();
   }
   // The second reader's side: waits until it is asked to help (true), or
-  // there is nothing left to read (false).
+  // there is nothing left to read (false).  On a condition variable of its
+  // own: one shared with the others woke it for every chunk.
   bool WaitForHelp() {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return help_ || stop_ || claimed_ >= plan_->size(); });
+    help_cv_.wait(lock,
+                  [&] { return help_ || stop_ || claimed_ >= plan_->size(); });
     return help_ && !stop_;
   }
   // Reads wait for the device: a second reader keeps another in flight.
@@ -155,14 +159,15 @@ class ChunkQueue {
     if (help_called_.exchange(true)) return;
     std::lock_guard<std::mutex> lock(mu_);
     help_ = true;
-    cv_.notify_all();
+    help_cv_.notify_all();
   }
 
   // Lets blocked readers finish: the consumer stopped early.
   void Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
-    cv_.notify_all();
+    space_cv_.notify_all();
+    help_cv_.notify_all();
   }
 
   // Buffers of consumed chunks are reused: a fresh buffer per chunk cost
@@ -183,7 +188,9 @@ class ChunkQueue {
  private:
   std::vector<Chunk>* plan_;
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable space_cv_;  // readers: room to read ahead
+  std::condition_variable ready_cv_;  // the consumer: a chunk was read
+  std::condition_variable help_cv_;   // the second reader: asked to help
   std::vector<bool> ready_;
   size_t claimed_ = 0;
   size_t consumed_ = 0;
