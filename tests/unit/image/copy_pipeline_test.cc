@@ -35,6 +35,16 @@ std::vector<uint8_t> Expected(const std::vector<uint8_t>& src,
   return out;
 }
 
+// Blocks of `bs` bytes, reads of at most `max_read`; the progress callback
+// leaves the number of blocks done in *last.
+image::CopyOptions Options(uint32_t bs, uint64_t max_read, uint64_t* last) {
+  image::CopyOptions o;
+  o.block_size = bs;
+  o.max_read_bytes = max_read;
+  o.progress = [last](uint64_t done) { *last = done; };
+  return o;
+}
+
 TEST(CopyPipelineTest, CopiesSelectedBlocksOnly) {
   const uint32_t bs = 1024;
   auto src = RandomBytes(bs * 5000, 1);
@@ -48,11 +58,8 @@ TEST(CopyPipelineTest, CopiesSelectedBlocksOnly) {
   for (uint64_t max_read : {uint64_t{bs}, uint64_t{64} << 10, uint64_t{8} << 20}) {
     io::MemFile out("out");
     auto sink = image::NewRawSink(&out, src.size(), /*sparse=*/true, 4096);
-    image::CopyOptions o;
-    o.block_size = bs;
-    o.max_read_bytes = max_read;
     uint64_t last = 0;
-    o.progress = [&](uint64_t done) { last = done; };
+    const image::CopyOptions o = Options(bs, max_read, &last);
     ASSERT_OK_AND_ASSIGN(image::CopyStats st,
                          image::CopyBlocks(&source, set, sink.get(), o));
     EXPECT_EQ(st.blocks_read, set.size());
@@ -155,11 +162,8 @@ TEST(CopyPipelineTest, HolesOfTheSourceAreNeitherReadNorWritten) {
     io::MemFile out("out");
     auto raw = image::NewRawSink(&out, src.size(), /*sparse=*/true, 4096);
     RecordingSink sink(raw.get());
-    image::CopyOptions o;
-    o.block_size = bs;
-    o.max_read_bytes = max_read;
     uint64_t last = 0;
-    o.progress = [&](uint64_t done) { last = done; };
+    const image::CopyOptions o = Options(bs, max_read, &last);
     ASSERT_OK_AND_ASSIGN(image::CopyStats st,
                          image::CopyBlocks(&source, set, &sink, o));
     EXPECT_EQ(st.blocks_read, set.size());
