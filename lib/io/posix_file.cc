@@ -154,16 +154,17 @@ bool FiemapStretch(int fd, uint64_t at, uint64_t size, File::Stretch* out) {
 
 File::Stretch PosixFile::StretchAt(uint64_t offset) {
   int state = holes_.load(std::memory_order_relaxed);
-  struct stat st;
-  if (state == kHolesUnknown) {
-    state = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) ? kHolesFiemap
-                                                          : kHolesNone;
-    holes_.store(state, std::memory_order_relaxed);
-  }
   if (state == kHolesNone || offset > static_cast<uint64_t>(INT64_MAX)) {
     return {};
   }
-  if (::fstat(fd_, &st) != 0 || offset >= static_cast<uint64_t>(st.st_size)) {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) return {};
+  if (state == kHolesUnknown) {
+    state = S_ISREG(st.st_mode) ? kHolesFiemap : kHolesNone;
+    holes_.store(state, std::memory_order_relaxed);
+    if (state == kHolesNone) return {};
+  }
+  if (offset >= static_cast<uint64_t>(st.st_size)) {
     return {};  // past the end: left to the reads
   }
   const uint64_t size = static_cast<uint64_t>(st.st_size);
