@@ -155,10 +155,12 @@ class ChunkQueue {
     return help_ && !stop_;
   }
   // Reads wait for the device: a second reader keeps another in flight.
+  // Called after every slow read; only the first call locks.
   void CallHelp() {
-    if (help_called_.exchange(true)) return;
+    if (help_.exchange(true)) return;
+    // Under the lock, so that the waiter cannot miss the notification
+    // between testing help_ and going to sleep.
     std::lock_guard<std::mutex> lock(mu_);
-    help_ = true;
     help_cv_.notify_all();
   }
 
@@ -196,8 +198,7 @@ class ChunkQueue {
   size_t consumed_ = 0;
   std::vector<io::AlignedBytes> free_;
   bool stop_ = false;
-  bool help_ = false;
-  std::atomic<bool> help_called_{false};
+  std::atomic<bool> help_{false};
 };
 
 // The holes of the source as one reader meets them, going forward: the
