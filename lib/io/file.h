@@ -73,6 +73,16 @@ class File {
   // filesystem in an image file); the default knows of no hole: all data.
   // Never fails (where the kernel cannot tell, all data); thread-safe.
   virtual Stretch StretchAt(uint64_t offset) { return {}; }
+  // A hint that bytes [offset, offset + len) will be written soon, past
+  // what is written so far.  A regular file allocates them now (fallocate,
+  // keeping its length), so that the writes fill blocks already there
+  // instead of reserving each one as they go: ext4's delayed allocation
+  // made a 117 MB write cost 19 ms of system time, 11 ms with the blocks
+  // allocated first.  Truncate() releases what ends up past the end.
+  // False where nothing was allocated (not a regular file, not supported,
+  // no room): the writes then allocate as usual, and asking again is
+  // pointless.  The default allocates nothing.
+  virtual bool Reserve(uint64_t offset, uint64_t len) { return false; }
   // A new virtual here must also be forwarded by ForwardingFile
   // (lib/io/forwarding_file.h) and checked in its test.
 

@@ -41,6 +41,9 @@ class ForwardingFile : public File {
   Stretch StretchAt(uint64_t offset) override {
     return base_->StretchAt(offset);
   }
+  bool Reserve(uint64_t offset, uint64_t len) override {
+    return base_->Reserve(offset, len);
+  }
 
   // The file calls are forwarded to.
   File* base() const { return base_; }

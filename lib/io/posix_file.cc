@@ -293,6 +293,16 @@ Status PosixFile::ZeroRange(uint64_t offset, uint64_t len) {
   return File::ZeroRange(offset, len);
 }
 
+bool PosixFile::Reserve(uint64_t offset, uint64_t len) {
+  if (len == 0) return true;
+  struct stat st;
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  // FALLOC_FL_KEEP_SIZE: the length stays what the writes make it, and
+  // ftruncate (even to the same length) frees the blocks past the end.
+  return ::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                     static_cast<off_t>(len)) == 0;
+}
+
 Result<size_t> StreamFile::ReadSome(uint64_t, void*, size_t) {
   return Status::NotSupported(name() + ": read: not possible on a stream");
 }

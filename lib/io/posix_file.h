@@ -41,6 +41,7 @@ class PosixFile : public File {
   // writing its dirty pages back), else lseek SEEK_HOLE and SEEK_DATA; a
   // device, or a file system that can tell neither way, is all data.
   Stretch StretchAt(uint64_t offset) override;
+  bool Reserve(uint64_t offset, uint64_t len) override;
   int fd() const { return fd_; }
 
   // From now on, writes of at least kDirectWriteMin bytes whose offset,

@@ -103,11 +103,17 @@ class Qcow2FileBuilder {
   // writes out the buffer if it holds any of those bytes, and waits for
   // the write in flight (file calls stay one at a time, in order).
   Status Settle(uint64_t offset, size_t len);
+  // Asks the file to allocate the bytes from reserved_ to past `end`
+  // before they are written (File::Reserve); Finish's Truncate releases
+  // what was allocated past the end.  Stops asking once the file declines.
+  void ReserveTo(uint64_t end);
 
   io::File* out_;
   const uint32_t bits_;
   uint64_t pos_;
   uint64_t buf_start_;
+  uint64_t reserved_;  // the file is allocated up to here
+  bool reserving_ = true;
   io::AlignedBuffer buf_;   // aligned, so full flushes can go O_DIRECT
   io::WriteBehind behind_;  // declared last: its thread stops first
   std::vector<uint16_t> refcounts_;

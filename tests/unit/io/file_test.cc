@@ -240,6 +240,50 @@ TEST(PosixFileTest, ADeviceOrPipeHasNoHoles) {
   ::close(fds[1]);
 }
 
+TEST(PosixFileTest, ReservedBlocksAreAllocatedAndTruncateReleasesThem) {
+  constexpr uint64_t kK = 1024;
+  char path[] = "/var/tmp/e2q-reserve-test-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::unlink(path);
+  io::PosixFile f(path, fd, /*owns_fd=*/true);
+  const std::vector<uint8_t> a(64 * kK, 0xa5);
+  ASSERT_OK(f.WriteAt(0, a.data(), a.size()));
+  ASSERT_OK(f.Sync());
+  auto allocated = [fd] {
+    struct stat st;
+    EXPECT_EQ(::fstat(fd, &st), 0);
+    return static_cast<uint64_t>(st.st_blocks) * 512;
+  };
+  const uint64_t before = allocated();
+  if (!f.Reserve(64 * kK, 4096 * kK)) {
+    GTEST_SKIP() << "this file system cannot allocate ahead";
+  }
+  // Allocated, the length unchanged, and what was written still there.
+  EXPECT_GE(allocated(), before + 4096 * kK);
+  ASSERT_OK_AND_ASSIGN(uint64_t size, f.Size());
+  EXPECT_EQ(size, 64 * kK);
+  // Writes into the reserved blocks read back; past them the file grows.
+  const std::vector<uint8_t> b(128 * kK, 0x5a);
+  ASSERT_OK(f.WriteAt(64 * kK, b.data(), b.size()));
+  std::vector<uint8_t> back(b.size());
+  ASSERT_OK(f.ReadAt(64 * kK, back.data(), back.size()));
+  EXPECT_EQ(back, b);
+  ASSERT_OK_AND_ASSIGN(size, f.Size());
+  EXPECT_EQ(size, 192 * kK);
+  // Setting the length it already has releases the rest.
+  ASSERT_OK(f.Truncate(192 * kK));
+  EXPECT_LE(allocated(), 192 * kK + 64 * kK);
+}
+
+TEST(PosixFileTest, APipeReservesNothing) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  io::PosixFile f("pipe", fds[1], /*owns_fd=*/true);
+  EXPECT_FALSE(f.Reserve(0, 4096));
+  ::close(fds[0]);
+}
+
 TEST(StreamFileTest, FillsGapsAndRefusesBackwardWrites) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);

@@ -61,6 +61,10 @@ class ScriptedFile : public io::File {
     Log("stretch " + std::to_string(offset));
     return {true, offset + 4096};
   }
+  bool Reserve(uint64_t offset, uint64_t len) override {
+    Log("reserve " + std::to_string(offset) + " " + std::to_string(len));
+    return !fail;
+  }
 
   bool fail = false;
   mutable std::vector<std::string> calls;
@@ -98,10 +102,11 @@ TEST(ForwardingFileTest, EveryCallReachesTheInnerFile) {
     const io::File::Stretch st = f.StretchAt(8192);
     EXPECT_TRUE(st.hole);
     EXPECT_EQ(st.end, 12288u);
+    EXPECT_TRUE(f.Reserve(65536, 4096));
     EXPECT_EQ(inner.calls,
               (Calls{"read 100 8", "write 7 abc", "sync", "size", "truncate 99",
                      "direct", "zero 4096 8192", "prefetch 512 1024", "waits",
-                     "stretch 8192"}));
+                     "stretch 8192", "reserve 65536 4096"}));
   }
 }
 

@@ -2,6 +2,7 @@
 // output, and qemu-img's own checker as the oracle where it is installed.
 #include "lib/qcow2/qcow2_writer.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -9,6 +10,8 @@
 #include <random>
 
 #include "lib/base/endian.h"
+#include "lib/io/forwarding_file.h"
+#include "lib/io/posix_file.h"
 #include "lib/qcow2/qcow2_format.h"
 #include "tests/unit/qemu_img.h"
 #include "tests/unit/test_util.h"
@@ -281,6 +284,70 @@ TEST(Qcow2WriterTest, SameCallsSameBytes) {
   build(&a);
   build(&b);
   EXPECT_EQ(a.data(), b.data());
+}
+
+// Counts the writer's File::Reserve calls, and can decline them.
+class ReserveCounter : public io::ForwardingFile {
+ public:
+  using ForwardingFile::ForwardingFile;
+  bool Reserve(uint64_t offset, uint64_t len) override {
+    ++calls;
+    reserved_end = std::max(reserved_end, offset + len);
+    return decline ? false : ForwardingFile::Reserve(offset, len);
+  }
+  int calls = 0;
+  uint64_t reserved_end = 0;
+  bool decline = false;
+};
+
+// A file is allocated ahead of the writes, and what lies past the end is
+// released: the image is the same bytes as in memory, and allocates no
+// more than its length.
+TEST(Qcow2WriterTest, AllocatesAheadAndReleasesThePastTheEnd) {
+  for (const uint64_t clusters : {uint64_t{3}, uint64_t{400}}) {
+    for (const bool decline : {false, true}) {
+      SCOPED_TRACE(std::to_string(clusters) + " clusters" +
+                   (decline ? ", declined" : ""));
+      auto build = [clusters](io::File* f) {
+        WriterOptions o;
+        o.virtual_size = 1 << 30;
+        auto w = Qcow2Writer::Create(f, o);
+        ASSERT_TRUE(w.ok());
+        for (uint64_t i = 0; i < clusters; ++i) {
+          auto d = RandomBytes(65536, uint32_t(i));
+          ASSERT_OK((*w)->AddDataCluster(2 * i, d.data()));
+        }
+        ASSERT_OK((*w)->Finish());
+      };
+      io::MemFile mem;
+      build(&mem);
+      char path[] = "/var/tmp/e2q-reserve-image-XXXXXX";
+      const int fd = ::mkstemp(path);
+      ASSERT_GE(fd, 0);
+      ::unlink(path);
+      io::PosixFile posix(path, fd, /*owns_fd=*/true);
+      ReserveCounter f(&posix);
+      f.decline = decline;
+      build(&f);
+      std::vector<uint8_t> bytes(mem.data().size() + 1);
+      ASSERT_OK_AND_ASSIGN(size_t n,
+                           posix.ReadSome(0, bytes.data(), bytes.size()));
+      bytes.resize(n);
+      EXPECT_TRUE(bytes == mem.data());
+      // Asked ahead of the data (400 clusters: more than once), and once
+      // only when declined.
+      if (decline) {
+        EXPECT_EQ(f.calls, 1);
+      } else {
+        EXPECT_GE(f.calls, clusters > 100 ? 2 : 1);
+        EXPECT_GT(f.reserved_end, mem.data().size());
+      }
+      struct stat st;
+      ASSERT_EQ(::fstat(fd, &st), 0);
+      EXPECT_LE(static_cast<uint64_t>(st.st_blocks) * 512,
+                mem.data().size() + 65536);
+    }
+  }
 }
 
 }  // namespace
