@@ -68,6 +68,7 @@ Status RunExport(const Options& o) {
   po.all_data = o.all_data;
   po.backup_superblock = o.superblock;
   po.scramble = o.scramble;
+  po.defer_dir_refs = true;  // to the copy, when the output is rewritable
   E2Q_ASSIGN_OR_RETURN(image::ExportPlan plan,
                        image::PlanExport(*fs, source->name(), po));
   PrintWarnings(plan.warnings);
@@ -83,6 +84,7 @@ Status RunExport(const Options& o) {
   image::WriteOptions wo;
   wo.qcow2 = o.format == OutputFormat::kQcow2;
   wo.sparse = out->sparse();
+  wo.rewritable = out->kind() == io::OutputFile::Kind::kRegular;
   if (wo.qcow2) {
     wo.qcow2_version = o.qcow2_version;
     wo.cluster_size = o.cluster_size;

@@ -6,7 +6,6 @@
 #include <thread>
 
 #include "lib/base/endian.h"
-#include "lib/ext4/ext4_dir_refs.h"
 #include "lib/ext4/ext4_inode_walk.h"
 #include "lib/io/aligned_buffer.h"
 #include "lib/io/slow_reads.h"
@@ -34,11 +33,7 @@ struct ScanRange {
 
 // Where a group's inode table is and how much of it the scan covers; the
 // rest is looked up when a directory entry points into it.
-struct GroupTable {
-  uint64_t table = 0;    // first block; 0 = no usable table
-  uint64_t blocks = 0;   // table blocks inside the filesystem
-  uint64_t scanned = 0;  // inodes scanned from the start
-};
+using GroupTable = SkippedRefs::Table;
 
 std::string GroupWhat(uint64_t g, const char* what) {
   return "group " + std::to_string(g) + ": " + what;
@@ -337,71 +332,42 @@ void DropBelow(BlockSet* set, uint64_t first) {
   *set = std::move(kept);
 }
 
-// Cuts `blocks` into `n` sets of about equal block counts, in order.
-std::vector<BlockSet> SplitEvenly(const BlockSet& blocks, unsigned n) {
-  std::vector<BlockSet> shares(n);
-  const uint64_t per = (blocks.size() + n - 1) / n;
-  size_t i = 0;
-  for (const BlockRun& r : blocks.Runs()) {
-    uint64_t start = r.start;
-    uint64_t count = r.count;
-    while (count > 0) {
-      const uint64_t room = per - shares[i].size();
-      const uint64_t take = std::min(count, room);
-      shares[i].Add(start, take);
-      start += take;
-      count -= take;
-      if (shares[i].size() == per && i + 1 < n) ++i;
-    }
-  }
-  return shares;
-}
-
-// Adds the inode table blocks of inodes that directory entries name but
-// the scan skipped (see lib/ext4/ext4_dir_refs.h).  `threads` read shares
-// of the directory blocks at once (the pass reads every directory block
-// and costs a warm -Q of a copy of /usr about a sixth of its time).
+// The directory blocks' pass for entries that name inodes the scan skipped
+// (see lib/ext4/ext4_dir_refs.h): made here on `threads` threads (it reads
+// every directory block and costs a warm -Q of a copy of /usr a sixth of
+// its time), or left to the copy in sel->skipped_refs.
 void AddReferencedSkippedInodes(const Filesystem& fs,
                                 const std::vector<GroupTable>& tables,
-                                const BlockSet& dirs, unsigned threads,
+                                BlockSet dirs, unsigned threads, bool defer,
                                 Selection* sel) {
   const uint64_t ipg = EXT2_INODES_PER_GROUP(fs.raw()->super);
-  const uint64_t isz = EXT2_INODE_SIZE(fs.raw()->super);
-  const uint64_t bs = fs.block_size();
   bool any_skipped = false;
   for (const GroupTable& t : tables) {
     any_skipped |= t.table != 0 && t.scanned < ipg;
   }
   if (!any_skipped || dirs.empty()) return;
-  threads = static_cast<unsigned>(
-      std::max<uint64_t>(1, std::min<uint64_t>(threads, dirs.size())));
-  const std::vector<BlockSet> shares = SplitEvenly(dirs, threads);
-  std::vector<BlockSet> extra(threads);
-  std::vector<std::vector<std::string>> warnings(threads);
-  auto pass = [&](unsigned k) {
-    BlockSet* found = &extra[k];
-    ForEachDirEntryInode(
-        fs.device(), fs.block_size(), shares[k],
-        [&, found](uint32_t ino) {
-          const uint64_t g = (uint64_t{ino} - 1) / ipg;
-          const uint64_t index = (uint64_t{ino} - 1) % ipg;
-          if (g >= tables.size()) return;
-          const GroupTable& t = tables[g];
-          if (t.table == 0 || index < t.scanned) return;
-          const uint64_t block = index * isz / bs;
-          if (block < t.blocks) found->Add(t.table + block);
-        },
-        &warnings[k]);
-  };
-  std::vector<std::thread> workers;
-  for (unsigned k = 1; k < threads; ++k) workers.emplace_back(pass, k);
-  pass(0);
-  for (std::thread& w : workers) w.join();
-  // In block order, as one pass would have found and reported them.
-  for (unsigned k = 0; k < threads; ++k) {
-    sel->blocks.Add(extra[k]);
-    for (std::string& w : warnings[k]) sel->warnings.push_back(std::move(w));
+  SkippedRefs::Geometry geo;
+  geo.block_size = fs.block_size();
+  geo.inode_size = EXT2_INODE_SIZE(fs.raw()->super);
+  geo.inodes_per_group = ipg;
+  geo.cluster_ratio = EXT2FS_CLUSTER_RATIO(fs.raw());
+  geo.blocks_count = fs.blocks_count();
+  geo.first_data_block = fs.raw()->super->s_first_data_block;
+  auto refs = std::make_shared<const SkippedRefs>(geo, tables, std::move(dirs));
+  if (defer) {
+    sel->skipped_refs = std::move(refs);
+    return;
   }
+  BlockSet found;
+  refs->ReadAndInspect(fs.device(), refs->dirs(), threads, &found,
+                       &sel->warnings);
+  sel->blocks.Add(found);
+}
+
+unsigned DirThreads(const SelectOptions& o) {
+  return o.threads != 0
+             ? o.threads
+             : std::min(2u, std::max(1u, std::thread::hardware_concurrency()));
 }
 
 // The journal through the superblock's backup of its block map.
@@ -431,10 +397,7 @@ void SelectInto(const Filesystem& fs, const SelectOptions& o, Selection* sel) {
   for (const ScanRange& r : ranges) total += r.inodes;
   // The directory pass (see AddReferencedSkippedInodes) splits its own
   // work, by directory blocks.
-  const unsigned dir_threads =
-      o.threads != 0
-          ? o.threads
-          : std::min(2u, std::max(1u, std::thread::hardware_concurrency()));
+  const unsigned dir_threads = DirThreads(o);
   unsigned threads = o.threads;
   if (threads == 0) {
     threads = dir_threads;
@@ -471,7 +434,8 @@ void SelectInto(const Filesystem& fs, const SelectOptions& o, Selection* sel) {
     for (std::string& w : r.warnings) sel->warnings.push_back(std::move(w));
   }
   AddJournalBackup(fs, geo, sel);
-  AddReferencedSkippedInodes(fs, planner.tables(), dirs, dir_threads, sel);
+  AddReferencedSkippedInodes(fs, planner.tables(), std::move(dirs), dir_threads,
+                             o.defer_dir_refs, sel);
 }
 
 }  // namespace
@@ -491,6 +455,14 @@ Result<Selection> SelectBlocks(const Filesystem& fs, const SelectOptions& o) {
     bo.fall_back_to_backup = false;
     Result<std::unique_ptr<Filesystem>> backup =
         Filesystem::Open(fs.device(), bo);
+    // Two selections, one pass each: the first one's is not deferred.
+    if (sel.skipped_refs) {
+      BlockSet found;
+      sel.skipped_refs->ReadAndInspect(fs.device(), sel.skipped_refs->dirs(),
+                                       DirThreads(o), &found, &sel.warnings);
+      sel.blocks.Add(found);
+      sel.skipped_refs.reset();
+    }
     std::string why =
         FromErrcode("group descriptors", "check", bad_desc).message();
     if (backup.ok()) {
@@ -498,6 +470,7 @@ Result<Selection> SelectBlocks(const Filesystem& fs, const SelectOptions& o) {
                              std::to_string(bo.superblock) + " describes");
       SelectOptions backup_options = o;
       backup_options.backup_superblock = bo.superblock;
+      backup_options.defer_dir_refs = false;
       SelectInto(**backup, backup_options, &sel);
     } else {
       sel.warnings.push_back(why + "; backup superblock " +

@@ -12,12 +12,14 @@
 #define E2Q_LIB_EXT4_EXT4_SELECT_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "lib/base/block_set.h"
 #include "lib/base/status.h"
 #include "lib/ext4/ext2_fs.h"
+#include "lib/ext4/ext4_skipped_refs.h"
 
 namespace e2q::ext4 {
 
@@ -32,6 +34,11 @@ struct SelectOptions {
   // from it.  With more than one, fs.device()->ReadSome must be safe to
   // call concurrently (PosixFile's pread and MemFile's are).
   unsigned threads = 0;
+  // Leaves the pass over the directory blocks for entries that name
+  // inodes the scan skipped to whoever copies the selected blocks (they
+  // read those blocks anyway): Selection::skipped_refs then says what to
+  // look for (lib/ext4/ext4_skipped_refs.h).
+  bool defer_dir_refs = false;
 };
 
 struct Selection {
@@ -40,6 +47,10 @@ struct Selection {
   // "inode 12: extent tree block 1234: bad magic".  The selection is still
   // as complete as the readable metadata allows.
   std::vector<std::string> warnings;
+  // With SelectOptions::defer_dir_refs, when some group's inodes were not
+  // all scanned: the pass left to the copy.  Its blocks are not in
+  // `blocks` yet.
+  std::shared_ptr<const SkippedRefs> skipped_refs;
 };
 
 // Selects the blocks to image.  Reads inode tables and mapping blocks

@@ -346,6 +346,23 @@ Status ForEachOutsideHoles(BlockRun r, const std::vector<BlockRun>& holes,
   return Status::OK();
 }
 
+// Shows the selected blocks of a chunk just read to options.inspect.
+void Inspect(const Chunk& c, const CopyOptions& o) {
+  for (const Piece& piece : c.pieces) {
+    const uint8_t* base = c.data.get() + piece.buf_offset * o.block_size;
+    size_t next_hole = 0;
+    for (const BlockRun& r : piece.selected) {
+      // Cannot fail: the callback returns OK.
+      (void)ForEachOutsideHoles(
+          r, piece.holes, &next_hole, [&](uint64_t first, uint64_t count) {
+            o.inspect(first, count,
+                      base + (first - piece.first) * o.block_size);
+            return Status::OK();
+          });
+    }
+  }
+}
+
 // Once reads wait for the device, the pieces of the kPrefetchChunks chunks
 // after the one a reader claimed are announced to it (File::Prefetch), so
 // that a cold disk works on many scattered reads at a time instead of the
@@ -409,6 +426,7 @@ Result<CopyStats> CopyBlocks(io::File* source, const BlockSet& blocks,
       prefetch.Claimed(i);
       c->data = queue.TakeBuffer(buf_bytes);
       c->status = ReadChunk(source, options, c, &prefetch.slow, &holes);
+      if (c->status.ok() && options.inspect) Inspect(*c, options);
       if (prefetch.slow.active()) queue.CallHelp();
       queue.Ready(i);
     }

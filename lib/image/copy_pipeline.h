@@ -35,6 +35,12 @@ struct CopyOptions {
   BlockTransform transform;  // optional
   // Called after each read with the number of blocks done so far.
   std::function<void(uint64_t blocks_done)> progress;
+  // Optional: shown the bytes of the selected blocks [first, first +
+  // count) as read from the source, before the transform (blocks in the
+  // source's holes are not shown, or as zeros when there is a transform).
+  // Called on the reading threads, in no fixed order: must be thread-safe.
+  std::function<void(uint64_t first, uint64_t count, const uint8_t* data)>
+      inspect;
 };
 
 struct CopyStats {

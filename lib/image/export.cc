@@ -2,6 +2,7 @@
 #include "lib/image/export.h"
 
 #include <algorithm>
+#include <mutex>
 #include <utility>
 
 #include "lib/ext4/ext4_select.h"
@@ -53,8 +54,11 @@ Result<ExportPlan> PlanExport(const ext4::Filesystem& fs,
   so.all_data = options.all_data;
   so.backup_superblock = options.backup_superblock;
   so.threads = options.threads;
+  so.defer_dir_refs = options.defer_dir_refs;
   E2Q_ASSIGN_OR_RETURN(ext4::Selection selection, ext4::SelectBlocks(fs, so));
   plan.blocks = std::move(selection.blocks);
+  plan.skipped_refs = std::move(selection.skipped_refs);
+  plan.threads = options.threads;
   for (auto& w : selection.warnings) plan.warnings.push_back({source, w});
   if (options.scramble) {
     E2Q_ASSIGN_OR_RETURN(plan.scrambler, scramble::Scrambler::Create(fs));
@@ -67,9 +71,12 @@ Result<ExportPlan> PlanExport(const ext4::Filesystem& fs,
   return plan;
 }
 
-Result<CopyStats> CopyPlan(const ExportPlan& plan, io::File* source,
-                           ImageSink* sink,
-                           const std::function<void(uint64_t)>& progress) {
+namespace {
+
+Result<CopyStats> CopyBlocksOf(const ExportPlan& plan, const BlockSet& blocks,
+                               io::File* source, ImageSink* sink,
+                               const std::function<void(uint64_t)>& progress,
+                               const ext4::SkippedRefs* refs, BlockSet* found) {
   CopyOptions co;
   co.block_size = plan.block_size;
   E2Q_ASSIGN_OR_RETURN(co.source_size, source->Size());
@@ -80,7 +87,27 @@ Result<CopyStats> CopyPlan(const ExportPlan& plan, io::File* source,
       return s->Apply(first, count, data);
     };
   }
-  return CopyBlocks(source, plan.blocks, sink, co);
+  std::mutex mu;
+  if (refs != nullptr) {
+    co.inspect = [refs, found, &mu](uint64_t first, uint64_t count,
+                                    const uint8_t* data) {
+      BlockSet here;
+      refs->Inspect(first, count, data, &here);
+      if (here.empty()) return;
+      std::lock_guard<std::mutex> lock(mu);
+      found->Add(here);
+    };
+  }
+  return CopyBlocks(source, blocks, sink, co);
+}
+
+}  // namespace
+
+Result<CopyStats> CopyPlan(const ExportPlan& plan, io::File* source,
+                           ImageSink* sink,
+                           const std::function<void(uint64_t)>& progress) {
+  return CopyBlocksOf(plan, plan.blocks, source, sink, progress, nullptr,
+                      nullptr);
 }
 
 Result<std::unique_ptr<qcow2::ClusterCompressor>> NewCompressor(
@@ -123,10 +150,15 @@ uint32_t ExportPreferredBits(uint32_t block_size, bool all_data,
   return bits;
 }
 
-Result<ExportReport> WriteExport(const ExportPlan& plan,
-                                 const ext4::Filesystem& fs, io::File* source,
-                                 const std::string& source_name, io::File* out,
-                                 const WriteOptions& o) {
+namespace {
+
+// One image of `blocks` into `out`; `refs`, if set, is shown the directory
+// blocks the copy reads and adds what it finds to `found`.
+Result<ExportReport> WriteOnce(const ExportPlan& plan, const BlockSet& blocks,
+                               const ext4::Filesystem& fs, io::File* source,
+                               const std::string& source_name, io::File* out,
+                               const WriteOptions& o,
+                               const ext4::SkippedRefs* refs, BlockSet* found) {
   ExportReport report;
   const uint64_t size = plan.byte_size;
   const uint32_t bs = plan.block_size;
@@ -197,8 +229,9 @@ Result<ExportReport> WriteExport(const ExportPlan& plan,
   } else {
     sink = NewRawSink(out, size, o.sparse, std::max(bs, 4096u));
   }
-  E2Q_ASSIGN_OR_RETURN(report.stats,
-                       CopyPlan(plan, source, sink.get(), o.progress));
+  E2Q_ASSIGN_OR_RETURN(
+      report.stats,
+      CopyBlocksOf(plan, blocks, source, sink.get(), o.progress, refs, found));
   if (report.stats.blocks_past_source_end > 0) {
     report.warnings.push_back(
         {source_name, std::to_string(report.stats.blocks_past_source_end) +
@@ -206,6 +239,86 @@ Result<ExportReport> WriteExport(const ExportPlan& plan,
                           "and were imaged as zeros"});
   }
   return report;
+}
+
+// The directory blocks of `refs` that a copy of `blocks` from a source of
+// `source_blocks` blocks does not read.
+BlockSet DirsNotCopied(const ext4::SkippedRefs& refs, const BlockSet& blocks,
+                       uint64_t source_blocks) {
+  BlockSet left;
+  for (const BlockRun& r : refs.dirs().Runs()) {
+    for (uint64_t b = r.start; b < r.start + r.count; ++b) {
+      if (b >= source_blocks || !blocks.Contains(b)) left.Add(b);
+    }
+  }
+  return left;
+}
+
+bool AllIn(const BlockSet& some, const BlockSet& all) {
+  for (const BlockRun& r : some.Runs()) {
+    for (uint64_t b = r.start; b < r.start + r.count; ++b) {
+      if (!all.Contains(b)) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<ExportReport> WriteExport(const ExportPlan& plan,
+                                 const ext4::Filesystem& fs, io::File* source,
+                                 const std::string& source_name, io::File* out,
+                                 const WriteOptions& o) {
+  const ext4::SkippedRefs* refs = plan.skipped_refs.get();
+  if (refs == nullptr) {
+    return WriteOnce(plan, plan.blocks, fs, source, source_name, out, o,
+                     nullptr, nullptr);
+  }
+  std::vector<Warning> pass_warnings;
+  BlockSet found;
+  auto read_pass = [&](const BlockSet& which) {
+    std::vector<std::string> lines;
+    refs->ReadAndInspect(source, which, plan.threads, &found, &lines);
+    for (std::string& w : lines) pass_warnings.push_back({source_name, w});
+  };
+  auto with_pass_warnings = [&](ExportReport report) {
+    report.warnings.insert(report.warnings.begin(), pass_warnings.begin(),
+                           pass_warnings.end());
+    return report;
+  };
+  auto widened = [&] {
+    BlockSet blocks = plan.blocks;
+    blocks.Add(refs->Widen(found));
+    return blocks;
+  };
+  if (!o.rewritable) {
+    // Written once: the pass first, as SelectBlocks makes it.
+    read_pass(refs->dirs());
+    E2Q_ASSIGN_OR_RETURN(ExportReport report,
+                         WriteOnce(plan, widened(), fs, source, source_name,
+                                   out, o, nullptr, nullptr));
+    return with_pass_warnings(std::move(report));
+  }
+  BlockSet seen;
+  E2Q_ASSIGN_OR_RETURN(ExportReport report,
+                       WriteOnce(plan, plan.blocks, fs, source, source_name,
+                                 out, o, refs, &seen));
+  found.Add(seen);
+  // Directory blocks the copy did not read (outside the selection, or
+  // past the end of the source) are read here, for their entries and for
+  // the warnings they give.
+  E2Q_ASSIGN_OR_RETURN(const uint64_t source_size, source->Size());
+  read_pass(DirsNotCopied(*refs, plan.blocks, source_size / plan.block_size));
+  if (AllIn(refs->Widen(found), plan.blocks)) {
+    return with_pass_warnings(std::move(report));
+  }
+  // An entry names an inode the scan skipped (the filesystem is damaged):
+  // its inode table block belongs in the image.  Written again, with it.
+  E2Q_RETURN_IF_ERROR(out->Truncate(0));
+  E2Q_ASSIGN_OR_RETURN(
+      report, WriteOnce(plan, widened(), fs, source, source_name, out, o,
+                        nullptr, nullptr));
+  return with_pass_warnings(std::move(report));
 }
 
 }  // namespace e2q::image

@@ -24,6 +24,7 @@
 #include "lib/base/block_set.h"
 #include "lib/base/status.h"
 #include "lib/ext4/ext2_fs.h"
+#include "lib/ext4/ext4_skipped_refs.h"
 #include "lib/image/copy_pipeline.h"
 #include "lib/image/image_sink.h"
 #include "lib/io/file.h"
@@ -43,6 +44,9 @@ struct PlanOptions {
   uint64_t backup_superblock = 0;  // -b: the superblock fs was opened by
   bool scramble = false;           // -s
   unsigned threads = 0;            // selection threads (SelectOptions)
+  // Leaves the directory pass for entries naming skipped inodes to
+  // WriteExport's copy (ext4::SelectOptions::defer_dir_refs).
+  bool defer_dir_refs = false;
 };
 
 // What will be copied from one filesystem, and how.
@@ -52,6 +56,10 @@ struct ExportPlan {
   uint32_t block_size = 0;
   uint64_t byte_size = 0;         // the filesystem's size: the guest size
   std::vector<Warning> warnings;  // selection and -s, in that order
+  // The directory pass left to WriteExport (PlanOptions::defer_dir_refs);
+  // the blocks it finds are not in `blocks` yet.
+  std::shared_ptr<const ext4::SkippedRefs> skipped_refs;
+  unsigned threads = 0;  // PlanOptions::threads
 
   // The most the image holds: the selected blocks.
   uint64_t expected_bytes() const { return blocks.size() * block_size; }
@@ -125,13 +133,20 @@ struct WriteOptions {
   std::optional<uint32_t> base_snapshot_id;
   // Raw only: the output may keep holes (a regular file).
   bool sparse = true;
+  // The output can be written again from the start (a regular file, not
+  // yet in place): a directory pass the plan left to the copy is made
+  // during the copy, which is made again in the rare case that the pass
+  // adds blocks.  Otherwise the pass is made before the copy.
+  bool rewritable = false;
   std::function<void(uint64_t)> progress;  // blocks done
 };
 
 struct ExportReport {
   uint32_t cluster_bits = 0;  // qcow2
   CopyStats stats;
-  std::vector<Warning> warnings;  // blocks past the end of the source
+  // The directory pass (when the plan left it to the copy), then blocks
+  // past the end of the source.
+  std::vector<Warning> warnings;
 };
 
 // Writes the image of `plan` (made from `fs`, open on `source`) into `out`,

@@ -138,7 +138,7 @@ class Ext4Select : public ::testing::Test {
   }
 
   static Result<Selection> Select(const std::string& path, bool all_data,
-                                  unsigned threads = 1) {
+                                  unsigned threads = 1, bool defer = false) {
     E2Q_ASSIGN_OR_RETURN(std::unique_ptr<io::File> file,
                          io::OpenFileForRead(path));
     E2Q_ASSIGN_OR_RETURN(std::unique_ptr<Filesystem> fs,
@@ -146,6 +146,7 @@ class Ext4Select : public ::testing::Test {
     SelectOptions o;
     o.all_data = all_data;
     o.threads = threads;
+    o.defer_dir_refs = defer;
     return SelectBlocks(*fs, o);
   }
 
@@ -336,6 +337,45 @@ TEST_F(Ext4Select, ReferencedSkippedInodesWhateverTheThreads) {
       runs = sel.blocks.Runs();
     } else {
       EXPECT_EQ(sel.blocks.Runs(), runs) << threads;
+    }
+    EXPECT_EQ(sel.skipped_refs, nullptr);
+  }
+
+  // Deferred: the selection lacks those blocks and says how to find them,
+  // from the directory blocks' bytes (as a copy shows them) or by reading
+  // them; with them it is the selection made at once.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<io::File> file,
+                       io::OpenFileForRead(img));
+  for (unsigned threads : {1u, 2u}) {
+    ASSERT_OK_AND_ASSIGN(Selection sel, Select(img, false, threads, true));
+    ASSERT_NE(sel.skipped_refs, nullptr);
+    const SkippedRefs& refs = *sel.skipped_refs;
+    EXPECT_FALSE(sel.blocks.Contains(named.Runs()[0].start));
+    BlockSet shown;
+    for (const BlockRun& r : refs.dirs().Runs()) {
+      std::vector<uint8_t> bytes(r.count * 4096);
+      ASSERT_OK(file->ReadAt(r.start * 4096, bytes.data(), bytes.size()));
+      refs.Inspect(r.start, r.count, bytes.data(), &shown);
+    }
+    // Shown a wider range than the directory blocks, it looks at those
+    // only (the first block is the superblock's, full of non-entries).
+    BlockSet wide;
+    {
+      const uint64_t end =
+          refs.dirs().Runs().back().start + refs.dirs().Runs().back().count;
+      std::vector<uint8_t> bytes(end * 4096);
+      ASSERT_OK(file->ReadAt(0, bytes.data(), bytes.size()));
+      refs.Inspect(0, end, bytes.data(), &wide);
+    }
+    BlockSet read;
+    std::vector<std::string> warnings;
+    refs.ReadAndInspect(file.get(), refs.dirs(), threads, &read, &warnings);
+    EXPECT_TRUE(warnings.empty());
+    for (const BlockSet* found : {&shown, &wide, &read}) {
+      EXPECT_EQ(refs.Widen(*found).Runs(), named.Runs());
+      BlockSet all = sel.blocks;
+      all.Add(refs.Widen(*found));
+      EXPECT_EQ(all.Runs(), runs) << threads;
     }
   }
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <random>
 
 #include "lib/base/is_zero.h"
@@ -217,6 +218,49 @@ TEST(CopyPipelineTest, ATransformSeesZerosForHoles) {
   EXPECT_EQ(seen, 40u);
   EXPECT_EQ(source.hole_bytes_read(), 0u);
   EXPECT_EQ(out.data(), Expected(source.data(), set, bs));
+}
+
+// inspect sees every selected block outside the source's holes once, with
+// its bytes as read and before a transform changes them (which makes it
+// see the blocks in holes too, as zeros).
+TEST(CopyPipelineTest, InspectSeesSelectedBlocksAsRead) {
+  const uint32_t bs = 1024;
+  HoleyFile source(RandomBytes(bs * 256, 7), {{8 * bs, 24 * bs}});
+  BlockSet set;
+  set.Add(4, 40);
+  set.Add(50, 3);  // a gap of 6 blocks: read with the run before
+  set.Add(200, 56);
+  for (const bool transform : {false, true}) {
+    for (uint64_t max_read : {uint64_t{4} * bs, uint64_t{2} << 20}) {
+      io::MemFile out("out");
+      auto sink = image::NewRawSink(&out, source.data().size(), true);
+      uint64_t last = 0;
+      image::CopyOptions o = Options(bs, max_read, &last);
+      std::mutex mu;
+      std::vector<int> seen(256, 0);
+      o.inspect = [&](uint64_t first, uint64_t count, const uint8_t* data) {
+        std::lock_guard<std::mutex> lock(mu);
+        for (uint64_t b = first; b < first + count; ++b, data += bs) {
+          ++seen[b];
+          EXPECT_TRUE(
+              std::equal(data, data + bs, source.data().begin() + b * bs))
+              << b;
+        }
+      };
+      if (transform) {
+        o.transform = [](uint64_t, uint64_t count, uint8_t* data) {
+          std::fill(data, data + count * 1024, 0xee);
+          return Status::OK();
+        };
+      }
+      ASSERT_OK(image::CopyBlocks(&source, set, sink.get(), o).status());
+      for (uint64_t b = 0; b < 256; ++b) {
+        const bool shown = set.Contains(b) && (transform || b < 8 || b >= 24);
+        EXPECT_EQ(seen[b], shown ? 1 : 0)
+            << b << (transform ? " transform" : "");
+      }
+    }
+  }
 }
 
 TEST(CopyPipelineTest, ShortSourceReadsZerosAndIsCounted) {
