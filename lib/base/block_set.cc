@@ -75,4 +75,18 @@ void BlockSet::ClipTo(uint64_t limit) {
   }
 }
 
+void BlockSet::DropBelow(uint64_t first) {
+  while (!runs_.empty() && runs_.begin()->first < first) {
+    auto head = runs_.begin();
+    const uint64_t end = head->second;
+    size_ -= end - head->first;
+    runs_.erase(head);
+    if (end > first) {
+      runs_.emplace(first, end);
+      size_ += end - first;
+      return;
+    }
+  }
+}
+
 }  // namespace e2q

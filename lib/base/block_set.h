@@ -35,6 +35,8 @@ class BlockSet {
   void AlignTo(uint64_t unit, uint64_t limit);
   // Removes blocks at or past `limit`.
   void ClipTo(uint64_t limit);
+  // Removes blocks below `first`.
+  void DropBelow(uint64_t first);
 
  private:
   std::map<uint64_t, uint64_t> runs_;  // start -> end (exclusive)

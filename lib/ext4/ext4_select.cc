@@ -318,20 +318,6 @@ void ScanRanges(io::File* device, const WalkGeometry& geo, uint64_t ipg,
   }
 }
 
-// Removes blocks below `first` (the boot block of 1 KiB filesystems, which
-// e2image never copies).
-void DropBelow(BlockSet* set, uint64_t first) {
-  if (first == 0 || set->empty()) return;
-  BlockSet kept;
-  for (const BlockRun& r : set->Runs()) {
-    uint64_t end = r.start + r.count;
-    if (end <= first) continue;
-    uint64_t start = std::max(r.start, first);
-    kept.Add(start, end - start);
-  }
-  *set = std::move(kept);
-}
-
 // The directory blocks' pass for entries that name inodes the scan skipped
 // (see lib/ext4/ext4_dir_refs.h): made here on `threads` threads (it reads
 // every directory block and costs a warm -Q of a copy of /usr a sixth of
@@ -481,7 +467,8 @@ Result<Selection> SelectBlocks(const Filesystem& fs, const SelectOptions& o) {
   const uint64_t ratio = EXT2FS_CLUSTER_RATIO(fs.raw());
   // Bigalloc: e2image's block map works in clusters, so whole clusters.
   sel.blocks.AlignTo(ratio, fs.blocks_count());
-  DropBelow(&sel.blocks, fs.raw()->super->s_first_data_block);
+  // The boot block of 1 KiB filesystems, which e2image never copies.
+  sel.blocks.DropBelow(fs.raw()->super->s_first_data_block);
 
   if (sel.warnings.size() > kMaxWarnings) {
     size_t more = sel.warnings.size() - kMaxWarnings;

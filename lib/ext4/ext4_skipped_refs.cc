@@ -107,15 +107,8 @@ void SkippedRefs::ReadAndInspect(io::File* device, const BlockSet& which,
 BlockSet SkippedRefs::Widen(const BlockSet& found) const {
   BlockSet wide = found;
   wide.AlignTo(geo_.cluster_ratio, geo_.blocks_count);
-  if (geo_.first_data_block == 0 || wide.empty()) return wide;
-  BlockSet kept;
-  for (const BlockRun& r : wide.Runs()) {
-    const uint64_t end = r.start + r.count;
-    if (end <= geo_.first_data_block) continue;
-    const uint64_t start = std::max(r.start, geo_.first_data_block);
-    kept.Add(start, end - start);
-  }
-  return kept;
+  wide.DropBelow(geo_.first_data_block);
+  return wide;
 }
 
 }  // namespace e2q::ext4

@@ -128,6 +128,25 @@ TEST(BlockSet, ClipTo) {
   EXPECT_TRUE(s.empty());
 }
 
+TEST(BlockSet, DropBelow) {
+  BlockSet s;
+  s.Add(0, 10);
+  s.Add(20, 10);
+  s.Add(40, 10);
+  s.DropBelow(0);
+  EXPECT_EQ(s.size(), 30u);
+  s.DropBelow(5);
+  EXPECT_EQ(s.Runs(), R({{5, 5}, {20, 10}, {40, 10}}));
+  EXPECT_EQ(s.size(), 25u);
+  s.DropBelow(30);
+  EXPECT_EQ(s.Runs(), R({{40, 10}}));
+  EXPECT_EQ(s.size(), 10u);
+  s.DropBelow(45);
+  EXPECT_EQ(s.Runs(), R({{45, 5}}));
+  s.DropBelow(50);
+  EXPECT_TRUE(s.empty());
+}
+
 // Against a plain std::set, with random adds in random order.
 TEST(BlockSet, MatchesASetOfBlocks) {
   std::mt19937_64 rng(42);
