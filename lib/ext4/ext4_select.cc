@@ -318,6 +318,17 @@ void ScanRanges(io::File* device, const WalkGeometry& geo, uint64_t ipg,
   }
 }
 
+// Makes the directory pass of sel->skipped_refs now, on `threads` threads
+// (0: SkippedRefs::DefaultThreads()), and adds what it finds.
+void MakeDeferredPass(const Filesystem& fs, unsigned threads, Selection* sel) {
+  if (!sel->skipped_refs) return;
+  BlockSet found;
+  sel->skipped_refs->ReadAndInspect(fs.device(), sel->skipped_refs->dirs(),
+                                    threads, &found, &sel->warnings);
+  sel->blocks.Add(found);
+  sel->skipped_refs.reset();
+}
+
 // The directory blocks' pass for entries that name inodes the scan skipped
 // (see lib/ext4/ext4_dir_refs.h): made here on `threads` threads (it reads
 // every directory block and costs a warm -Q of a copy of /usr a sixth of
@@ -339,21 +350,9 @@ void AddReferencedSkippedInodes(const Filesystem& fs,
   geo.cluster_ratio = EXT2FS_CLUSTER_RATIO(fs.raw());
   geo.blocks_count = fs.blocks_count();
   geo.first_data_block = fs.raw()->super->s_first_data_block;
-  auto refs = std::make_shared<const SkippedRefs>(geo, tables, std::move(dirs));
-  if (defer) {
-    sel->skipped_refs = std::move(refs);
-    return;
-  }
-  BlockSet found;
-  refs->ReadAndInspect(fs.device(), refs->dirs(), threads, &found,
-                       &sel->warnings);
-  sel->blocks.Add(found);
-}
-
-unsigned DirThreads(const SelectOptions& o) {
-  return o.threads != 0
-             ? o.threads
-             : std::min(2u, std::max(1u, std::thread::hardware_concurrency()));
+  sel->skipped_refs =
+      std::make_shared<const SkippedRefs>(geo, tables, std::move(dirs));
+  if (!defer) MakeDeferredPass(fs, threads, sel);
 }
 
 // The journal through the superblock's backup of its block map.
@@ -383,7 +382,8 @@ void SelectInto(const Filesystem& fs, const SelectOptions& o, Selection* sel) {
   for (const ScanRange& r : ranges) total += r.inodes;
   // The directory pass (see AddReferencedSkippedInodes) splits its own
   // work, by directory blocks.
-  const unsigned dir_threads = DirThreads(o);
+  const unsigned dir_threads =
+      o.threads != 0 ? o.threads : SkippedRefs::DefaultThreads();
   unsigned threads = o.threads;
   if (threads == 0) {
     threads = dir_threads;
@@ -442,13 +442,7 @@ Result<Selection> SelectBlocks(const Filesystem& fs, const SelectOptions& o) {
     Result<std::unique_ptr<Filesystem>> backup =
         Filesystem::Open(fs.device(), bo);
     // Two selections, one pass each: the first one's is not deferred.
-    if (sel.skipped_refs) {
-      BlockSet found;
-      sel.skipped_refs->ReadAndInspect(fs.device(), sel.skipped_refs->dirs(),
-                                       DirThreads(o), &found, &sel.warnings);
-      sel.blocks.Add(found);
-      sel.skipped_refs.reset();
-    }
+    MakeDeferredPass(fs, o.threads, &sel);
     std::string why =
         FromErrcode("group descriptors", "check", bad_desc).message();
     if (backup.ok()) {

@@ -40,6 +40,10 @@ SkippedRefs::SkippedRefs(const Geometry& geo, std::vector<Table> tables,
       dirs_(std::move(dirs)),
       dir_runs_(dirs_.Runs()) {}
 
+unsigned SkippedRefs::DefaultThreads() {
+  return std::min(2u, std::max(1u, std::thread::hardware_concurrency()));
+}
+
 uint64_t SkippedRefs::SkippedTableBlock(uint32_t ino) const {
   if (ino == 0 || geo_.inodes_per_group == 0) return 0;
   const uint64_t g = (uint64_t{ino} - 1) / geo_.inodes_per_group;
@@ -75,9 +79,7 @@ void SkippedRefs::ReadAndInspect(io::File* device, const BlockSet& which,
                                  unsigned threads, BlockSet* found,
                                  std::vector<std::string>* warnings) const {
   if (which.empty()) return;
-  if (threads == 0) {
-    threads = std::min(2u, std::max(1u, std::thread::hardware_concurrency()));
-  }
+  if (threads == 0) threads = DefaultThreads();
   threads = static_cast<unsigned>(
       std::max<uint64_t>(1, std::min<uint64_t>(threads, which.size())));
   const std::vector<BlockSet> shares = SplitEvenly(which, threads);

@@ -40,9 +40,12 @@ class SkippedRefs {
 
   SkippedRefs(const Geometry& geo, std::vector<Table> tables, BlockSet dirs);
 
+  // Threads for ReadAndInspect when none are asked for: two on a
+  // multi-core machine.
+  static unsigned DefaultThreads();
+
   // The directory blocks the scan found.
   const BlockSet& dirs() const { return dirs_; }
-  uint32_t block_size() const { return geo_.block_size; }
 
   // The table block that holds inode `ino` when the scan skipped it, else
   // 0.
@@ -53,7 +56,7 @@ class SkippedRefs {
   void Inspect(uint64_t first, uint64_t count, const uint8_t* data,
                BlockSet* found) const;
   // The same for the directory blocks of `which`, read from `device` on
-  // `threads` threads (0: two on a multi-core machine): the pass
+  // `threads` threads (0: DefaultThreads()): the pass
   // SelectBlocks makes itself when it does not defer it.  Read failures go to
   // `warnings`, in block order.
   void ReadAndInspect(io::File* device, const BlockSet& which, unsigned threads,

@@ -16,6 +16,7 @@
 #include "lib/io/posix_file.h"
 #include "tests/unit/page_cache.h"
 #include "tests/unit/test_util.h"
+#include "tests/unit/var_tmp_file.h"
 
 namespace e2q {
 namespace {
@@ -167,11 +168,10 @@ TEST(PosixFileTest, CountsTheReadsThatWaitForTheDevice) {
 // answers (ext4, XFS, btrfs), the cached preallocated space is a hole too.
 TEST(PosixFileTest, StretchesAreTheHolesAndDataOfASparseFile) {
   constexpr uint64_t kK = 1024;
-  char path[] = "/var/tmp/e2q-stretch-test-XXXXXX";
-  const int fd = ::mkstemp(path);
-  ASSERT_GE(fd, 0);
-  ::unlink(path);
-  io::PosixFile f(path, fd, /*owns_fd=*/true);
+  std::unique_ptr<io::PosixFile> file = UnlinkedVarTmpFile("e2q-stretch-test");
+  ASSERT_NE(file, nullptr);
+  io::PosixFile& f = *file;
+  const int fd = f.fd();
   const std::vector<uint8_t> a(64 * kK, 0xa5), b(4 * kK, 0x5a);
   ASSERT_OK(f.WriteAt(0, a.data(), a.size()));
   ASSERT_OK(f.Truncate(1024 * kK));
@@ -242,11 +242,10 @@ TEST(PosixFileTest, ADeviceOrPipeHasNoHoles) {
 
 TEST(PosixFileTest, ReservedBlocksAreAllocatedAndTruncateReleasesThem) {
   constexpr uint64_t kK = 1024;
-  char path[] = "/var/tmp/e2q-reserve-test-XXXXXX";
-  const int fd = ::mkstemp(path);
-  ASSERT_GE(fd, 0);
-  ::unlink(path);
-  io::PosixFile f(path, fd, /*owns_fd=*/true);
+  std::unique_ptr<io::PosixFile> file = UnlinkedVarTmpFile("e2q-reserve-test");
+  ASSERT_NE(file, nullptr);
+  io::PosixFile& f = *file;
+  const int fd = f.fd();
   const std::vector<uint8_t> a(64 * kK, 0xa5);
   ASSERT_OK(f.WriteAt(0, a.data(), a.size()));
   ASSERT_OK(f.Sync());

@@ -15,6 +15,7 @@
 #include "lib/qcow2/qcow2_format.h"
 #include "tests/unit/qemu_img.h"
 #include "tests/unit/test_util.h"
+#include "tests/unit/var_tmp_file.h"
 
 namespace e2q::qcow2 {
 namespace {
@@ -321,11 +322,11 @@ TEST(Qcow2WriterTest, AllocatesAheadAndReleasesThePastTheEnd) {
       };
       io::MemFile mem;
       build(&mem);
-      char path[] = "/var/tmp/e2q-reserve-image-XXXXXX";
-      const int fd = ::mkstemp(path);
-      ASSERT_GE(fd, 0);
-      ::unlink(path);
-      io::PosixFile posix(path, fd, /*owns_fd=*/true);
+      std::unique_ptr<io::PosixFile> file =
+          UnlinkedVarTmpFile("e2q-reserve-image");
+      ASSERT_NE(file, nullptr);
+      io::PosixFile& posix = *file;
+      const int fd = posix.fd();
       ReserveCounter f(&posix);
       f.decline = decline;
       build(&f);
