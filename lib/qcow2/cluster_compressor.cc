@@ -23,10 +23,6 @@
 // Two threads run at 1.9-2x one thread.
 #include "lib/qcow2/cluster_compressor.h"
 
-#include "lib/base/batch_pool.h"
-#include "lib/qcow2/qcow2_decompress.h"
-#include "lib/qcow2/qcow2_format.h"
-
 #include <libdeflate.h>
 
 #include <algorithm>
@@ -35,6 +31,10 @@
 #include <thread>
 
 #include "config.h"
+#include "lib/base/batch_pool.h"
+#include "lib/qcow2/incompressible.h"
+#include "lib/qcow2/qcow2_decompress.h"
+#include "lib/qcow2/qcow2_format.h"
 #ifdef HAVE_ZSTD
 #include <zstd.h>
 #include <zstd_errors.h>
@@ -145,9 +145,11 @@ Result<std::unique_ptr<Codec>> NewCodec(ClusterCompressor::Algorithm algo,
 // cannot change its bytes.
 class ClusterCompressor::Pool {
  public:
-  Pool(size_t cluster_size, std::vector<std::unique_ptr<Codec>> codecs,
+  Pool(size_t cluster_size, bool skip_random,
+       std::vector<std::unique_ptr<Codec>> codecs,
        std::unique_ptr<BatchPool> threads)
       : cluster_size_(cluster_size),
+        skip_random_(skip_random),
         codecs_(std::move(codecs)),
         scratch_(codecs_.size()),
         errors_(codecs_.size()),
@@ -178,6 +180,10 @@ class ClusterCompressor::Pool {
 
  private:
   void Compress(unsigned id, const uint8_t* src, std::vector<uint8_t>* dst) {
+    if (skip_random_ && LooksIncompressible(src, cluster_size_)) {
+      dst->clear();  // stored plain, as if deflate had given up
+      return;
+    }
     std::vector<uint8_t>& scratch = scratch_[id];
     Result<size_t> len = codecs_[id]->Compress(src, cluster_size_,
                                                scratch.data(), scratch.size());
@@ -191,6 +197,7 @@ class ClusterCompressor::Pool {
   }
 
   const size_t cluster_size_;
+  const bool skip_random_;  // LooksIncompressible() clusters stored plain
   std::vector<std::unique_ptr<Codec>> codecs_;  // one per thread
   std::vector<std::vector<uint8_t>> scratch_;   // one per thread
   std::vector<Status> errors_;                  // one per thread
@@ -232,8 +239,10 @@ Result<std::unique_ptr<ClusterCompressor>> ClusterCompressor::Create(
       new ClusterCompressor(algo, cluster_size));
   E2Q_ASSIGN_OR_RETURN(std::unique_ptr<BatchPool> pool,
                        BatchPool::Create(threads - 1, "compressor"));
-  c->pool_ = std::make_unique<Pool>(cluster_size, std::move(codecs),
-                                    std::move(pool));
+  // Deflate spends a whole compression on random bytes before giving up;
+  // zstd gives up on them by itself (incompressible.h).
+  c->pool_ = std::make_unique<Pool>(cluster_size, algo == Algorithm::kDeflate,
+                                    std::move(codecs), std::move(pool));
   return c;
 }
 
