@@ -6,7 +6,9 @@
 #
 # Filesystems (bench/mkbenchfs.sh): meta (synthetic: 8 GiB, >= 500,000
 # small files), data (1.5 GiB of files copied from /usr/lib), usr (16 GiB,
-# `mke2fs -d /usr`: the machine's own system tree).  On every one of them:
+# `mke2fs -d /usr`: the machine's own system tree), packed (the machine's
+# package cache, /var/cache/apt/archives: files compressed already).  On
+# every one of them:
 #   e2qimage -Q   vs e2image -Q            target: >= 3x faster
 #   e2qimage -Q --threads=1 vs e2image -Q  target: >= 2x faster
 #   e2qimage -Qa  vs cp --sparse=always    target: <= 0.7x cp's time
@@ -37,13 +39,14 @@
 #
 # Usage: bench.sh [--quick] [--cold] [--runs N] [--fs LIST] [--load N] [--build DIR] [--dir DIR] [--keep]
 #   --quick      small filesystems (1 GiB / 50,000 inodes; 320 MiB data;
-#                /usr/share in 2 GiB)
+#                /usr/share in 2 GiB; 256 MiB of packed files)
 #   --cold       cold caches: the page cache is dropped before every command
 #                (root only); times -Q, -Qa, e2image and cp on the meta and
 #                usr filesystems; target: cold -Q >= 3x faster than cold
 #                e2image -Q
 #   --runs N     timed runs per command, the median counts (default 5)
-#   --fs LIST    filesystems, comma-separated (default meta,data,usr,scale);
+#   --fs LIST    filesystems, comma-separated (default
+#                meta,data,usr,packed,scale);
 #                scale: empty 1 TiB and 15 TiB ext4 (bench/scale.sh: time,
 #                peak RSS and size of e2image -Q, -Q and -Qz, one run each);
 #                huge: scale plus an empty 256 TiB ext4 on a btrfs loop
@@ -71,7 +74,7 @@ usage() {  # usage [STATUS]: prints the usage; exits STATUS (default 2)
 quick=0
 cold=0
 runs=5
-fslist=meta,data,usr,scale
+fslist=meta,data,usr,packed,scale
 load=0
 build=
 keep=0
@@ -103,10 +106,10 @@ filesystems=()
 scale=
 for f in "${listed[@]}"; do
   case $f in
-    meta|data|usr) filesystems+=("$f") ;;
+    meta|data|usr|packed) filesystems+=("$f") ;;
     scale) scale=${scale:-scale} ;;
     huge) scale=huge ;;
-    *) die "--fs: unknown filesystem '$f' (meta, data, usr, scale, huge)" ;;
+    *) die "--fs: unknown filesystem '$f' (meta, data, usr, packed, scale, huge)" ;;
   esac
 done
 if [ $cold = 1 ] && ! { [ "$(id -u)" = 0 ] && [ -w /proc/sys/vm/drop_caches ]; }; then
@@ -476,14 +479,14 @@ raw_metadata_xz() {
 # cold: reading the device from the disk, as on a first run.
 if [ $cold = 1 ]; then
   for f in "${filesystems[@]}"; do
-    [ "$f" != data ] || continue
+    case $f in data|packed) continue ;; esac
     echo "bench: $f: timing with cold caches" >&2
     queue_fs "$f"
     run_all
   done
   echo "bench: load average (1/5/15 min): $load_start at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
   for f in "${filesystems[@]}"; do
-    [ "$f" != data ] || continue
+    case $f in data|packed) continue ;; esac
     echo
     describe "$f"
     header

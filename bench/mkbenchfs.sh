@@ -13,9 +13,16 @@
 #         Debian 12 with a build toolchain), many small files and real
 #         directory sizes.  Not byte-identical across machines; its
 #         parameters record the tree's size and file count.
+#   packed ext4 holding files that are compressed already: the machine's
+#         package cache, /var/cache/apt/archives (.deb files: 1.4 GB on
+#         the development machine), as it is; where it holds less than the
+#         size wanted, topped up with `gzip -6` copies of files from
+#         /usr/lib/x86_64-linux-gnu.  What -Qaz meets on a machine that
+#         keeps downloads, archives or media.  Sized to its tree, like usr.
 #
-# With --quick both are small (1 GiB / 50,000 inodes and 320 MiB / 200 MiB)
-# so that a smoke run takes a minute.  Device images are sparse files.
+# With --quick, meta and data are small (1 GiB / 50,000 inodes and 320 MiB /
+# 200 MiB), usr holds /usr/share alone and packed 256 MiB of files, so that a
+# smoke run takes a minute.  Device images are sparse files.
 #
 # The tree is generated in a scratch folder (tmpfs when there is room) by a
 # seeded generator and copied in by `mke2fs -d`; UUID, hash seed, feature
@@ -25,7 +32,7 @@
 # must pass `e2fsck -fn`.  An image is rebuilt only when it is missing or was
 # built with other parameters (recorded in IMAGE.params).
 #
-# Usage: mkbenchfs.sh [--quick] [--dir DIR] [--force] [meta|data]...
+# Usage: mkbenchfs.sh [--quick] [--dir DIR] [--force] [meta|data|usr|packed]...
 # Prints "KIND PATH" for each image on standard output; progress goes to
 # standard error.
 set -euo pipefail
@@ -59,7 +66,7 @@ while [ $# -gt 0 ]; do
     --dir) [ $# -ge 2 ] || usage; dir=$2; shift ;;
     --dir=*) dir=${1#--dir=} ;;
     -h|--help) usage 0 ;;
-    meta|data|usr) kinds+=("$1") ;;
+    meta|data|usr|packed) kinds+=("$1") ;;
     *) echo "mkbenchfs: unknown argument '$1'" >&2; usage ;;
   esac
   shift
@@ -229,6 +236,56 @@ print("%d files, %d bytes" % (files, total), file=sys.stderr)
 PY
 }
 
+# gen_packed ROOT BYTES: the package cache's files in name order up to BYTES,
+# then gzip -6 copies of libraries until BYTES are there.  Prints the bytes
+# and files taken from each source, which go into the image's parameters.
+gen_packed() {
+  python3 - "$@" <<'PY'
+import gzip, os, shutil, sys
+
+root, want = sys.argv[1], int(sys.argv[2])
+T = int(os.environ["E2FSPROGS_FAKE_TIME"])
+total = 0
+taken = []
+def files_of(src):
+    for top, subdirs, names in os.walk(src):
+        subdirs.sort()
+        for name in sorted(names):
+            path = os.path.join(top, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                yield path
+for src, pack in (("/var/cache/apt/archives", False),
+                  ("/usr/lib/x86_64-linux-gnu", True)):
+    n = got = 0
+    if os.path.isdir(src):
+        for path in files_of(src):
+            if total >= want: break
+            dst = os.path.join(root, os.path.relpath(path, "/"))
+            if pack: dst += ".gz"
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            try:
+                if pack:
+                    with open(path, "rb") as i, open(dst, "wb") as o:
+                        # mtime pinned: the same bytes on every build.
+                        with gzip.GzipFile(fileobj=o, mode="wb",
+                                           compresslevel=6, mtime=T) as z:
+                            shutil.copyfileobj(i, z)
+                else:
+                    shutil.copyfile(path, dst)
+            except OSError:
+                continue   # unreadable: skip it
+            os.utime(dst, (T, T))
+            size = os.path.getsize(dst)
+            total += size; got += size; n += 1
+    taken.append("%s:%d:%d" % (src, n, got))
+if total < want:
+    sys.exit("mkbenchfs: only %d bytes of files found, %d wanted" % (total, want))
+for top, subdirs, names in os.walk(root, topdown=False):
+    os.utime(top, (T, T))
+print(",".join(taken))
+PY
+}
+
 # pin_ctimes IMAGE: mke2fs -d copies each scratch file's change time, which
 # no program can set; rewrite it to FILE_TIME in every in-use inode (found
 # from the per-group free-inode ranges that dumpe2fs prints).
@@ -274,6 +331,20 @@ build() {
     local tree
     tree=$(du -sxb "$src" 2>/dev/null | cut -f1)-$entries
     params="v$VERSION usr src=$src tree=$tree size=$size inodes=$inodes"
+  elif [ "$kind" = packed ]; then
+    # The whole cache, at least 1 GiB (256 MiB with --quick).
+    local cache_bytes=0
+    if [ -d /var/cache/apt/archives ]; then
+      cache_bytes=$(du -sxb /var/cache/apt/archives 2>/dev/null | cut -f1)
+    fi
+    if [ $quick = 1 ]; then
+      data_bytes=$((256 << 20))
+    else
+      data_bytes=$((cache_bytes > (1 << 30) ? cache_bytes : (1 << 30)))
+    fi
+    size=$(((data_bytes + data_bytes / 4 + (64 << 20)) >> 20))M
+    inodes=65536
+    params="v$VERSION packed size=$size inodes=$inodes bytes=$data_bytes cache=$cache_bytes"
   elif [ "$kind" = meta ]; then
     if [ $quick = 1 ]; then
       size=1G; inodes=65536; files=50000; large=$((128 << 20)); bigdir=2000
@@ -306,6 +377,12 @@ build() {
   if [ "$kind" = usr ]; then
     source=$src
     note "$kind: copying $src as it is"
+  elif [ "$kind" = packed ]; then
+    scratch=$(scratch_for "$data_bytes")
+    note "$kind: copying the package cache into $scratch"
+    local taken
+    taken=$(gen_packed "$scratch" "$data_bytes") || die "$kind: no tree"
+    note "$kind: $taken"
   elif [ "$kind" = meta ]; then
     scratch=$(scratch_for $(((files * 5000) + large)))
     note "$kind: generating the tree in $scratch"
