@@ -329,7 +329,9 @@ TEST(ContentDigestTest, WrongHashesAreNeverShared) {
   std::fill(expected.begin() + image::kDigestChunkSize,
             expected.begin() + 2 * image::kDigestChunkSize, 0);
   EXPECT_EQ(back, expected);
-  if (HaveQemuImg()) EXPECT_EQ(QemuCheck(f.data()), 0);
+  if (HaveQemuImg()) {
+    EXPECT_EQ(QemuCheck(f.data()), 0);
+  }
 }
 
 }  // namespace
