@@ -48,9 +48,11 @@ struct Piece {
 struct Chunk {
   std::vector<Piece> pieces;
   uint64_t nblocks = 0;             // blocks in all pieces
-  // Uninitialised (zero-filling cost a memset per read), at least
-  // max_read_bytes long, recycled between chunks.
+  // Uninitialised (zero-filling cost a memset per read), as long as the
+  // largest chunk, recycled between chunks; its first `touched` bytes
+  // have their pages in place (see Toucher).
   io::AlignedBytes data;
+  uint64_t touched = 0;
   uint64_t past_end = 0;            // blocks beyond the source's end
   Status status;
 };
@@ -141,7 +143,7 @@ class ChunkQueue {
   // Chunk `index` is done with; its buffer goes back to the readers.
   void Consumed(Chunk* c) {
     std::lock_guard<std::mutex> lock(mu_);
-    free_.push_back(std::move(c->data));
+    free_.push_back({std::move(c->data), c->touched});
     ++consumed_;
     space_cv_.notify_all();
   }
@@ -164,6 +166,14 @@ class ChunkQueue {
     help_cv_.notify_all();
   }
 
+  // The bytes touched in the buffers handed back so far.
+  uint64_t TouchedBytes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    uint64_t n = 0;
+    for (const FreeBuffer& b : free_) n += b.touched;
+    return n;
+  }
+
   // Lets blocked readers finish: the consumer stopped early.
   void Stop() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -173,18 +183,21 @@ class ChunkQueue {
   }
 
   // Buffers of consumed chunks are reused: a fresh buffer per chunk cost
-  // page faults per read.  New ones are touched (AllocateTouched), as
-  // reads into them are timed.
-  io::AlignedBytes TakeBuffer(size_t size) {
+  // page faults per read.  New ones are touched as reads reach them
+  // (Toucher), so that a chunk of holes (the journal of a new filesystem)
+  // costs no memory.
+  void TakeBuffer(size_t size, Chunk* c) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!free_.empty()) {
-        auto buf = std::move(free_.back());
+        c->data = std::move(free_.back().bytes);
+        c->touched = free_.back().touched;
         free_.pop_back();
-        return buf;
+        return;
       }
     }
-    return io::AllocateTouched(size);
+    c->data = io::AllocateLarge(size);
+    c->touched = 0;
   }
 
  private:
@@ -196,7 +209,11 @@ class ChunkQueue {
   std::vector<bool> ready_;
   size_t claimed_ = 0;
   size_t consumed_ = 0;
-  std::vector<io::AlignedBytes> free_;
+  struct FreeBuffer {
+    io::AlignedBytes bytes;
+    uint64_t touched;
+  };
+  std::vector<FreeBuffer> free_;
   bool stop_ = false;
   std::atomic<bool> help_{false};
 };
@@ -257,9 +274,38 @@ class HoleFinder {
   io::File::Stretch last_;
 };
 
+// Touches the pages of a chunk's buffer before a read into them, up to the
+// end of that read, and keeps the time it took out of the read's: reads
+// are timed (io::SlowReads), and a read into fresh pages would time their
+// faults too.  Stretches never read (holes, a chunk past the source's
+// end) are never touched.
+class Toucher {
+ public:
+  explicit Toucher(Chunk* c) : c_(c) {}
+  void Before(const uint8_t* p, uint64_t n) {
+    const uint64_t end = static_cast<uint64_t>(p - c_->data.get()) + n;
+    if (end <= c_->touched) return;
+    const auto start = io::SlowReads::Clock::now();
+    std::memset(c_->data.get() + c_->touched, 0, end - c_->touched);
+    c_->touched = end;
+    spent_ += io::SlowReads::Clock::now() - start;
+  }
+  // Takes the touching since the last call out of a read that began at
+  // `start`.
+  io::SlowReads::Clock::time_point Later(io::SlowReads::Clock::time_point t) {
+    const auto later = t + spent_;
+    spent_ = {};
+    return later;
+  }
+
+ private:
+  Chunk* c_;
+  io::SlowReads::Clock::duration spent_{};
+};
+
 Status ReadPiece(io::File* source, const CopyOptions& o, uint8_t* data,
                  Piece* p, uint64_t* past_end, io::SlowReads* slow,
-                 HoleFinder* holes) {
+                 HoleFinder* holes, Toucher* touch) {
   const uint64_t bs = o.block_size;
   uint64_t off = p->first * bs;
   uint64_t want = p->nblocks * bs;
@@ -276,6 +322,7 @@ Status ReadPiece(io::File* source, const CopyOptions& o, uint8_t* data,
     if (hole) {
       if (o.transform) {
         // A transform sees every block it would have seen.
+        touch->Before(data + got, n);
         std::memset(data + got, 0, n);
       } else {
         p->holes.push_back({p->first + got / bs, n / bs});
@@ -283,6 +330,7 @@ Status ReadPiece(io::File* source, const CopyOptions& o, uint8_t* data,
       got += n;
       continue;
     }
+    touch->Before(data + got, n);
     for (const uint64_t stop = got + n; got < stop;) {
       E2Q_ASSIGN_OR_RETURN(size_t r,
                            source->ReadSome(off + got, data + got, stop - got));
@@ -294,8 +342,9 @@ Status ReadPiece(io::File* source, const CopyOptions& o, uint8_t* data,
       read += r;
     }
   }
-  slow->Note(read, start);
+  slow->Note(read, touch->Later(start));
   if (got < want) {
+    touch->Before(data + got, want - got);
     std::memset(data + got, 0, want - got);
     uint64_t first_missing = p->first + got / bs;
     for (const auto& r : p->selected) {
@@ -310,10 +359,11 @@ Status ReadPiece(io::File* source, const CopyOptions& o, uint8_t* data,
 
 Status ReadChunk(io::File* source, const CopyOptions& o, Chunk* c,
                  io::SlowReads* slow, HoleFinder* holes) {
+  Toucher touch(c);
   for (Piece& p : c->pieces) {
     E2Q_RETURN_IF_ERROR(ReadPiece(source, o,
                                   c->data.get() + p.buf_offset * o.block_size,
-                                  &p, &c->past_end, slow, holes));
+                                  &p, &c->past_end, slow, holes, &touch));
   }
   return Status::OK();
 }
@@ -407,9 +457,9 @@ Result<CopyStats> CopyBlocks(io::File* source, const BlockSet& blocks,
       blocks.Runs(), options.max_read_bytes / bs, kMaxGapBytes / bs);
   ChunkQueue queue(&plan);
   Prefetcher prefetch(source, plan, options.block_size);
-  // Buffers as large as the largest chunk, not max_read_bytes: they are
-  // touched when allocated, and a small metadata image paid for the page
-  // faults of four 2 MiB buffers.
+  // Buffers as large as the largest chunk, not max_read_bytes: a small
+  // metadata image paid for the page faults of four 2 MiB buffers when
+  // they were touched whole (now only as far as reads reach).
   uint64_t buf_bytes = bs;
   for (const Chunk& c : plan) buf_bytes = std::max(buf_bytes, c.nblocks * bs);
   // One reader while reads find the page cache: copying out of it, the
@@ -424,7 +474,7 @@ Result<CopyStats> CopyBlocks(io::File* source, const BlockSet& blocks,
     size_t i;
     while (Chunk* c = queue.Claim(&i)) {
       prefetch.Claimed(i);
-      c->data = queue.TakeBuffer(buf_bytes);
+      queue.TakeBuffer(buf_bytes, c);
       c->status = ReadChunk(source, options, c, &prefetch.slow, &holes);
       if (c->status.ok() && options.inspect) Inspect(*c, options);
       if (prefetch.slow.active()) queue.CallHelp();
@@ -468,6 +518,8 @@ Result<CopyStats> CopyBlocks(io::File* source, const BlockSet& blocks,
   for (auto& t : readers) t.join();
   E2Q_RETURN_IF_ERROR(status);
   stats.blocks_read = done;
+  // Every chunk was consumed: every buffer is back.
+  stats.buffer_bytes_touched = queue.TouchedBytes();
   E2Q_RETURN_IF_ERROR(sink->Finish());
   return stats;
 }

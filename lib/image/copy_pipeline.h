@@ -47,6 +47,11 @@ struct CopyStats {
   uint64_t blocks_read = 0;
   uint64_t bytes_read = 0;
   uint64_t blocks_past_source_end = 0;
+  // Bytes of the read buffers whose pages were ever touched: buffers are
+  // as long as the largest chunk, and touched only as far as reads (or a
+  // transform's zeros) reach into them, so holes of the source cost no
+  // memory.
+  uint64_t buffer_bytes_touched = 0;
 };
 
 // Copies every block in `blocks` from `source` (block b at byte b *

@@ -36,29 +36,31 @@ inline AlignedBytes AllocateAligned(size_t size) {
   return AlignedBytes(static_cast<uint8_t*>(p));
 }
 
-// The same, zero-filled, so that its pages are in place: a read into it
-// then takes only the read's time, which io::SlowReads judges (a read into
-// fresh pages waits for their faults, and every warm -Q took that for a
-// slow device).  From 2 MiB on, the buffer is aligned to and rounded up to
-// 2 MiB and asked to be backed by huge pages (where the kernel has them,
-// as Debian's "madvise" setting gives): one fault per 2 MiB instead of 512
-// (the copy's and the scan's buffers were 3/4 of a metadata export's page
-// faults).
+// From kHugePageBytes on, AllocateLarge() aligns to and rounds up to 2 MiB
+// and asks for huge pages (where the kernel has them, as Debian's
+// "madvise" setting gives): one page fault per 2 MiB touched instead of
+// 512 (the copy's and the scan's buffers were 3/4 of a metadata export's
+// page faults).  Below, it is AllocateAligned().  Uninitialised.
 constexpr size_t kHugePageBytes = 2 << 20;
-inline AlignedBytes AllocateTouched(size_t size) {
-  if (size < kHugePageBytes) {
-    AlignedBytes p = AllocateAligned(size);
-    std::memset(p.get(), 0, size);
-    return p;
-  }
+inline AlignedBytes AllocateLarge(size_t size) {
+  if (size < kHugePageBytes) return AllocateAligned(size);
   const size_t rounded =
       (size + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
   void* p = std::aligned_alloc(kHugePageBytes, rounded);
   if (p == nullptr) throw std::bad_alloc();
   // A hint: refused (no THP in this kernel), the pages are small ones.
   ::madvise(p, rounded, MADV_HUGEPAGE);
-  std::memset(p, 0, size);
   return AlignedBytes(static_cast<uint8_t*>(p));
+}
+
+// AllocateLarge(), zero-filled, so that its pages are in place: a read into
+// it then takes only the read's time, which io::SlowReads judges (a read
+// into fresh pages waits for their faults, and every warm -Q took that for
+// a slow device).
+inline AlignedBytes AllocateTouched(size_t size) {
+  AlignedBytes p = AllocateLarge(size);
+  std::memset(p.get(), 0, size);
+  return p;
 }
 
 class AlignedBuffer {

@@ -196,6 +196,47 @@ TEST(CopyPipelineTest, HolesOfTheSourceAreNeitherReadNorWritten) {
   }
 }
 
+// The read buffers' pages are touched only where reads reach: selected
+// blocks that all lie in a hole of the source cost no buffer memory; data
+// and a transform's zeros do, at most the buffers' size.
+TEST(CopyPipelineTest, HolesTouchNoBufferPages) {
+  const uint32_t bs = 4096;
+  const uint64_t blocks = 4096;  // 16 MiB, the first 12 MiB a hole
+  HoleyFile source(RandomBytes(bs * blocks, 9), {{0, 3072 * bs}});
+  const uint64_t max_read = uint64_t{2} << 20;
+  BlockSet in_hole;
+  in_hole.Add(0, 3072);
+  BlockSet with_data = in_hole;
+  with_data.Add(3072, 1024);
+  struct Case {
+    const BlockSet* set;
+    bool transform;
+    bool touched;
+  };
+  for (const Case& k :
+       {Case{&in_hole, false, false}, Case{&with_data, false, true},
+        Case{&in_hole, true, true}}) {
+    io::MemFile out("out");
+    auto raw = image::NewRawSink(&out, source.data().size(), true, 4096);
+    uint64_t last = 0;
+    image::CopyOptions o = Options(bs, max_read, &last);
+    if (k.transform) {
+      o.transform = [](uint64_t, uint64_t, uint8_t*) { return Status::OK(); };
+    }
+    ASSERT_OK_AND_ASSIGN(image::CopyStats st,
+                         image::CopyBlocks(&source, *k.set, raw.get(), o));
+    EXPECT_EQ(out.data(), Expected(source.data(), *k.set, bs));
+    if (k.touched) {
+      EXPECT_GT(st.buffer_bytes_touched, 0u);
+      // At most the buffers' size: each as long as a chunk, and at most
+      // the queue's depth and the readers' of them.
+      EXPECT_LE(st.buffer_bytes_touched, 8 * max_read);
+    } else {
+      EXPECT_EQ(st.buffer_bytes_touched, 0u);
+    }
+  }
+}
+
 TEST(CopyPipelineTest, ATransformSeesZerosForHoles) {
   const uint32_t bs = 1024;
   HoleyFile source(RandomBytes(bs * 64, 6), {{8 * bs, 24 * bs}});
