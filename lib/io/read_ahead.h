@@ -31,7 +31,11 @@ namespace e2q::io {
 class ReadAhead {
  public:
   static constexpr int kThreads = 16;
-  static constexpr uint64_t kPieceBytes = 128 << 10;
+  // Cold -Q from this VM's disk, medians of 7 (bench/README.md): meta 451
+  // ms with 128 KiB pieces, 345 ms with 512 KiB, usr 309 and 279 ms; 1 MiB
+  // gained nothing more, and through the FUSE device of slow_device.sh
+  // (128 KiB per request) all three were alike.
+  static constexpr uint64_t kPieceBytes = 512 << 10;
   static constexpr uint64_t kMaxQueuedBytes = 64 << 20;
 
   // Reads `file` (not owned; must outlive this object and allow reads from
