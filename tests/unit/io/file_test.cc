@@ -151,6 +151,13 @@ TEST(PosixFileTest, CountsTheReadsThatWaitForTheDevice) {
   read(0, 96 << 10);
   EXPECT_EQ(f.ReadWaits(), 2);
   // At the end of the file: what there is, and no wait for the rest.
+  // Unless the kernel brought in more than was read (large folios): then
+  // the end may come from the cache, and says nothing (seen once in many
+  // runs on kernel 6.18).
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  if (ResidentPages(fd, kLen) != (size_t{96} << 10) / page) {
+    GTEST_SKIP() << "the kernel cached more of the file than was read";
+  }
   read(kLen - 4096, 4096);
   EXPECT_EQ(f.ReadWaits(), 3);
   ASSERT_OK_AND_ASSIGN(size_t n, f.ReadSome(kLen - 4096, buf.data(), 8192));
