@@ -24,13 +24,6 @@ namespace {
 
 using Algo = qcow2::ClusterCompressor::Algorithm;
 
-std::vector<uint8_t> RandomBytes(size_t n, uint32_t seed) {
-  std::vector<uint8_t> v(n);
-  std::mt19937 rng(seed);
-  for (auto& b : v) b = static_cast<uint8_t>(rng());
-  return v;
-}
-
 // Compressible but varied: words drawn from a small vocabulary, with
 // occasional binary noise so that the clusters differ in ratio.
 std::vector<uint8_t> TextBytes(size_t n, uint32_t seed) {

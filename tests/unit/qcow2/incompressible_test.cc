@@ -17,13 +17,6 @@ namespace {
 
 using qcow2::LooksIncompressible;
 
-std::vector<uint8_t> RandomBytes(size_t n, uint32_t seed) {
-  std::vector<uint8_t> v(n);
-  std::mt19937 rng(seed);
-  for (auto& b : v) b = static_cast<uint8_t>(rng());
-  return v;
-}
-
 // What libdeflate level 5 saves on `v`, as a share of its size.
 double Saved(const std::vector<uint8_t>& v) {
   libdeflate_compressor* c = libdeflate_alloc_compressor(5);

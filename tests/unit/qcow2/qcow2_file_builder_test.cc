@@ -16,20 +16,14 @@ namespace {
 constexpr uint32_t kBits = 16;
 constexpr uint64_t kCs = uint64_t{1} << kBits;
 
-std::vector<uint8_t> Pattern(size_t n, uint8_t seed) {
-  std::vector<uint8_t> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(seed + i * 13);
-  return v;
-}
-
 TEST(Qcow2FileBuilderTest, ReadBackSeesRewrites) {
   io::MemFile f("img");
   Qcow2FileBuilder b(&f, kBits);
   const uint64_t start = b.pos();
-  const std::vector<uint8_t> a = Pattern(kCs, 3);
+  const std::vector<uint8_t> a = RandomBytes(kCs, 3);
   ASSERT_OK(b.Append(a.data(), a.size()));
   ASSERT_OK(b.Flush());
-  const std::vector<uint8_t> patch = Pattern(512, 9);
+  const std::vector<uint8_t> patch = RandomBytes(512, 9);
   // Rewritten once handed over, then again after the next buffer was:
   // the new bytes come back, never a buffer's.
   ASSERT_OK(b.Rewrite(start + 512, patch.data(), patch.size()));
@@ -38,7 +32,7 @@ TEST(Qcow2FileBuilderTest, ReadBackSeesRewrites) {
   std::vector<uint8_t> got(kCs);
   ASSERT_OK(b.ReadBack(start, got.data(), kCs));
   EXPECT_EQ(got, want);
-  const std::vector<uint8_t> c = Pattern(kCs, 4);
+  const std::vector<uint8_t> c = RandomBytes(kCs, 4);
   ASSERT_OK(b.Append(c.data(), c.size()));
   ASSERT_OK(b.Flush());
   ASSERT_OK(b.Rewrite(start + kCs, patch.data(), patch.size()));
