@@ -66,15 +66,7 @@ Status Qcow2FileBuilder::Sync() {
   return behind_.Drain();
 }
 
-Status Qcow2FileBuilder::Settle(uint64_t offset, size_t len) {
-  // Only a buffer that holds some of these bytes needs writing out: -X
-  // reads clusters back after every batch, and flushing a partly filled
-  // buffer each time would split the output into many small writes.
-  if (offset + len > buf_start_ && !buf_.empty()) {
-    E2Q_RETURN_IF_ERROR(Flush());
-  }
-  return behind_.Drain();
-}
+Status Qcow2FileBuilder::Settle() { return behind_.Drain(); }
 
 Status Qcow2FileBuilder::Append(const void* data, size_t len) {
   const auto* p = static_cast<const uint8_t*>(data);
@@ -190,14 +182,21 @@ Status Qcow2FileBuilder::ReadBack(uint64_t offset, void* buf, size_t len) {
     return Status::InvalidArgument(out_->name() +
                                    ": qcow2: read back past the end written");
   }
-  if (offset >= buf_start_ && !buf_.empty()) {
-    // Still in the write buffer: copied from there, so that a cluster
-    // shared right after it was stored does not cut the buffer short.
-    std::memcpy(buf, buf_.data() + (offset - buf_start_), len);
-    return Status::OK();
+  // The bytes still in the write buffer are copied from there, the rest
+  // read from the file.  The buffer is never written out early for this:
+  // a partial write would leave every later buffer off the 4 KiB alignment
+  // that O_DIRECT needs, and -Qaz --sync reads back many clusters (the
+  // dedup's check of a candidate) that straddle the buffer's start.
+  auto* out = static_cast<uint8_t*>(buf);
+  if (offset + len > buf_start_) {
+    const uint64_t from = std::max(offset, buf_start_);
+    std::memcpy(out + (from - offset), buf_.data() + (from - buf_start_),
+                offset + len - from);
+    len = from - offset;
   }
-  E2Q_RETURN_IF_ERROR(Settle(offset, len));
-  return out_->ReadAt(offset, buf, len);
+  if (len == 0) return Status::OK();
+  E2Q_RETURN_IF_ERROR(Settle());
+  return out_->ReadAt(offset, out, len);
 }
 
 Status Qcow2FileBuilder::Rewrite(uint64_t offset, const void* buf, size_t len) {
@@ -205,8 +204,17 @@ Status Qcow2FileBuilder::Rewrite(uint64_t offset, const void* buf, size_t len) {
     return Status::InvalidArgument(out_->name() +
                                    ": qcow2: rewrite outside the tables");
   }
-  E2Q_RETURN_IF_ERROR(Settle(offset, len));
-  return out_->WriteAt(offset, buf, len);
+  // As ReadBack: the buffered part is changed in the buffer.
+  const auto* in = static_cast<const uint8_t*>(buf);
+  if (offset + len > buf_start_) {
+    const uint64_t from = std::max(offset, buf_start_);
+    std::memcpy(buf_.data() + (from - buf_start_), in + (from - offset),
+                offset + len - from);
+    len = from - offset;
+  }
+  if (len == 0) return Status::OK();
+  E2Q_RETURN_IF_ERROR(Settle());
+  return out_->WriteAt(offset, in, len);
 }
 
 Status Qcow2FileBuilder::Finish(Header* h) {

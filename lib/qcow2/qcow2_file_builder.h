@@ -84,8 +84,8 @@ class Qcow2FileBuilder {
   // The refcount of the host cluster holding byte `offset`.
   uint64_t RefcountAt(uint64_t offset) const;
 
-  // Reads bytes that were appended before (the buffer is flushed first if
-  // it holds any of them).
+  // Reads bytes that were appended before (those still in the write buffer
+  // from there).
   Status ReadBack(uint64_t offset, void* buf, size_t len);
   // Overwrites bytes appended before (tables fixed up before the header).
   Status Rewrite(uint64_t offset, const void* buf, size_t len);
@@ -99,10 +99,9 @@ class Qcow2FileBuilder {
   uint64_t file_size() const { return file_size_; }
 
  private:
-  // Before the file itself is read or written at [offset, offset + len):
-  // writes out the buffer if it holds any of those bytes, and waits for
+  // Before the file itself is read or written below buf_start_: waits for
   // the write in flight (file calls stay one at a time, in order).
-  Status Settle(uint64_t offset, size_t len);
+  Status Settle();
   // Asks the file to allocate the bytes from reserved_ to past `end`
   // before they are written (File::Reserve); Finish's Truncate releases
   // what was allocated past the end.  Stops asking once the file declines.
