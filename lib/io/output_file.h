@@ -30,7 +30,8 @@ class OutputFile {
   // Creates the output for `path` ("-" = standard output).  Refuses an
   // existing directory.  The returned object owns the temporary file.
   // With `durable` false a regular file is written through the page cache
-  // and Commit() renames it without waiting for the disk (what cp does): an
+  // (with O_DIRECT when `expected_bytes` reaches BufferedWriteLimit()) and
+  // Commit() renames it without waiting for the disk (what cp does): an
   // interrupted run still leaves no file, but a system crash may leave the
   // final name on an incomplete file.  With `durable` true,
   // `expected_bytes` (0: unknown) chooses how it is written: below
@@ -40,6 +41,10 @@ class OutputFile {
       const std::string& path, uint64_t expected_bytes = 0,
       bool durable = true);
   static constexpr uint64_t kDirectWriteThreshold = 1ull << 30;
+  // Output bytes beyond which a non-durable output is written with
+  // O_DIRECT: the kernel's background writeback threshold
+  // (vm.dirty_background_bytes or _ratio), at least kDirectWriteThreshold.
+  static uint64_t BufferedWriteLimit();
   ~OutputFile();
 
   File* file() { return file_.get(); }
