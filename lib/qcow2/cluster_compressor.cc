@@ -16,8 +16,8 @@
 // Measured on 64 KiB clusters of /usr/lib/x86_64-linux-gnu, one thread
 // (bench/compress-notes.md has the method and the full table):
 //   zlib 6, window 12 (qemu)   41 MB/s   ratio 0.336
-//   libdeflate 4              134 MB/s   ratio 0.324
-//   libdeflate 5 (-z default) 107 MB/s   ratio 0.317
+//   libdeflate 4 (-z default) 134 MB/s   ratio 0.324
+//   libdeflate 5              107 MB/s   ratio 0.317
 //   libdeflate 6               69 MB/s   ratio 0.315
 //   zstd 3                    288 MB/s   ratio 0.328
 // Two threads run at 1.9-2x one thread.
@@ -48,13 +48,16 @@ namespace {
 constexpr unsigned kMaxThreads = 1024;
 
 // Our level (the index) on libdeflate's 1..12 scale.  The default, 6, is
-// libdeflate 5: 5% smaller than qemu's zlib 6 and 2.6x as fast per thread.
-// libdeflate 6 would gain only 0.7% for 30% more time.  4 and 5 share
-// libdeflate 4 to make room below the default; 9 is libdeflate's slowest,
-// near-optimal parse.  Zstd levels are used as given (1..19): its 1..9 is
-// already a zlib-like scale.
+// libdeflate 4: 3.8% smaller than qemu's zlib 6 and 3.3x as fast per thread.
+// End to end (-Qaz, bench/compress-notes.md "Level 4 by default") it gave
+// files 0.927x (libraries), 0.929x (/usr/share) and 0.958x (all of /usr)
+// of qemu-img convert -c's at 3.7-3.9x its speed; libdeflate 5 (the default
+// until 2026-12) saved another 1-2% for 15-18% more time.  2-3 and 4-5
+// share libdeflate 2 and 3 to make room below the default; 9 is
+// libdeflate's slowest, near-optimal parse.  Zstd levels are used as given
+// (1..19): its 1..9 is already a zlib-like scale.
 constexpr int kLibdeflateLevel[ClusterCompressor::kMaxLevel + 1] = {
-    0, 1, 2, 3, 4, 4, 5, 6, 9, 12};
+    0, 1, 2, 2, 3, 3, 4, 5, 6, 12};
 
 // One thread's compressor.  Compress() writes at most `cap` bytes to `out`
 // and returns their number, or 0 when the result would not fit.
