@@ -73,12 +73,12 @@ uint64_t ProcNumber(const char* path, const std::string& key = "") {
 }  // namespace
 
 uint64_t OutputFile::BufferedWriteLimit() {
-  // The kernel starts writing dirty pages back once they exceed
-  // vm.dirty_background_bytes, or dirty_background_ratio percent of the
-  // memory that can hold them (close to MemAvailable).
-  uint64_t limit = ProcNumber("/proc/sys/vm/dirty_background_bytes");
+  // A writer that has dirtied more than vm.dirty_bytes, or dirty_ratio
+  // percent of the memory that can hold dirty pages (close to
+  // MemAvailable), is made to wait for the disk anyway.
+  uint64_t limit = ProcNumber("/proc/sys/vm/dirty_bytes");
   if (limit == 0) {
-    limit = ProcNumber("/proc/sys/vm/dirty_background_ratio") *
+    limit = ProcNumber("/proc/sys/vm/dirty_ratio") *
             (ProcNumber("/proc/meminfo", "MemAvailable:") / 100);
   }
   return std::max(limit, kDirectWriteThreshold);
@@ -162,10 +162,13 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Create(
   E2Q_RETURN_IF_ERROR(LockImage(fd, path, LockIntent::kWrite));
   // Not durable (the default, as cp): through the page cache, written back
   // by the kernel later, unless the output is larger than the page cache
-  // takes before the kernel writes back anyway (BufferedWriteLimit): then
-  // the copy into the page cache buys nothing and costs CPU time (on the
-  // 16 GiB usr benchmark filesystem, -Qa (9 GB) took 29 s buffered, 28 s of
-  // them in the kernel, and 10 s direct; -Qaz 53 s and 44 s).  Durable:
+  // holds before the kernel makes the writer wait for the disk
+  // (BufferedWriteLimit): then the page cache no longer saves time and the
+  // copy into it costs CPU time (on the 16 GiB usr benchmark filesystem,
+  // -Qa (9 GB) took 8-21 s buffered, 6-20 s of it in the kernel, and 7.5-12
+  // s direct with 2.2-2.8 s in the kernel; -Qaz 53 s and 42 s).  Below it
+  // the page cache is faster (the 8 GiB synthetic tree's -Qa, 3.6 GiB:
+  // 1.0-2.9 s buffered, 3.2-3.7 s direct).  Durable:
   // small outputs through the page cache with early writeback, so that the
   // final fsync finds little to do; large ones with O_DIRECT, which waits
   // for the disk anyway and spares the copy (on the 8 GiB benchmark

@@ -42,8 +42,9 @@ class OutputFile {
       bool durable = true);
   static constexpr uint64_t kDirectWriteThreshold = 1ull << 30;
   // Output bytes beyond which a non-durable output is written with
-  // O_DIRECT: the kernel's background writeback threshold
-  // (vm.dirty_background_bytes or _ratio), at least kDirectWriteThreshold.
+  // O_DIRECT: the dirty memory at which the kernel throttles a writer to
+  // the disk's pace (vm.dirty_bytes or dirty_ratio of the available
+  // memory), at least kDirectWriteThreshold.
   static uint64_t BufferedWriteLimit();
   ~OutputFile();
 
