@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <set>
 #include <string>
@@ -132,6 +134,66 @@ TEST_F(OutputFileTest, RefusesDirectoryAndMissingFolder) {
   EXPECT_NE(r.status().message().find("Is a directory"), std::string::npos);
   auto r2 = io::OutputFile::Create(dir_ + "/no/such/file");
   ASSERT_FALSE(r2.ok());
+}
+
+// The first number in a /proc file, read here with stdio.
+uint64_t ReadProc(const char* path) {
+  unsigned long long v = 0;
+  FILE* f = std::fopen(path, "r");
+  if (f == nullptr) return 0;
+  if (std::fscanf(f, "%llu", &v) != 1) v = 0;
+  std::fclose(f);
+  return v;
+}
+
+TEST(BufferedWriteLimitTest, IsTheDirtyLimitAndAtLeastOneGiB) {
+  const uint64_t limit = io::OutputFile::BufferedWriteLimit();
+  EXPECT_GE(limit, io::OutputFile::kDirectWriteThreshold);
+  const uint64_t bytes = ReadProc("/proc/sys/vm/dirty_bytes");
+  if (bytes != 0) {
+    EXPECT_EQ(limit, std::max(bytes, io::OutputFile::kDirectWriteThreshold));
+    return;
+  }
+  // dirty_ratio percent of MemAvailable, which moves while the test runs.
+  const uint64_t ratio = ReadProc("/proc/sys/vm/dirty_ratio");
+  unsigned long long avail_kb = 0;
+  FILE* f = std::fopen("/proc/meminfo", "r");
+  ASSERT_NE(f, nullptr);
+  char line[256];
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::sscanf(line, "MemAvailable: %llu kB", &avail_kb) == 1) break;
+  }
+  std::fclose(f);
+  const double want = std::max<double>(ratio * avail_kb * 1024.0 / 100,
+                                       io::OutputFile::kDirectWriteThreshold);
+  EXPECT_NEAR(static_cast<double>(limit), want, want * 0.05);
+}
+
+TEST_F(OutputFileTest, LargeOutputsAreWrittenDirectDurableOrNot) {
+  const std::string target = dir_ + "/image.qcow2";
+  // Whether this file system takes O_DIRECT at all: a durable output of
+  // unknown size asks for it.
+  bool direct_here;
+  {
+    ASSERT_OK_AND_ASSIGN(auto out, io::OutputFile::Create(target, 0, true));
+    direct_here = out->file()->WritesDirect();
+  }
+  if (!direct_here) GTEST_SKIP() << dir_ << " refuses O_DIRECT";
+  const uint64_t limit = io::OutputFile::BufferedWriteLimit();
+  struct Case {
+    uint64_t expected;
+    bool durable;
+    bool direct;
+  };
+  for (const Case& c :
+       {Case{limit * 2, false, true}, Case{limit / 2, false, false},
+        Case{0, false, false}, Case{1 << 20, true, false},
+        Case{io::OutputFile::kDirectWriteThreshold, true, true}}) {
+    ASSERT_OK_AND_ASSIGN(auto out,
+                         io::OutputFile::Create(target, c.expected, c.durable));
+    EXPECT_EQ(out->file()->WritesDirect(), c.direct)
+        << c.expected << " bytes, durable " << c.durable;
+  }
 }
 
 }  // namespace
