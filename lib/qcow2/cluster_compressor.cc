@@ -51,7 +51,7 @@ constexpr unsigned kMaxThreads = 1024;
 // libdeflate 4: 3.8% smaller than qemu's zlib 6 and 3.3x as fast per thread.
 // End to end (-Qaz, bench/compress-notes.md "Level 4 by default") it gave
 // files 0.927x (libraries), 0.929x (/usr/share) and 0.958x (all of /usr)
-// of qemu-img convert -c's at 3.7-3.9x its speed; libdeflate 5 (the default
+// of qemu-img convert -c's at 3.6-3.9x its speed; libdeflate 5 (the default
 // until 2026-12) saved another 1-2% for 15-18% more time.  2-3 and 4-5
 // share libdeflate 2 and 3 to make room below the default; 9 is
 // libdeflate's slowest, near-optimal parse.  Zstd levels are used as given

@@ -66,8 +66,6 @@ Status Qcow2FileBuilder::Sync() {
   return behind_.Drain();
 }
 
-Status Qcow2FileBuilder::Settle() { return behind_.Drain(); }
-
 Status Qcow2FileBuilder::Append(const void* data, size_t len) {
   const auto* p = static_cast<const uint8_t*>(data);
   if (len >= kStraightWrite) {
@@ -188,15 +186,14 @@ Status Qcow2FileBuilder::ReadBack(uint64_t offset, void* buf, size_t len) {
   // that O_DIRECT needs, and -Qaz --sync reads back many clusters (the
   // dedup's check of a candidate) that straddle the buffer's start.
   auto* out = static_cast<uint8_t*>(buf);
-  if (offset + len > buf_start_) {
-    const uint64_t from = std::max(offset, buf_start_);
+  const uint64_t from = BufferedFrom(offset, len);
+  if (from < offset + len) {
     std::memcpy(out + (from - offset), buf_.data() + (from - buf_start_),
                 offset + len - from);
-    len = from - offset;
   }
-  if (len == 0) return Status::OK();
-  E2Q_RETURN_IF_ERROR(Settle());
-  return out_->ReadAt(offset, out, len);
+  if (from == offset) return Status::OK();
+  E2Q_RETURN_IF_ERROR(behind_.Drain());  // the bytes in flight land first
+  return out_->ReadAt(offset, out, from - offset);
 }
 
 Status Qcow2FileBuilder::Rewrite(uint64_t offset, const void* buf, size_t len) {
@@ -206,15 +203,14 @@ Status Qcow2FileBuilder::Rewrite(uint64_t offset, const void* buf, size_t len) {
   }
   // As ReadBack: the buffered part is changed in the buffer.
   const auto* in = static_cast<const uint8_t*>(buf);
-  if (offset + len > buf_start_) {
-    const uint64_t from = std::max(offset, buf_start_);
+  const uint64_t from = BufferedFrom(offset, len);
+  if (from < offset + len) {
     std::memcpy(buf_.data() + (from - buf_start_), in + (from - offset),
                 offset + len - from);
-    len = from - offset;
   }
-  if (len == 0) return Status::OK();
-  E2Q_RETURN_IF_ERROR(Settle());
-  return out_->WriteAt(offset, in, len);
+  if (from == offset) return Status::OK();
+  E2Q_RETURN_IF_ERROR(behind_.Drain());
+  return out_->WriteAt(offset, in, from - offset);
 }
 
 Status Qcow2FileBuilder::Finish(Header* h) {

@@ -12,6 +12,7 @@
 #ifndef E2Q_LIB_QCOW2_QCOW2_FILE_BUILDER_H_
 #define E2Q_LIB_QCOW2_QCOW2_FILE_BUILDER_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -99,9 +100,13 @@ class Qcow2FileBuilder {
   uint64_t file_size() const { return file_size_; }
 
  private:
-  // Before the file itself is read or written below buf_start_: waits for
-  // the write in flight (file calls stay one at a time, in order).
-  Status Settle();
+  // Where the bytes of [offset, offset + len) that are still in the write
+  // buffer begin: buf_start_ clamped to the range (offset + len when none
+  // are, offset when all are).  Those below it are in the file, or in the
+  // write in flight, which must be drained before the file is used.
+  uint64_t BufferedFrom(uint64_t offset, size_t len) const {
+    return std::clamp(buf_start_, offset, offset + len);
+  }
   // Asks the file to allocate the bytes from reserved_ to past `end`
   // before they are written (File::Reserve); Finish's Truncate releases
   // what was allocated past the end.  Stops asking once the file declines.
